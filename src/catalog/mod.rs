@@ -1,0 +1,20 @@
+//! The SLO catalog: YAML files in git, loaded into validated SLOs with every
+//! problem reported at its file, line and column.
+
+pub mod alerting;
+pub mod decode;
+pub mod diagnostic;
+pub mod layers;
+pub mod loader;
+pub mod model;
+pub mod native;
+pub mod objective;
+pub mod promql;
+pub mod window;
+pub mod yaml;
+
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use loader::{LoadError, Loaded, load_paths, load_str};
+pub use model::*;
+pub use objective::Objective;
+pub use window::SloWindow;

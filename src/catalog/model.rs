@@ -1,0 +1,217 @@
+//! The catalog as the rest of burnrate sees it: validated SLOs, nothing raw.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::objective::Objective;
+use super::promql::{Selector, WindowedQuery};
+use super::window::SloWindow;
+use crate::duration::Duration;
+
+/// A loaded catalog: every SLO, ordered by id.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    pub slos: Vec<Slo>,
+}
+
+impl Catalog {
+    pub fn get(&self, id: &str) -> Option<&Slo> {
+        self.slos
+            .binary_search_by(|s| s.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.slos[i])
+    }
+}
+
+/// `service/name`, unique across a catalog.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct SloId(String);
+
+impl SloId {
+    pub fn new(service: &str, name: &str) -> Self {
+        SloId(format!("{service}/{name}"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SloId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an SLO was defined, for messages and for `burnrate check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slo {
+    pub id: SloId,
+    pub service: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub objective: Objective,
+    pub window: SloWindow,
+    pub indicator: Indicator,
+    /// One SLO instance per distinct value set of these labels.
+    pub group_by: Vec<String>,
+    pub alerting: AlertPolicy,
+    pub gate: GatePolicy,
+    pub source: Source,
+}
+
+/// Which events an indicator's first query counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Counts {
+    /// Bad events (errors); good = total - bad.
+    Bad,
+    /// Good events; bad = total - good.
+    Good,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Indicator {
+    /// Two counters: bad (or good) events and all events.
+    Ratio {
+        counts: Counts,
+        selector: Selector,
+        total: Selector,
+    },
+    /// A classic histogram: good events are those in the `le` bucket at the threshold.
+    Latency {
+        /// The `_bucket` series selector, without `le`.
+        bucket: Selector,
+        /// The `_count` series selector (same labels).
+        count: Selector,
+        /// The threshold in the histogram's unit, and the `le` values that may spell it.
+        threshold: f64,
+        le: String,
+    },
+    /// A 0/1 gauge (such as `probe_success`): each sample is one event, good when 1.
+    BoolGauge { selector: Selector },
+    /// Free-form PromQL returning event counts over `{{.window}}`.
+    Events {
+        counts: Counts,
+        query: WindowedQuery,
+        total: WindowedQuery,
+    },
+}
+
+impl Indicator {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Indicator::Ratio { .. } => "ratio",
+            Indicator::Latency { .. } => "latency",
+            Indicator::BoolGauge { .. } => "bool_gauge",
+            Indicator::Events { .. } => "events",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Page,
+    Ticket,
+}
+
+impl Severity {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "page" => Some(Severity::Page),
+            "ticket" => Some(Severity::Ticket),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Page => "page",
+            Severity::Ticket => "ticket",
+        }
+    }
+}
+
+/// One multi-window burn-rate alert: fires when both windows burn faster than `burn_rate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertTier {
+    pub name: String,
+    pub severity: Severity,
+    pub long_window: Duration,
+    pub short_window: Duration,
+    /// Burn-rate factor; the error-ratio threshold is `burn_rate * (1 - objective)`.
+    pub burn_rate: f64,
+    /// Share of the SLO window's budget spent by the time the tier fires.
+    pub budget_consumed: f64,
+    /// The tier stays quiet while the long window holds fewer events than this.
+    pub min_events: u64,
+    /// How long the condition must hold before the tier fires.
+    #[serde(rename = "for")]
+    pub for_duration: Duration,
+}
+
+/// Fires when the remaining budget falls below `threshold` (a ratio of the budget).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExhaustionAlert {
+    pub threshold: f64,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct AlertPolicy {
+    pub tiers: Vec<AlertTier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_exhausted: Option<ExhaustionAlert>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl AlertPolicy {
+    pub fn longest_window(&self) -> Option<Duration> {
+        self.tiers
+            .iter()
+            .map(|t| t.long_window.max(t.short_window))
+            .max()
+    }
+}
+
+/// What the release gate answers when an SLO has no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoDataDecision {
+    Allow,
+    Deny,
+    Undecided,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatePolicy {
+    /// Deny while the remaining budget (ratio of the budget) is below this.
+    pub min_budget_remaining: f64,
+    /// Deny while an alert of one of these severities fires.
+    pub deny_when_firing: Vec<Severity>,
+    pub on_no_data: NoDataDecision,
+}
+
+impl Default for GatePolicy {
+    /// Deny once the budget is spent or a page fires; no data cannot be judged.
+    fn default() -> Self {
+        GatePolicy {
+            min_budget_remaining: 0.0,
+            deny_when_firing: vec![Severity::Page],
+            on_no_data: NoDataDecision::Undecided,
+        }
+    }
+}

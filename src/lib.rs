@@ -1,0 +1,4 @@
+//! burnrate: SLOs and error budgets from exact event counts.
+
+pub mod catalog;
+pub mod duration;
