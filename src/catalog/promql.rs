@@ -155,8 +155,33 @@ pub fn quote(value: &str) -> String {
 
 /// A free-form PromQL query that may use the `{{.window}}` placeholder.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct WindowedQuery(String);
+pub struct WindowedQuery {
+    query: String,
+    /// The query returns per-second rates (`rate`/`irate` and no `increase`):
+    /// burnrate multiplies its result by the interval length to get events.
+    per_second: bool,
+}
+
+/// Finds which counter functions a query calls.
+#[derive(Default)]
+struct FunctionsUsed {
+    rate: bool,
+    increase: bool,
+}
+
+impl promql_parser::util::ExprVisitor for FunctionsUsed {
+    type Error = std::convert::Infallible;
+    fn pre_visit(&mut self, expr: &Expr) -> Result<bool, Self::Error> {
+        if let Expr::Call(call) = expr {
+            match call.func.name {
+                "rate" | "irate" => self.rate = true,
+                "increase" | "sum_over_time" | "count_over_time" => self.increase = true,
+                _ => {}
+            }
+        }
+        Ok(true)
+    }
+}
 
 impl WindowedQuery {
     /// Checks the query parses once the placeholder is filled in.
@@ -171,21 +196,32 @@ impl WindowedQuery {
                 "unknown template placeholder in `{text}`: only `{WINDOW_PLACEHOLDER}` is supported"
             ));
         }
-        parser::parse(&filled).map_err(|e| format!("invalid PromQL: {}", one_line(&e)))?;
-        Ok(WindowedQuery(text.to_string()))
+        let expr =
+            parser::parse(&filled).map_err(|e| format!("invalid PromQL: {}", one_line(&e)))?;
+        let mut used = FunctionsUsed::default();
+        let _ = promql_parser::util::walk_expr(&mut used, &expr);
+        Ok(WindowedQuery {
+            query: text.to_string(),
+            per_second: used.rate && !used.increase,
+        })
+    }
+
+    /// True when the query yields per-second rates rather than event counts.
+    pub fn per_second(&self) -> bool {
+        self.per_second
     }
 
     /// The query with the placeholder replaced by `window` (e.g. `1m`).
     pub fn with_window(&self, window: &str) -> String {
-        self.0.replace(WINDOW_PLACEHOLDER, window)
+        self.query.replace(WINDOW_PLACEHOLDER, window)
     }
 
     pub fn uses_window(&self) -> bool {
-        self.0.contains(WINDOW_PLACEHOLDER)
+        self.query.contains(WINDOW_PLACEHOLDER)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.query
     }
 }
 
@@ -259,5 +295,16 @@ mod tests {
                 .contains("placeholder")
         );
         assert!(WindowedQuery::parse("  ").is_err());
+        assert!(q.per_second());
+        assert!(
+            !WindowedQuery::parse("sum(increase(x[{{.window}}]))")
+                .unwrap()
+                .per_second()
+        );
+        assert!(
+            !WindowedQuery::parse("sum(x_rate_total)")
+                .unwrap()
+                .per_second()
+        );
     }
 }
