@@ -1,4 +1,5 @@
 //! burnrate: SLOs and error budgets from exact event counts.
 
 pub mod catalog;
+pub mod cli;
 pub mod duration;

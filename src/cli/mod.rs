@@ -1,0 +1,48 @@
+//! The `burnrate` command line.
+
+pub mod check;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// SLOs and error budgets from exact event counts: catalog checks, a
+/// Prometheus-fed budget service, burn-rate alerts and release gating.
+#[derive(Debug, Parser)]
+#[command(name = "burnrate", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate SLO catalog files and report every problem with file, line and column.
+    ///
+    /// Exit status: 0 when the catalog is valid, 1 when it has errors, 2 when it
+    /// cannot be read at all (missing path, unreadable file).
+    Check(CheckArgs),
+}
+
+/// Output format for commands read by people or by tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Lines for people and CI logs (`file:line:column: error: ...`).
+    #[default]
+    Text,
+    /// One JSON document, for tools.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Catalog files or directories (searched recursively for *.yaml and *.yml).
+    #[arg(default_value = "slo-definitions")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
