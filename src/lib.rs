@@ -3,3 +3,4 @@
 pub mod catalog;
 pub mod cli;
 pub mod duration;
+pub mod engine;

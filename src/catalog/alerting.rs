@@ -71,11 +71,17 @@ pub struct TierSpec {
     pub burn_rate: Option<f64>,
     pub min_events: Option<u64>,
     pub for_duration: Option<Duration>,
+    /// Labels and annotations added to this tier's alerts only (Sloth's
+    /// `page_alert.labels`, for instance); merged over the policy's own.
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl TierSpec {
     fn merge(&mut self, over: &TierSpec) {
         self.pos = over.pos;
+        self.labels.extend(over.labels.clone());
+        self.annotations.extend(over.annotations.clone());
         macro_rules! take {
             ($($f:ident),*) => { $( if over.$f.is_some() { self.$f = over.$f; } )* };
         }
@@ -98,6 +104,8 @@ impl TierSpec {
 /// Alerting as written in one layer (directory defaults, file defaults, or the SLO).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertingSpec {
+    /// The alert name (`alertname`) the policy's alerts carry.
+    pub name: Option<String>,
     pub enabled: Option<bool>,
     pub min_events: Option<u64>,
     pub for_duration: Option<Duration>,
@@ -116,6 +124,9 @@ pub struct ExhaustionSpec {
 
 impl AlertingSpec {
     pub fn merge(&mut self, over: &AlertingSpec) {
+        if over.name.is_some() {
+            self.name = over.name.clone();
+        }
         if over.enabled.is_some() {
             self.enabled = over.enabled;
         }
@@ -149,6 +160,7 @@ impl AlertingSpec {
     pub fn resolve(&self, slo_window: Duration) -> (AlertPolicy, Vec<(Pos, String, String)>) {
         let mut problems = Vec::new();
         let mut policy = AlertPolicy {
+            name: self.name.clone(),
             labels: self.labels.clone(),
             annotations: self.annotations.clone(),
             ..AlertPolicy::default()
@@ -203,8 +215,9 @@ impl AlertingSpec {
             else {
                 continue;
             };
-            if short_window >= long_window {
-                problems.push((spec.pos, field.clone(), format!("the short window ({short_window}) must be shorter than the long window ({long_window})")));
+            // Equal windows make a single-window alert (OpenSLO's burn-rate conditions).
+            if short_window > long_window {
+                problems.push((spec.pos, field.clone(), format!("the short window ({short_window}) must be shorter than the long window ({long_window}), or equal to it for a single-window alert")));
                 continue;
             }
             let (burn_rate, budget_consumed) = match (spec.burn_rate, spec.budget_consumed) {
@@ -226,6 +239,8 @@ impl AlertingSpec {
                     .for_duration
                     .or(self.for_duration)
                     .unwrap_or(Duration::ZERO),
+                labels: spec.labels,
+                annotations: spec.annotations,
             });
         }
         // Fastest-burning tier first, the order dashboards and alert routes expect.

@@ -160,6 +160,11 @@ pub struct AlertTier {
     /// How long the condition must hold before the tier fires.
     #[serde(rename = "for")]
     pub for_duration: Duration,
+    /// Labels and annotations for this tier's alerts, over the policy's own.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Fires when the remaining budget falls below `threshold` (a ratio of the budget).
@@ -171,6 +176,9 @@ pub struct ExhaustionAlert {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct AlertPolicy {
+    /// The alert name (`alertname`), when the catalog sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub tiers: Vec<AlertTier>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget_exhausted: Option<ExhaustionAlert>,

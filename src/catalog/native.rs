@@ -121,7 +121,7 @@ fn decode_layer_fields(f: &mut Fields) -> Layer {
     }
 }
 
-fn name(ctx: Ctx, node: &Node, field: &str) -> Option<String> {
+pub(crate) fn name(ctx: Ctx, node: &Node, field: &str) -> Option<String> {
     let text = decode::string(ctx, node, field)?;
     if is_valid_name(&text) {
         Some(text)
@@ -176,7 +176,7 @@ fn decode_slo(ctx: Ctx, node: &Node, path: &str, service: Option<&str>) -> Optio
     })
 }
 
-fn label_names(ctx: Ctx, node: &Node, path: &str) -> Vec<String> {
+pub(crate) fn label_names(ctx: Ctx, node: &Node, path: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for (label, pos) in decode::string_list(ctx, node, path) {
         if !decode::is_valid_label_name(&label) {
@@ -378,7 +378,7 @@ fn one_of(f: &mut Fields, bad: &'static str, good: &'static str) -> Option<(Coun
     }
 }
 
-fn selector(ctx: Ctx, node: &Node, path: &str) -> Option<Selector> {
+pub(crate) fn selector(ctx: Ctx, node: &Node, path: &str) -> Option<Selector> {
     let text = decode::string(ctx, node, path)?;
     match Selector::parse(&text) {
         Ok(s)
@@ -402,7 +402,7 @@ fn selector(ctx: Ctx, node: &Node, path: &str) -> Option<Selector> {
     }
 }
 
-fn events_query(ctx: Ctx, node: &Node, path: &str) -> Option<WindowedQuery> {
+pub(crate) fn events_query(ctx: Ctx, node: &Node, path: &str) -> Option<WindowedQuery> {
     let text = decode::string(ctx, node, path)?;
     match WindowedQuery::parse(&text) {
         Ok(q) if !q.uses_window() => {
@@ -526,8 +526,10 @@ const ALERTING_FIELDS: [&str; 8] = [
     "annotations",
     "name",
 ];
-const TIER_FIELDS: [&str; 8] = [
+const TIER_FIELDS: [&str; 10] = [
     "enabled",
+    "labels",
+    "annotations",
     "severity",
     "long_window",
     "short_window",
@@ -542,8 +544,8 @@ fn alerting(ctx: Ctx, node: &Node, path: &str) -> AlertingSpec {
     let Some(mut f) = Fields::new(ctx, node, path, &ALERTING_FIELDS) else {
         return AlertingSpec::default();
     };
-    f.get("name");
     let mut spec = AlertingSpec {
+        name: f.string("name"),
         enabled: f.boolean("enabled"),
         min_events: f
             .get("min_events")
@@ -635,6 +637,11 @@ fn tier(ctx: Ctx, node: &Node, path: &str, key_pos: Pos) -> Option<TierSpec> {
             .get("min_events")
             .and_then(|n| decode::unsigned(ctx, n, &f.field("min_events"))),
         for_duration: f.duration("for").map(|(d, _)| d),
+        labels: f.labels("labels"),
+        annotations: f
+            .get("annotations")
+            .map(|n| decode::label_map(ctx, n, &f.field("annotations"), false))
+            .unwrap_or_default(),
     };
     if spec.burn_rate.is_some() && spec.budget_consumed.is_some() {
         ctx.error(
