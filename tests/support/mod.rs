@@ -1,0 +1,48 @@
+//! Shared helpers for burnrate's integration tests.
+//!
+//! Each test binary includes this module with `mod support;`. It starts real
+//! servers as child processes (there is no Docker here):
+//!
+//! * [`TestPrometheus`]: a Prometheus on a free port with a temp data dir,
+//!   accepting remote write (including out-of-order samples up to 31 days
+//!   old), restartable on the same port and data dir for outage tests.
+//! * [`TestVictoriaMetrics`]: the same for VictoriaMetrics.
+//! * [`TestDatabase`]: a fresh, uniquely named database on the PostgreSQL
+//!   server in `DATABASE_URL`, dropped again when the value is dropped.
+//! * [`Series`] and `remote_write`: seed history with Prometheus remote
+//!   write (snappy-compressed protobuf).
+//! * [`free_port`], [`now_ms`].
+//!
+//! Binaries come from `PROMETHEUS_BIN`, `PROMTOOL_BIN`, `ALERTMANAGER_BIN`
+//! and `VICTORIA_METRICS_BIN` (else from `PATH`); `scripts/test.sh` installs
+//! the servers, exports those variables and provides `DATABASE_URL`.
+//!
+//! Every helper is async and meant to be called from `#[tokio::test]`
+//! functions (either runtime flavour). Helpers panic with a descriptive
+//! message on failure, except the `try_*` variants, which return errors.
+
+// Not every test binary uses every helper.
+#![allow(dead_code, unused_imports)]
+
+pub mod database;
+pub mod http;
+pub mod ports;
+pub mod process;
+pub mod prometheus;
+pub mod remote_write;
+pub mod victoria;
+
+pub use database::TestDatabase;
+pub use http::{RangeSeries, parse_matrix};
+pub use ports::free_port;
+pub use prometheus::{PrometheusBuilder, TestPrometheus};
+pub use remote_write::Series;
+pub use victoria::{TestVictoriaMetrics, VictoriaMetricsBuilder};
+
+/// Milliseconds since the Unix epoch, the unit of sample timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock before 1970")
+        .as_millis() as i64
+}
