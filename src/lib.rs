@@ -4,3 +4,7 @@ pub mod catalog;
 pub mod cli;
 pub mod duration;
 pub mod engine;
+pub mod ingest;
+pub mod prom;
+pub mod store;
+pub mod serve;

@@ -1,0 +1,216 @@
+//! Per-instance event counts in memory: one-minute buckets grouped in hours.
+//!
+//! Minute detail is kept only where a window edge can fall inside an hour
+//! (the recent alert windows, and the far edge of the SLO window); older hours
+//! keep just their sums. That keeps a 30-day window at a few kilobytes while
+//! every window sum stays exact to the minute.
+
+use std::collections::BTreeMap;
+
+use crate::engine::EventCounts;
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+
+/// Floors a Unix-millisecond timestamp to its hour.
+pub fn hour_of(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// The start of the bucket holding a sample at `ms`. Buckets are left-open,
+/// `(start, start + 1m]`, to match windows `(T - W, T]`.
+pub fn bucket_of(ms: i64) -> i64 {
+    (ms - 1).div_euclid(MINUTE_MS) * MINUTE_MS
+}
+
+#[derive(Debug, Clone, Default)]
+struct HourBlock {
+    sum: EventCounts,
+    minutes: Option<Box<[EventCounts; 60]>>,
+}
+
+/// Counts for one SLO instance, keyed by bucket start (Unix ms, minute aligned).
+#[derive(Debug, Clone, Default)]
+pub struct EventHistory {
+    hours: BTreeMap<i64, HourBlock>,
+}
+
+impl EventHistory {
+    /// Overwrites one minute. The hour's detail must be present (or the hour new).
+    pub fn set_minute(&mut self, minute: i64, counts: EventCounts) {
+        debug_assert_eq!(minute % MINUTE_MS, 0);
+        let hour = hour_of(minute);
+        let block = self.hours.entry(hour).or_insert_with(|| HourBlock {
+            sum: EventCounts::default(),
+            minutes: Some(Box::new([EventCounts::default(); 60])),
+        });
+        let minutes = block
+            .minutes
+            .get_or_insert_with(|| Box::new([EventCounts::default(); 60]));
+        let slot = ((minute - hour) / MINUTE_MS) as usize;
+        minutes[slot] = counts;
+        block.sum = minutes.iter().copied().sum();
+    }
+
+    /// Replaces an hour's minutes wholesale (loading from storage).
+    pub fn load_hour(&mut self, hour: i64, minutes: [EventCounts; 60]) {
+        let sum = minutes.iter().copied().sum();
+        self.hours.insert(
+            hour,
+            HourBlock {
+                sum,
+                minutes: Some(Box::new(minutes)),
+            },
+        );
+    }
+
+    /// Whether `hour` is present with minute detail.
+    pub fn has_detail(&self, hour: i64) -> bool {
+        self.hours.get(&hour).is_some_and(|b| b.minutes.is_some())
+    }
+
+    /// Hours a sum over `[from, to)` (bucket starts) would cut through without detail.
+    pub fn missing_detail(&self, from: i64, to: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        for edge in [from, to] {
+            let hour = hour_of(edge);
+            if edge != hour
+                && self.hours.get(&hour).is_some_and(|b| b.minutes.is_none())
+                && !out.contains(&hour)
+            {
+                out.push(hour);
+            }
+        }
+        out
+    }
+
+    /// Sum of the buckets starting in `[from, to)`: events in `(from, to]`.
+    /// `None` when an hour cut by the range has no minute detail in memory.
+    pub fn sum(&self, from: i64, to: i64) -> Option<EventCounts> {
+        let mut total = EventCounts::default();
+        if from >= to {
+            return Some(total);
+        }
+        for (&hour, block) in self.hours.range(hour_of(from)..to) {
+            let end = hour + HOUR_MS;
+            if hour >= from && end <= to {
+                total += block.sum;
+                continue;
+            }
+            let minutes = block.minutes.as_ref()?;
+            let first = ((from.max(hour) - hour) / MINUTE_MS) as usize;
+            let last = ((to.min(end) - hour) / MINUTE_MS) as usize;
+            total += minutes[first..last].iter().copied().sum();
+        }
+        Some(total)
+    }
+
+    /// Drops minute detail for hours wholly before `detail_from` (keeping their
+    /// sums) and drops everything wholly before `keep_from`.
+    pub fn compact(&mut self, detail_from: i64, keep_from: i64) {
+        self.hours.retain(|&hour, _| hour + HOUR_MS > keep_from);
+        for (&hour, block) in self.hours.range_mut(..detail_from) {
+            if hour + HOUR_MS <= detail_from {
+                block.minutes = None;
+            }
+        }
+    }
+
+    /// The earliest bucket held, if any.
+    pub fn first_hour(&self) -> Option<i64> {
+        self.hours.keys().next().copied()
+    }
+
+    /// Approximate heap bytes held, for the memory benchmark.
+    pub fn heap_bytes(&self) -> usize {
+        self.hours
+            .values()
+            .map(|b| {
+                48 + b
+                    .minutes
+                    .as_ref()
+                    .map_or(0, |_| std::mem::size_of::<[EventCounts; 60]>())
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(good: f64, total: f64) -> EventCounts {
+        EventCounts { good, total }
+    }
+
+    #[test]
+    fn buckets_are_left_open() {
+        let cases = [
+            (1, 0),
+            (60_000, 0),
+            (60_001, 60_000),
+            (119_999, 60_000),
+            (120_000, 60_000),
+            (0, -60_000),
+        ];
+        for (ms, start) in cases {
+            assert_eq!(bucket_of(ms), start, "{ms}");
+        }
+    }
+
+    #[test]
+    fn sums_are_exact_across_hours_and_partial_hours() {
+        let mut h = EventHistory::default();
+        // Three hours of one event per minute, the minute index as good events.
+        for m in 0..180 {
+            h.set_minute(m * MINUTE_MS, c(m as f64, 1.0));
+        }
+        let expect =
+            |from: i64, to: i64| -> EventCounts { (from..to).map(|m| c(m as f64, 1.0)).sum() };
+        let cases = [
+            (0, 180),
+            (0, 60),
+            (30, 90),
+            (59, 61),
+            (5, 6),
+            (100, 100),
+            (179, 180),
+            (0, 1000),
+        ];
+        for (from, to) in cases {
+            let want = expect(from, to.min(180));
+            assert_eq!(
+                h.sum(from * MINUTE_MS, to * MINUTE_MS),
+                Some(want),
+                "[{from}, {to})"
+            );
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_sums_and_asks_for_detail_at_cut_hours() {
+        let mut h = EventHistory::default();
+        for m in 0..180 {
+            h.set_minute(m * MINUTE_MS, c(1.0, 2.0));
+        }
+        h.compact(2 * HOUR_MS, 0);
+        assert!(!h.has_detail(0) && !h.has_detail(HOUR_MS) && h.has_detail(2 * HOUR_MS));
+        // Whole hours are still exact; a cut through a compacted hour needs detail.
+        assert_eq!(h.sum(0, 3 * HOUR_MS), Some(c(180.0, 360.0)));
+        assert_eq!(h.sum(30 * MINUTE_MS, 3 * HOUR_MS), None);
+        assert_eq!(h.missing_detail(30 * MINUTE_MS, 3 * HOUR_MS), vec![0]);
+        h.load_hour(0, [c(1.0, 2.0); 60]);
+        assert_eq!(h.sum(30 * MINUTE_MS, 3 * HOUR_MS), Some(c(150.0, 300.0)));
+        h.compact(0, 2 * HOUR_MS);
+        assert_eq!(h.first_hour(), Some(2 * HOUR_MS));
+    }
+
+    #[test]
+    fn overwriting_a_minute_is_idempotent() {
+        let mut h = EventHistory::default();
+        h.set_minute(0, c(5.0, 10.0));
+        h.set_minute(0, c(5.0, 10.0));
+        h.set_minute(MINUTE_MS, c(1.0, 1.0));
+        assert_eq!(h.sum(0, HOUR_MS), Some(c(6.0, 11.0)));
+    }
+}

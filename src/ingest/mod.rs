@@ -1,0 +1,189 @@
+//! Bringing event counts up to date: which Prometheus queries an indicator
+//! needs for a span of time, and turning their answers into minute buckets.
+
+pub mod history;
+pub mod increments;
+
+use std::collections::{BTreeMap, HashMap};
+
+use history::MINUTE_MS;
+use increments::{
+    Grouped, Labels, RawSeries, combine, counter_increments, gauge_events, group_key, series_key,
+};
+
+use crate::catalog::promql::{MatchKind, Selector};
+use crate::catalog::{Counts, Indicator, Slo};
+use crate::duration::Duration;
+use crate::engine::EventCounts;
+use crate::prom::{Prometheus, PrometheusError};
+
+/// How far back to look for a series' last sample before a span starts. A
+/// series silent for longer is treated as new (its first sample adds nothing).
+pub const PREDECESSOR_LOOKBACK: Duration = Duration::from_mins(15);
+
+/// Event counts per instance (group labels) and minute bucket for the span
+/// `(from, to]`; both ends are Unix milliseconds, `from` minute-aligned and
+/// `to` second-aligned. Every bucket the span covers is present for each
+/// instance seen, zero when nothing happened, so writing them overwrites.
+pub async fn fetch_span(
+    prom: &Prometheus,
+    slo: &Slo,
+    from: i64,
+    to: i64,
+) -> Result<Grouped<EventCounts>, PrometheusError> {
+    debug_assert_eq!(from % MINUTE_MS, 0);
+    let group_by = &slo.group_by;
+    let mut grouped = match &slo.indicator {
+        Indicator::Ratio {
+            counts,
+            selector,
+            total,
+        } => {
+            let (counted, total) = tokio::try_join!(
+                counter_span(prom, selector, group_by, from, to),
+                counter_span(prom, total, group_by, from, to)
+            )?;
+            combine(&counted, &total, *counts == Counts::Bad)
+        }
+        Indicator::Latency {
+            bucket, count, le, ..
+        } => {
+            let bucket = bucket.with_matcher("le", MatchKind::Regex, &le_regex(le));
+            let (good, total) = tokio::try_join!(
+                counter_span(prom, &bucket, group_by, from, to),
+                counter_span(prom, count, group_by, from, to)
+            )?;
+            combine(&good, &total, false)
+        }
+        Indicator::BoolGauge { selector } => {
+            let series = prom
+                .raw_samples(&selector.to_string(), to, span_range(from, to))
+                .await?;
+            gauge_events(&series, group_by, from, to)
+        }
+        Indicator::Events {
+            counts,
+            query,
+            total,
+        } => {
+            // Whole minutes only: a range query's point at t covers (t - 1m, t].
+            let end = to - to.rem_euclid(MINUTE_MS);
+            if end <= from {
+                return Ok(BTreeMap::new());
+            }
+            let (counted, total) = tokio::try_join!(
+                events_span(prom, query, group_by, from, end),
+                events_span(prom, total, group_by, from, end)
+            )?;
+            combine(&counted, &total, *counts == Counts::Bad)
+        }
+    };
+    fill_zero_buckets(&mut grouped, from, to);
+    Ok(grouped)
+}
+
+fn span_range(from: i64, to: i64) -> Duration {
+    Duration::from_millis((to - from).max(1000) as u64)
+}
+
+/// Counter increments in `(from, to]` from raw samples plus each series' value at `from`.
+async fn counter_span(
+    prom: &Prometheus,
+    selector: &Selector,
+    group_by: &[String],
+    from: i64,
+    to: i64,
+) -> Result<Grouped<f64>, PrometheusError> {
+    let text = selector.to_string();
+    let predecessor_query = format!("last_over_time({text}[{PREDECESSOR_LOOKBACK}])");
+    let (series, predecessors) = tokio::try_join!(
+        prom.raw_samples(&text, to, span_range(from, to)),
+        prom.instant(&predecessor_query, from)
+    )?;
+    let predecessors: HashMap<Labels, f64> = predecessors
+        .into_iter()
+        .map(|(labels, value)| (series_key(&labels), value))
+        .collect();
+    Ok(counter_increments(
+        &series,
+        &predecessors,
+        group_by,
+        from,
+        to,
+    ))
+}
+
+/// A free-form events query evaluated once per minute with a one-minute window.
+async fn events_span(
+    prom: &Prometheus,
+    query: &crate::catalog::promql::WindowedQuery,
+    group_by: &[String],
+    from: i64,
+    end: i64,
+) -> Result<Grouped<f64>, PrometheusError> {
+    let text = query.with_window("1m");
+    let scale = if query.per_second() { 60.0 } else { 1.0 };
+    let series: Vec<RawSeries> = prom
+        .range(&text, from + MINUTE_MS, end, Duration::from_mins(1))
+        .await?;
+    let mut out: Grouped<f64> = BTreeMap::new();
+    for s in series {
+        let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
+        for (ts, value) in s.samples {
+            if value.is_finite() {
+                *buckets.entry(ts - MINUTE_MS).or_default() += value * scale;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every bucket in the span, for every instance seen, so a rewrite replaces stale values.
+fn fill_zero_buckets(grouped: &mut Grouped<EventCounts>, from: i64, to: i64) {
+    for buckets in grouped.values_mut() {
+        let mut minute = from;
+        while minute < to {
+            buckets.entry(minute).or_default();
+            minute += MINUTE_MS;
+        }
+    }
+}
+
+/// A regex matching every way exporters write the bound: `0.3`, `0.30`, `1`, `1.0`.
+pub fn le_regex(le: &str) -> String {
+    let escaped = le.replace('.', "\\.");
+    if le.contains('.') {
+        format!("{escaped}0*")
+    } else {
+        format!("{escaped}(\\.0*)?")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn le_regex_matches_equivalent_spellings() {
+        assert_eq!(le_regex("0.3"), "0\\.30*");
+        assert_eq!(le_regex("1"), "1(\\.0*)?");
+    }
+
+    #[test]
+    fn zero_buckets_cover_the_span() {
+        let mut g: Grouped<EventCounts> = BTreeMap::from([(
+            Labels::new(),
+            BTreeMap::from([(
+                MINUTE_MS,
+                EventCounts {
+                    good: 1.0,
+                    total: 1.0,
+                },
+            )]),
+        )]);
+        fill_zero_buckets(&mut g, 0, 2 * MINUTE_MS + 5_000);
+        let keys: Vec<i64> = g[&Labels::new()].keys().copied().collect();
+        assert_eq!(keys, [0, MINUTE_MS, 2 * MINUTE_MS]);
+        assert_eq!(g[&Labels::new()][&MINUTE_MS].total, 1.0);
+    }
+}

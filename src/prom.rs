@@ -1,0 +1,235 @@
+//! The Prometheus HTTP API as burnrate uses it: raw samples, instant and range
+//! queries, against Prometheus or anything that speaks its API (Thanos, Mimir,
+//! VictoriaMetrics).
+
+use std::path::PathBuf;
+use std::time::Duration as StdDuration;
+
+use base64::Engine as _;
+use prometheus_http_query::response::Data;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::duration::Duration;
+use crate::ingest::increments::{Labels, RawSeries};
+
+/// How to reach the server.
+#[derive(Debug, Clone)]
+pub struct PrometheusConfig {
+    pub url: String,
+    pub bearer_token: Option<String>,
+    pub basic_auth: Option<(String, String)>,
+    /// Extra headers on every request, e.g. `X-Scope-OrgID` for Mimir.
+    pub headers: Vec<(String, String)>,
+    pub timeout: StdDuration,
+    /// PEM bundle of extra CA certificates.
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+impl PrometheusConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        PrometheusConfig {
+            url: url.into(),
+            bearer_token: None,
+            basic_auth: None,
+            headers: Vec::new(),
+            timeout: StdDuration::from_secs(30),
+            ca_file: None,
+            insecure_skip_verify: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrometheusError {
+    #[error("invalid Prometheus configuration: {0}")]
+    Config(String),
+    #[error("query `{query}` against {server} failed: {message}")]
+    Query {
+        server: String,
+        query: String,
+        message: String,
+    },
+    #[error("query `{query}` against {server} returned {found}, expected {expected}")]
+    Shape {
+        server: String,
+        query: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+}
+
+/// A client for one server.
+#[derive(Clone)]
+pub struct Prometheus {
+    client: prometheus_http_query::Client,
+    server: String,
+}
+
+impl Prometheus {
+    pub fn new(config: &PrometheusConfig) -> Result<Self, PrometheusError> {
+        let bad =
+            |what: &str, e: &dyn std::fmt::Display| PrometheusError::Config(format!("{what}: {e}"));
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| bad(&format!("header name `{name}`"), &e))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| bad(&format!("value of header `{name}`"), &e))?;
+            headers.insert(name, value);
+        }
+        let authorization = match (&config.bearer_token, &config.basic_auth) {
+            (Some(_), Some(_)) => {
+                return Err(PrometheusError::Config(
+                    "give a bearer token or basic auth, not both".into(),
+                ));
+            }
+            (Some(token), None) => Some(format!("Bearer {}", token.trim())),
+            (None, Some((user, password))) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )),
+            (None, None) => None,
+        };
+        if let Some(auth) = authorization {
+            let mut value = HeaderValue::from_str(&auth).map_err(|e| bad("authorization", &e))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(config.timeout)
+            .connect_timeout(StdDuration::from_secs(5))
+            .user_agent(concat!("burnrate/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_file {
+            let pem =
+                std::fs::read(path).map_err(|e| bad(&format!("CA file {}", path.display()), &e))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| bad(&format!("CA file {}", path.display()), &e))?
+            {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if config.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let http = builder.build().map_err(|e| bad("HTTP client", &e))?;
+        let client = prometheus_http_query::Client::from(http, &config.url)
+            .map_err(|e| bad(&format!("URL `{}`", config.url), &e))?;
+        Ok(Prometheus {
+            client,
+            server: config.url.clone(),
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn query_error(&self, query: &str, e: impl std::fmt::Display) -> PrometheusError {
+        PrometheusError::Query {
+            server: self.server.clone(),
+            query: query.to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Every stored sample of the series matching `selector` in `(at - range, at]`.
+    pub async fn raw_samples(
+        &self,
+        selector: &str,
+        at_ms: i64,
+        range: Duration,
+    ) -> Result<Vec<RawSeries>, PrometheusError> {
+        let query = format!("{selector}[{range}]");
+        let data = self.instant_data(&query, at_ms).await?;
+        match data {
+            Data::Matrix(series) => {
+                Ok(series.into_iter().map(|s| to_raw(s.into_inner())).collect())
+            }
+            other => Err(self.shape(&query, "a range vector", &other)),
+        }
+    }
+
+    /// An instant query at `at_ms`: one value per series.
+    pub async fn instant(
+        &self,
+        query: &str,
+        at_ms: i64,
+    ) -> Result<Vec<(Labels, f64)>, PrometheusError> {
+        match self.instant_data(query, at_ms).await? {
+            Data::Vector(samples) => Ok(samples
+                .into_iter()
+                .map(|v| {
+                    let (metric, sample) = v.into_inner();
+                    (metric.into_iter().collect(), sample.value())
+                })
+                .collect()),
+            other => Err(self.shape(query, "an instant vector", &other)),
+        }
+    }
+
+    /// A range query evaluated every `step` from `start_ms` to `end_ms` (inclusive).
+    pub async fn range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step: Duration,
+    ) -> Result<Vec<RawSeries>, PrometheusError> {
+        let response = self
+            .client
+            .query_range(query, start_ms / 1000, end_ms / 1000, step.as_secs_f64())
+            .post()
+            .await
+            .map_err(|e| self.query_error(query, e))?;
+        match response.into_inner().0 {
+            Data::Matrix(series) => {
+                Ok(series.into_iter().map(|s| to_raw(s.into_inner())).collect())
+            }
+            other => Err(self.shape(query, "a range vector", &other)),
+        }
+    }
+
+    async fn instant_data(&self, query: &str, at_ms: i64) -> Result<Data, PrometheusError> {
+        // The API takes whole seconds; callers pass second-aligned times.
+        let response = self
+            .client
+            .query(query)
+            .at(at_ms.div_euclid(1000))
+            .post()
+            .await
+            .map_err(|e| self.query_error(query, e))?;
+        Ok(response.into_inner().0)
+    }
+
+    fn shape(&self, query: &str, expected: &'static str, found: &Data) -> PrometheusError {
+        let found = match found {
+            Data::Vector(_) => "an instant vector",
+            Data::Matrix(_) => "a range vector",
+            Data::Scalar(_) => "a scalar",
+        };
+        PrometheusError::Shape {
+            server: self.server.clone(),
+            query: query.to_string(),
+            expected,
+            found,
+        }
+    }
+}
+
+fn to_raw(
+    (metric, samples): (
+        std::collections::HashMap<String, String>,
+        Vec<prometheus_http_query::response::Sample>,
+    ),
+) -> RawSeries {
+    RawSeries {
+        labels: metric.into_iter().collect(),
+        // Timestamps come as float seconds with millisecond precision.
+        samples: samples
+            .iter()
+            .map(|s| ((s.timestamp() * 1000.0).round() as i64, s.value()))
+            .collect(),
+    }
+}

@@ -1,0 +1,139 @@
+//! What readers see of an SLO instance: the latest evaluation, ready to serialise.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::catalog::{Severity, Slo};
+use crate::engine::EventCounts;
+use crate::ingest::increments::Labels;
+
+/// The state of an instance's data, beyond the engine's own states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataState {
+    /// Not evaluated yet (backfill still running).
+    Pending,
+    Ok,
+    NoData,
+    LowTraffic,
+    /// Prometheus could not be reached on the last cycle; numbers are from the last good one.
+    Stale,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBudget {
+    /// Ratio of the budget left: 1 untouched, 0 spent, negative overspent.
+    pub remaining: Option<f64>,
+    pub consumed: Option<f64>,
+    pub total_events: Option<f64>,
+    pub remaining_events: Option<f64>,
+    pub total_minutes: f64,
+    pub remaining_minutes: Option<f64>,
+    /// When the budget runs out at the current (1h) burn rate.
+    pub exhaustion_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Inactive,
+    Pending,
+    Firing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierStatus {
+    pub tier: String,
+    pub severity: Severity,
+    pub state: AlertState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    pub long_window: String,
+    pub short_window: String,
+    pub burn_rate_threshold: f64,
+    pub long_burn_rate: Option<f64>,
+    pub short_burn_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
+}
+
+/// The "budget exhausted" alert: fires when the remaining budget drops below the threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExhaustionStatus {
+    pub severity: Severity,
+    pub state: AlertState,
+    pub threshold: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceStatus {
+    /// `service/name`, plus `{label="value"}` for a grouped SLO's instance.
+    pub id: String,
+    pub slo: String,
+    pub service: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub group: Labels,
+    pub objective: f64,
+    pub window: String,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    pub data_state: DataState,
+    pub sli: Option<f64>,
+    pub events: EventCounts,
+    pub error_budget: ErrorBudget,
+    /// Burn rate per window (`5m` … `3d` and the SLO window); null without data.
+    pub burn_rates: BTreeMap<String, Option<f64>>,
+    pub alerts: Vec<TierStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_exhausted: Option<ExhaustionStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl InstanceStatus {
+    /// A status for an instance that has not been evaluated yet.
+    pub fn pending(slo: &Slo, id: String, group: Labels) -> Self {
+        let mut labels = slo.labels.clone();
+        labels.extend(group.clone());
+        InstanceStatus {
+            id,
+            slo: slo.id.to_string(),
+            service: slo.service.clone(),
+            name: slo.name.clone(),
+            labels,
+            group,
+            objective: slo.objective.ratio(),
+            window: slo.window.to_string(),
+            evaluated_at: None,
+            data_state: DataState::Pending,
+            sli: None,
+            events: EventCounts::default(),
+            error_budget: ErrorBudget {
+                remaining: None,
+                consumed: None,
+                total_events: None,
+                remaining_events: None,
+                total_minutes: 0.0,
+                remaining_minutes: None,
+                exhaustion_at: None,
+            },
+            burn_rates: BTreeMap::new(),
+            alerts: Vec::new(),
+            budget_exhausted: None,
+            error: None,
+        }
+    }
+
+    /// Whether an alert of `severity` fires.
+    pub fn firing(&self, severity: Severity) -> bool {
+        self.alerts
+            .iter()
+            .any(|a| a.severity == severity && a.state == AlertState::Firing)
+            || self
+                .budget_exhausted
+                .as_ref()
+                .is_some_and(|e| e.severity == severity && e.state == AlertState::Firing)
+    }
+}
