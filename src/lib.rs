@@ -8,3 +8,5 @@ pub mod ingest;
 pub mod prom;
 pub mod store;
 pub mod serve;
+pub mod api;
+pub mod telemetry;

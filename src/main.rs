@@ -1,18 +1,20 @@
 use std::process::ExitCode;
 
-use burnrate::cli::{Cli, Command, check};
+use burnrate::cli::{Cli, Command, check, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut stdout = std::io::stdout().lock();
     let result = match &cli.command {
-        Command::Check(args) => check::run(args, &mut stdout),
+        Command::Check(args) => {
+            check::run(args, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
+        }
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             ExitCode::from(check::EXIT_CANNOT_RUN)
         }
     }

@@ -1,6 +1,7 @@
 //! The `burnrate` command line.
 
 pub mod check;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -22,6 +23,12 @@ pub enum Command {
     /// Exit status: 0 when the catalog is valid, 1 when it has errors, 2 when it
     /// cannot be read at all (missing path, unreadable file).
     Check(CheckArgs),
+    /// Run the service: ingest SLI events from Prometheus into PostgreSQL,
+    /// evaluate budgets and alerts every interval, and serve the HTTP API.
+    ///
+    /// The catalog is reloaded on SIGHUP and when its files change; a catalog
+    /// with errors is refused and the last good one keeps running.
+    Serve(Box<serve::ServeArgs>),
 }
 
 /// Output format for commands read by people or by tools.

@@ -1,4 +1,180 @@
-//! `burnrate serve`: the scheduler, the catalog it runs, and the HTTP API.
+//! `burnrate serve`: the scheduler, the catalog it runs, and the HTTP API,
+//! built from one settings value so tests start exactly what users run.
 
+pub mod reload;
 pub mod runtime;
+pub mod scheduler;
 pub mod status;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::duration::Duration;
+use crate::prom::{Prometheus, PrometheusConfig, PrometheusError};
+use crate::store::{Store, StoreError};
+use reload::Reloader;
+use runtime::{IngestSettings, Services};
+use status::InstanceStatus;
+
+/// Everything `serve` needs to run.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub catalog: Vec<PathBuf>,
+    pub prometheus: PrometheusConfig,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub interval: Duration,
+    pub concurrency: usize,
+    pub ingest: IngestSettings,
+    /// How often catalog files are checked for changes.
+    pub watch_interval: std::time::Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the catalog cannot be loaded: {0}")]
+    Catalog(String),
+    #[error(transparent)]
+    Prometheus(#[from] PrometheusError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The latest evaluation of every instance, swapped whole after each cycle.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub instances: BTreeMap<String, InstanceStatus>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub cycle_duration: std::time::Duration,
+}
+
+/// State shared by the scheduler and the HTTP handlers.
+pub struct AppState {
+    snapshot: RwLock<Arc<Snapshot>>,
+    pub reloader: Reloader,
+    pub store: Store,
+    evaluated: AtomicBool,
+}
+
+impl AppState {
+    /// The current snapshot; readers never wait for a cycle.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .map(|s| Arc::clone(&s))
+            .unwrap_or_default()
+    }
+
+    pub fn publish(
+        &self,
+        statuses: impl Iterator<Item = InstanceStatus>,
+        cycle_duration: std::time::Duration,
+    ) {
+        let snapshot = Snapshot {
+            instances: statuses.map(|s| (s.id.clone(), s)).collect(),
+            published_at: Some(Utc::now()),
+            cycle_duration,
+        };
+        if let Ok(mut slot) = self.snapshot.write() {
+            *slot = Arc::new(snapshot);
+        }
+        self.evaluated.store(true, Ordering::Release);
+    }
+
+    /// True once the first cycle has finished.
+    pub fn evaluated(&self) -> bool {
+        self.evaluated.load(Ordering::Acquire)
+    }
+}
+
+/// A built application: listening, not yet running.
+pub struct App {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    services: Arc<Services>,
+    settings: ServeSettings,
+    catalog_rx: tokio::sync::watch::Receiver<Arc<crate::catalog::Catalog>>,
+}
+
+impl App {
+    /// Loads the catalog, connects to PostgreSQL (applying migrations) and binds the listener.
+    pub async fn build(settings: ServeSettings) -> Result<Self, ServeError> {
+        let catalog = reload::load_catalog(&settings.catalog).map_err(ServeError::Catalog)?;
+        info!(slos = catalog.slos.len(), "catalog loaded");
+        let prometheus = Prometheus::new(&settings.prometheus)?;
+        let store = Store::connect(&settings.database_url).await?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let (reloader, catalog_rx) = Reloader::new(settings.catalog.clone(), catalog);
+        let state = Arc::new(AppState {
+            snapshot: RwLock::default(),
+            reloader,
+            store: store.clone(),
+            evaluated: AtomicBool::new(false),
+        });
+        let services = Arc::new(Services {
+            prometheus,
+            store,
+            settings: settings.ingest.clone(),
+        });
+        Ok(App {
+            listener,
+            state,
+            services,
+            settings,
+            catalog_rx,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.settings.listen)
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
+    }
+
+    /// Runs the scheduler, the catalog watcher and the HTTP server until `shutdown` resolves.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let scheduler = scheduler::Scheduler {
+            services: self.services,
+            state: Arc::clone(&self.state),
+            interval: self.settings.interval,
+            concurrency: self.settings.concurrency,
+        };
+        let scheduler = tokio::spawn(scheduler.run(self.catalog_rx));
+        let watcher = tokio::spawn(
+            self.state
+                .reloader
+                .clone()
+                .watch(self.settings.watch_interval),
+        );
+        info!(listen = %self.listener.local_addr()?, "serving");
+        let result = axum::serve(self.listener, crate::api::router(Arc::clone(&self.state)))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        scheduler.abort();
+        watcher.abort();
+        result
+    }
+}

@@ -1,0 +1,164 @@
+//! `burnrate serve`: flags to settings, then run until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::duration::Duration;
+use crate::prom::PrometheusConfig;
+use crate::serve::runtime::IngestSettings;
+use crate::serve::{App, ServeSettings};
+use crate::telemetry::{self, LogFormat};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Catalog files or directories (comma-separated or repeated).
+    #[arg(
+        long,
+        env = "BURNRATE_CATALOG",
+        default_value = "slo-definitions",
+        value_delimiter = ','
+    )]
+    pub catalog: Vec<PathBuf>,
+    /// Base URL of Prometheus or any server speaking its HTTP API (Thanos, Mimir, VictoriaMetrics).
+    #[arg(long, env = "PROMETHEUS_URL")]
+    pub prometheus_url: String,
+    /// File holding a bearer token for Prometheus.
+    #[arg(long, env = "PROMETHEUS_BEARER_TOKEN_FILE")]
+    pub prometheus_bearer_token_file: Option<PathBuf>,
+    /// Basic-auth user name for Prometheus (with --prometheus-password-file).
+    #[arg(
+        long,
+        env = "PROMETHEUS_USERNAME",
+        requires = "prometheus_password_file"
+    )]
+    pub prometheus_username: Option<String>,
+    /// File holding the basic-auth password for Prometheus.
+    #[arg(
+        long,
+        env = "PROMETHEUS_PASSWORD_FILE",
+        requires = "prometheus_username"
+    )]
+    pub prometheus_password_file: Option<PathBuf>,
+    /// Extra header on every Prometheus request, e.g. `X-Scope-OrgID: tenant-1` (repeatable).
+    #[arg(long = "prometheus-header", value_name = "NAME: VALUE")]
+    pub prometheus_headers: Vec<String>,
+    /// Timeout of one Prometheus request.
+    #[arg(long, env = "PROMETHEUS_TIMEOUT", default_value = "30s")]
+    pub prometheus_timeout: Duration,
+    /// PEM file with CA certificates to trust for Prometheus over HTTPS.
+    #[arg(long, env = "PROMETHEUS_CA_FILE")]
+    pub prometheus_ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification for Prometheus (testing only).
+    #[arg(long)]
+    pub prometheus_insecure_skip_verify: bool,
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Address of the HTTP API.
+    #[arg(long, env = "BURNRATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// How often every SLO is brought up to date and evaluated.
+    #[arg(long, env = "BURNRATE_INTERVAL", default_value = "1m")]
+    pub interval: Duration,
+    /// SLOs evaluated at the same time.
+    #[arg(long, env = "BURNRATE_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Recent span re-read every cycle, so late samples are counted.
+    #[arg(long, default_value = "2m")]
+    pub reread: Duration,
+    /// Largest span fetched per query during backfill and gap healing.
+    #[arg(long, default_value = "6h")]
+    pub backfill_chunk: Duration,
+    /// Log format.
+    #[arg(long, env = "BURNRATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    pub fn settings(&self) -> anyhow::Result<ServeSettings> {
+        let mut prometheus = PrometheusConfig::new(self.prometheus_url.clone());
+        prometheus.timeout = self.prometheus_timeout.to_std();
+        prometheus.ca_file = self.prometheus_ca_file.clone();
+        prometheus.insecure_skip_verify = self.prometheus_insecure_skip_verify;
+        if let Some(path) = &self.prometheus_bearer_token_file {
+            prometheus.bearer_token = Some(read_secret(path)?);
+        }
+        if let (Some(user), Some(path)) =
+            (&self.prometheus_username, &self.prometheus_password_file)
+        {
+            prometheus.basic_auth = Some((user.clone(), read_secret(path)?));
+        }
+        for header in &self.prometheus_headers {
+            let (name, value) = header.split_once(':').with_context(|| {
+                format!("--prometheus-header `{header}`: expected `Name: value`")
+            })?;
+            prometheus
+                .headers
+                .push((name.trim().to_string(), value.trim().to_string()));
+        }
+        if self.interval < Duration::from_secs(10) {
+            anyhow::bail!("--interval must be at least 10s");
+        }
+        Ok(ServeSettings {
+            catalog: self.catalog.clone(),
+            prometheus,
+            database_url: self.database_url.clone(),
+            listen: self.listen,
+            interval: self.interval,
+            concurrency: self.concurrency,
+            ingest: IngestSettings {
+                reread: self.reread,
+                chunk: self.backfill_chunk,
+                ..IngestSettings::default()
+            },
+            watch_interval: std::time::Duration::from_secs(5),
+        })
+    }
+}
+
+fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.trim().to_string())
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    telemetry::init(args.log_format);
+    let settings = args.settings()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let app = App::build(settings).await?;
+        app.run_until(shutdown_signal())
+            .await
+            .context("HTTP server failed")?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
