@@ -173,7 +173,8 @@ EOF
     exit 2
 fi
 
-start burnrate "$burnrate_bin" serve --catalog "$repo_root/slo-definitions" \
+# NO_COLOR: plain text in the log file.
+start burnrate env NO_COLOR=1 "$burnrate_bin" serve --catalog "$repo_root/slo-definitions" \
     --prometheus-url "http://127.0.0.1:$prom_port" \
     --database-url "$DATABASE_URL" \
     --listen "127.0.0.1:$burnrate_port"
@@ -186,10 +187,12 @@ burnrate is running on the example catalog (slo-definitions/), fed by simulated
 traffic with an incident every few minutes.
 
   burnrate API     http://127.0.0.1:$burnrate_port/api/v1/slos
+                   http://127.0.0.1:$burnrate_port/api/v1/slos/checkout/availability
+                   http://127.0.0.1:$burnrate_port/readyz
   Prometheus UI    http://127.0.0.1:$prom_port/graph
   demo metrics     http://127.0.0.1:$demo_port/metrics
   PostgreSQL       $DATABASE_URL
-  logs             $work/{burnrate,prometheus,demo_workload}.log
+  logs             $work/{burnrate,prometheus,demo_workload}.log$([[ -n $PG_DIR ]] && echo " $PG_DIR/server.log")
                    (incidents: tail -f $work/demo_workload.log)
 
 Press Ctrl-C to stop everything$([[ ${KEEP_DATA:-0} == 1 ]] && echo " (KEEP_DATA=1: $work is kept)" || echo " and remove $work").

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use burnrate::cli::{Cli, Command, check, serve};
+use burnrate::cli::{Cli, Command, check, convert, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -10,6 +10,12 @@ fn main() -> ExitCode {
             check::run(args, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
         }
         Command::Serve(args) => serve::run(args),
+        Command::Convert(args) => convert::run(
+            args,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )
+        .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => code,

@@ -28,6 +28,11 @@ fn query_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
+/// One hour's good and total counts, one element per minute (`None`: not fetched).
+type MinuteArrays = (Vec<Option<f64>>, Vec<Option<f64>>);
+/// An `event_buckets` row: hour, good, total.
+type HourRow = (DateTime<Utc>, Vec<Option<f64>>, Vec<Option<f64>>);
+
 /// Ingestion progress of one SLO.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestionState {
@@ -154,7 +159,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
         for (&instance, minutes) in buckets {
-            let mut hours: BTreeMap<i64, (Vec<Option<f64>>, Vec<Option<f64>>)> = BTreeMap::new();
+            let mut hours: BTreeMap<i64, MinuteArrays> = BTreeMap::new();
             for (&minute, counts) in minutes {
                 let (good, total) = hours
                     .entry(hour_of(minute))
@@ -202,7 +207,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, [EventCounts; 60])>, StoreError> {
-        let rows: Vec<(DateTime<Utc>, Vec<Option<f64>>, Vec<Option<f64>>)> = sqlx::query_as("select hour, good, total from event_buckets where instance_id = $1 and hour >= $2 and hour < $3 order by hour")
+        let rows: Vec<HourRow> = sqlx::query_as("select hour, good, total from event_buckets where instance_id = $1 and hour >= $2 and hour < $3 order by hour")
             .bind(instance)
             .bind(to_time(hour_of(from)))
             .bind(to_time(to))

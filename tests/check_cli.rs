@@ -212,3 +212,32 @@ fn help_describes_every_subcommand() {
     );
     assert!(text.contains("--format"));
 }
+
+#[test]
+fn convert_prints_a_catalog_that_checks_clean() {
+    let out = burnrate(&["convert", "../shared/fixtures/external/pyrra"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("converted.yaml");
+    std::fs::write(&file, &out.stdout).expect("write");
+    let check = burnrate(&["check", file.to_str().expect("utf-8 path")]);
+    assert_eq!(check.status.code(), Some(0), "{}", stdout(&check));
+    assert_eq!(stdout(&check).trim(), "7 valid SLOs in 1 file: ok");
+}
+
+#[test]
+fn convert_refuses_what_it_cannot_honour() {
+    let out = burnrate(&[
+        "convert",
+        "../shared/fixtures/external/sloth/raw-home-wifi.yml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing may be printed to stdout");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("raw-home-wifi.yml:28:"), "{err}");
+}

@@ -244,9 +244,7 @@ impl AlertingSpec {
             });
         }
         // Fastest-burning tier first, the order dashboards and alert routes expect.
-        policy
-            .tiers
-            .sort_by(|a, b| (a.severity, a.long_window).cmp(&(b.severity, b.long_window)));
+        policy.tiers.sort_by_key(|t| (t.severity, t.long_window));
         policy.budget_exhausted = match &self.budget_exhausted {
             Some(Some(spec)) => Some(ExhaustionAlert {
                 threshold: spec.threshold.unwrap_or(0.0),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::decode::Ctx;
 use super::diagnostic::{Diagnostic, Diagnostics, Pos};
+use super::external::{openslo, pyrra, sloth};
 use super::layers::{self, Layer, SloDraft};
 use super::model::{Catalog, Slo};
 use super::native::{self, NativeDoc};
@@ -151,13 +152,15 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
         }
     }
 
-    // Directory defaults first: they apply to every file in their directory and below.
+    // Phase 1: every document on its own. Directory defaults apply to every
+    // file in their directory and below; OpenSLO objects wait for phase 2.
     let mut dir_defaults: BTreeMap<PathBuf, Layer> = BTreeMap::new();
     let mut services: Vec<(&Path, Layer, Vec<SloDraft>)> = Vec::new();
+    let mut openslo_objects = openslo::Registry::default();
     for file in &parsed {
         let ctx = Ctx::new(file.path, &diags);
         for doc in &file.docs {
-            match decode_any(ctx, doc) {
+            match decode_any(ctx, file.path, doc, &mut openslo_objects) {
                 Some(NativeDoc::Defaults(layer)) => {
                     let dir = file.path.parent().unwrap_or(Path::new("")).to_path_buf();
                     dir_defaults.entry(dir).or_default().merge(&layer);
@@ -166,6 +169,10 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
                 None => {}
             }
         }
+    }
+    // Phase 2: OpenSLO references, which may point into any file.
+    for (path, draft) in openslo_objects.resolve(&diags) {
+        services.push((path, Layer::default(), vec![draft]));
     }
 
     let mut slos: Vec<Slo> = Vec::new();
@@ -209,22 +216,66 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
     }
 }
 
-/// Recognises a document by its header and decodes it.
-fn decode_any(ctx: Ctx, doc: &Node) -> Option<NativeDoc> {
+/// The headers `decode_any` recognises, for messages.
+const SUPPORTED: &str = "`version: burnrate/v1`, Sloth's `version: prometheus/v1`, Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
+const OTHERS: &str = "Sloth's `version: prometheus/v1`, Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
+
+/// Recognises a document by its own header and decodes it. External formats
+/// come back as native documents (their SLOs as drafts); OpenSLO `v1`
+/// objects go to `openslo_objects`, to be resolved once every file is read.
+fn decode_any<'a>(
+    ctx: Ctx,
+    path: &'a Path,
+    doc: &'a Node,
+    openslo_objects: &mut openslo::Registry<'a>,
+) -> Option<NativeDoc> {
     let version = doc.get("version").and_then(Node::scalar_text);
     let api_version = doc.get("apiVersion").and_then(Node::scalar_text);
+    let kind = doc.get("kind").and_then(Node::scalar_text);
+    let service = |(layer, slos)| NativeDoc::Service { layer, slos };
     match (version, api_version) {
         (Some(native::VERSION), _) => native::decode_document(ctx, doc),
+        (Some(sloth::VERSION), _) => sloth::decode_document(ctx, doc).map(service),
         (Some(other), _) => {
             let pos = doc.get("version").map_or(doc.pos, |n| n.pos);
             ctx.error(
                 pos,
                 "version",
-                format!(
-                    "unsupported version `{other}`: expected `{}`",
-                    native::VERSION
-                ),
+                format!("unsupported version `{other}`: expected {SUPPORTED}"),
             );
+            None
+        }
+        (None, Some(pyrra::API_VERSION)) => match kind {
+            Some(pyrra::KIND) => pyrra::decode_document(ctx, doc)
+                .map(|draft| service((Layer::default(), vec![draft]))),
+            other => {
+                unsupported_kind(ctx, doc, other, pyrra::API_VERSION, &[pyrra::KIND]);
+                None
+            }
+        },
+        (None, Some(openslo::API_VERSION)) => {
+            openslo_objects.add(ctx, path, doc);
+            None
+        }
+        (None, Some(openslo::V1ALPHA)) => Some(service((
+            Layer::default(),
+            openslo::decode_v1alpha(ctx, doc),
+        ))),
+        (None, Some(sloth::K8S_API_VERSION)) => {
+            match kind {
+                Some("AlertWindows") => sloth::reject_alert_windows(ctx, doc),
+                Some("PrometheusServiceLevel") => {
+                    let pos = doc.get("kind").map_or(doc.pos, |n| n.pos);
+                    ctx.error(pos, "kind", "Sloth's Kubernetes `PrometheusServiceLevel` objects are not read; the same SLOs written as Sloth's `version: prometheus/v1` documents (`service`, `labels` and `slos` at the top level) are");
+                }
+                other => unsupported_kind(
+                    ctx,
+                    doc,
+                    other,
+                    sloth::K8S_API_VERSION,
+                    &["PrometheusServiceLevel", "AlertWindows"],
+                ),
+            }
             None
         }
         (None, Some(other)) => {
@@ -232,7 +283,15 @@ fn decode_any(ctx: Ctx, doc: &Node) -> Option<NativeDoc> {
             ctx.error(
                 pos,
                 "apiVersion",
-                format!("unsupported apiVersion `{other}`"),
+                format!("unsupported apiVersion `{other}`: expected {SUPPORTED}"),
+            );
+            None
+        }
+        (None, None) if doc.get("groups").is_some() => {
+            ctx.error(
+                doc.pos,
+                "groups",
+                "this is a Prometheus rule file (`groups:`), not an SLO specification; burnrate reads the SLOs such rules are generated from",
             );
             None
         }
@@ -240,12 +299,22 @@ fn decode_any(ctx: Ctx, doc: &Node) -> Option<NativeDoc> {
             ctx.error(
                 doc.pos,
                 "version",
-                format!(
-                    "not a recognised SLO document: expected a `version: {}` header",
-                    native::VERSION
-                ),
+                format!("not a recognised SLO document: expected a `version: burnrate/v1` header, or another tool's: {OTHERS}"),
             );
             None
         }
     }
+}
+
+fn unsupported_kind(ctx: Ctx, doc: &Node, kind: Option<&str>, api_version: &str, kinds: &[&str]) {
+    let pos = doc.get("kind").map_or(doc.pos, |n| n.pos);
+    let found = kind.map_or("no `kind`".to_string(), |k| format!("`kind: {k}`"));
+    ctx.error(
+        pos,
+        "kind",
+        format!(
+            "unsupported {found} for `apiVersion: {api_version}`: expected {}",
+            super::decode::quote_list(kinds)
+        ),
+    );
 }

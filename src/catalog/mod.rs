@@ -4,6 +4,8 @@
 pub mod alerting;
 pub mod decode;
 pub mod diagnostic;
+pub mod export;
+pub mod external;
 pub mod layers;
 pub mod loader;
 pub mod model;

@@ -1,6 +1,7 @@
 //! The `burnrate` command line.
 
 pub mod check;
+pub mod convert;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -29,6 +30,20 @@ pub enum Command {
     /// The catalog is reloaded on SIGHUP and when its files change; a catalog
     /// with errors is refused and the last good one keeps running.
     Serve(Box<serve::ServeArgs>),
+    /// Print Sloth, Pyrra or OpenSLO files (or native ones) as an equivalent
+    /// native burnrate catalog, for migrating for good.
+    ///
+    /// Exit status: 0 when everything converted, 1 when some input could not
+    /// be honoured (problems are printed to stderr and nothing is printed to
+    /// stdout), 2 when a path cannot be read.
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// Files or directories to convert.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 /// Output format for commands read by people or by tools.

@@ -40,13 +40,16 @@ pub fn group_key(labels: &Labels, group_by: &[String]) -> Labels {
         .collect()
 }
 
+/// Each series' last sample (timestamp, value) at or before some instant, keyed by [`series_key`].
+pub type LastSamples = HashMap<Labels, (i64, f64)>;
+
 /// Sums counter increments of samples stamped in `(from, to]` into buckets,
-/// per group. `predecessors` holds each series' last value at or before
-/// `from` (keyed by [`series_key`]); a series without one starts counting at
-/// its second sample, as it has no earlier value to increase from.
+/// per group. `predecessors` holds each series' last sample at or before
+/// `from`; a series without one starts counting at its second sample, as it
+/// has no earlier value to increase from.
 pub fn counter_increments(
     series: &[RawSeries],
-    predecessors: &HashMap<Labels, f64>,
+    predecessors: &LastSamples,
     group_by: &[String],
     from: i64,
     to: i64,
@@ -54,7 +57,7 @@ pub fn counter_increments(
     let mut out: Grouped<f64> = BTreeMap::new();
     for s in series {
         let key = series_key(&s.labels);
-        let mut prev = predecessors.get(&key).copied();
+        let mut prev = predecessors.get(&key).map(|&(_, v)| v);
         let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
         for &(ts, value) in &s.samples {
             if ts <= from {
@@ -71,6 +74,31 @@ pub fn counter_increments(
             };
             *buckets.entry(bucket_of(ts)).or_default() += increase;
             prev = Some(value);
+        }
+    }
+    out
+}
+
+/// Each series' last sample at or before `at`, starting from `predecessors`
+/// (valid at an earlier instant) and updated with the samples fetched since.
+/// Series silent since before `forget_before` are dropped.
+pub fn last_samples_at(
+    series: &[RawSeries],
+    predecessors: &LastSamples,
+    at: i64,
+    forget_before: i64,
+) -> LastSamples {
+    let mut out: LastSamples = predecessors
+        .iter()
+        .filter(|(_, (ts, _))| *ts >= forget_before)
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    for s in series {
+        if let Some(&last) = s.samples.iter().take_while(|(ts, _)| *ts <= at).last() {
+            let entry = out.entry(series_key(&s.labels)).or_insert(last);
+            if last.0 >= entry.0 {
+                *entry = last;
+            }
         }
     }
     out
@@ -155,7 +183,7 @@ mod tests {
                 (75_000, 20.0),
             ],
         )];
-        let out = counter_increments(&s, &HashMap::new(), &["route".into()], 0, 2 * M);
+        let out = counter_increments(&s, &LastSamples::new(), &["route".into()], 0, 2 * M);
         // First sample has no predecessor; 2 and 3 land in (0, 1m]; 5 lands in (1m, 2m].
         assert_eq!(
             out[&labels(&[("route", "/a")])],
@@ -169,7 +197,7 @@ mod tests {
             &[("__name__", "x"), ("pod", "a")],
             &[(70_000, 105.0), (80_000, 3.0), (90_000, 7.0)],
         )];
-        let preds = HashMap::from([(labels(&[("pod", "a")]), 100.0)]);
+        let preds = LastSamples::from([(labels(&[("pod", "a")]), (0, 100.0))]);
         let out = counter_increments(&s, &preds, &[], M, 2 * M);
         // 5 from the predecessor, 3 after the reset (the new value), then 4.
         assert_eq!(out[&Labels::new()], BTreeMap::from([(M, 12.0)]));
@@ -181,7 +209,7 @@ mod tests {
             &[("__name__", "x")],
             &[(10_000, 1.0), (M, 4.0), (M + 1, 6.0), (3 * M, 100.0)],
         )];
-        let out = counter_increments(&s, &HashMap::new(), &[], M, 2 * M);
+        let out = counter_increments(&s, &LastSamples::new(), &[], M, 2 * M);
         assert_eq!(out[&Labels::new()], BTreeMap::from([(M, 2.0)]));
     }
 
@@ -202,7 +230,7 @@ mod tests {
             ),
             series(&[("pod", "3")], &[(1_000, 0.0), (2_000, 8.0)]),
         ];
-        let out = counter_increments(&s, &HashMap::new(), &["route".into()], 0, M);
+        let out = counter_increments(&s, &LastSamples::new(), &["route".into()], 0, M);
         let got: Vec<(String, f64)> = out
             .iter()
             .map(|(k, v)| (k["route"].clone(), v[&0]))
@@ -214,6 +242,35 @@ mod tests {
                 ("/a".to_string(), 3.0),
                 ("/b".to_string(), 4.0)
             ]
+        );
+    }
+
+    #[test]
+    fn last_samples_carry_across_spans() {
+        let preds = LastSamples::from([
+            (labels(&[("pod", "a")]), (5_000, 1.0)),
+            (labels(&[("pod", "gone")]), (1_000, 9.0)),
+            (labels(&[("pod", "b")]), (6_000, 2.0)),
+        ]);
+        let s = [series(
+            &[("__name__", "x"), ("pod", "a")],
+            &[(70_000, 3.0), (130_000, 4.0)],
+        )];
+        let carried = last_samples_at(&s, &preds, 2 * M, 2_000);
+        assert_eq!(
+            carried.get(&labels(&[("pod", "a")])),
+            Some(&(70_000, 3.0)),
+            "last sample at or before the instant"
+        );
+        assert_eq!(
+            carried.get(&labels(&[("pod", "b")])),
+            Some(&(6_000, 2.0)),
+            "silent series keep their predecessor"
+        );
+        assert_eq!(
+            carried.get(&labels(&[("pod", "gone")])),
+            None,
+            "series silent too long are forgotten"
         );
     }
 

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use history::MINUTE_MS;
 use increments::{
-    Grouped, Labels, RawSeries, combine, counter_increments, gauge_events, group_key, series_key,
+    Grouped, LastSamples, RawSeries, combine, counter_increments, gauge_events, group_key,
+    last_samples_at, series_key,
 };
 
 use crate::catalog::promql::{MatchKind, Selector};
@@ -17,22 +18,45 @@ use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::prom::{Prometheus, PrometheusError};
 
-/// How far back to look for a series' last sample before a span starts. A
-/// series silent for longer is treated as new (its first sample adds nothing).
-pub const PREDECESSOR_LOOKBACK: Duration = Duration::from_mins(15);
+/// How far back to look for a series' last sample when no carried sample is
+/// known (the first span after start-up). Between spans, last samples are
+/// carried instead, for up to [`CARRY_FOR`].
+pub const PREDECESSOR_LOOKBACK: Duration = Duration::from_hours(1);
+
+/// A series silent for longer is treated as new: its next sample adds nothing.
+pub const CARRY_FOR: Duration = Duration::from_days(1);
+
+/// Each counter selector's last samples at an instant, handed from one span to the next.
+#[derive(Debug, Clone, Default)]
+pub struct Carry {
+    pub at: i64,
+    pub by_selector: HashMap<String, LastSamples>,
+}
 
 /// Event counts per instance (group labels) and minute bucket for the span
 /// `(from, to]`; both ends are Unix milliseconds, `from` minute-aligned and
 /// `to` second-aligned. Every bucket the span covers is present for each
 /// instance seen, zero when nothing happened, so writing them overwrites.
+///
+/// `carry` holds counters' last samples at `from` if the previous span left
+/// them there; on return it holds them at `next_from`, where the next span
+/// will start.
 pub async fn fetch_span(
     prom: &Prometheus,
     slo: &Slo,
     from: i64,
     to: i64,
+    carry: &mut Option<Carry>,
+    next_from: i64,
 ) -> Result<Grouped<EventCounts>, PrometheusError> {
     debug_assert_eq!(from % MINUTE_MS, 0);
     let group_by = &slo.group_by;
+    let previous = carry.take().filter(|c| c.at == from);
+    let previous = previous.as_ref();
+    let mut next = Carry {
+        at: next_from,
+        by_selector: HashMap::new(),
+    };
     let mut grouped = match &slo.indicator {
         Indicator::Ratio {
             counts,
@@ -40,20 +64,22 @@ pub async fn fetch_span(
             total,
         } => {
             let (counted, total) = tokio::try_join!(
-                counter_span(prom, selector, group_by, from, to),
-                counter_span(prom, total, group_by, from, to)
+                counter_span(prom, selector, group_by, from, to, previous, next_from),
+                counter_span(prom, total, group_by, from, to, previous, next_from)
             )?;
-            combine(&counted, &total, *counts == Counts::Bad)
+            next.by_selector.extend([counted.1, total.1]);
+            combine(&counted.0, &total.0, *counts == Counts::Bad)
         }
         Indicator::Latency {
             bucket, count, le, ..
         } => {
             let bucket = bucket.with_matcher("le", MatchKind::Regex, &le_regex(le));
             let (good, total) = tokio::try_join!(
-                counter_span(prom, &bucket, group_by, from, to),
-                counter_span(prom, count, group_by, from, to)
+                counter_span(prom, &bucket, group_by, from, to, previous, next_from),
+                counter_span(prom, count, group_by, from, to, previous, next_from)
             )?;
-            combine(&good, &total, false)
+            next.by_selector.extend([good.1, total.1]);
+            combine(&good.0, &total.0, false)
         }
         Indicator::BoolGauge { selector } => {
             let series = prom
@@ -79,6 +105,10 @@ pub async fn fetch_span(
         }
     };
     fill_zero_buckets(&mut grouped, from, to);
+    // Last samples at `next_from` are only known from this span if it starts there or earlier.
+    if !next.by_selector.is_empty() && next_from >= from {
+        *carry = Some(next);
+    }
     Ok(grouped)
 }
 
@@ -86,31 +116,36 @@ fn span_range(from: i64, to: i64) -> Duration {
     Duration::from_millis((to - from).max(1000) as u64)
 }
 
-/// Counter increments in `(from, to]` from raw samples plus each series' value at `from`.
+/// Counter increments in `(from, to]` from raw samples plus each series'
+/// last sample at `from` (carried, or asked of Prometheus), and the last
+/// samples at `next_from` for the next span.
 async fn counter_span(
     prom: &Prometheus,
     selector: &Selector,
     group_by: &[String],
     from: i64,
     to: i64,
-) -> Result<Grouped<f64>, PrometheusError> {
+    carry: Option<&Carry>,
+    next_from: i64,
+) -> Result<(Grouped<f64>, (String, LastSamples)), PrometheusError> {
     let text = selector.to_string();
-    let predecessor_query = format!("last_over_time({text}[{PREDECESSOR_LOOKBACK}])");
-    let (series, predecessors) = tokio::try_join!(
-        prom.raw_samples(&text, to, span_range(from, to)),
-        prom.instant(&predecessor_query, from)
-    )?;
-    let predecessors: HashMap<Labels, f64> = predecessors
-        .into_iter()
-        .map(|(labels, value)| (series_key(&labels), value))
-        .collect();
-    Ok(counter_increments(
-        &series,
-        &predecessors,
-        group_by,
-        from,
-        to,
-    ))
+    let series = prom.raw_samples(&text, to, span_range(from, to)).await?;
+    let predecessors = match carry.and_then(|c| c.by_selector.get(&text)) {
+        Some(carried) => carried.clone(),
+        None => {
+            let query = format!("last_over_time({text}[{PREDECESSOR_LOOKBACK}])");
+            // Only the value matters; the time is used to forget silent series.
+            prom.instant(&query, from)
+                .await?
+                .into_iter()
+                .map(|(labels, value)| (series_key(&labels), (from, value)))
+                .collect()
+        }
+    };
+    let increments = counter_increments(&series, &predecessors, group_by, from, to);
+    let forget_before = next_from - CARRY_FOR.as_millis() as i64;
+    let last = last_samples_at(&series, &predecessors, next_from, forget_before);
+    Ok((increments, (text, last)))
 }
 
 /// A free-form events query evaluated once per minute with a one-minute window.
@@ -162,6 +197,7 @@ pub fn le_regex(le: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use increments::Labels;
 
     #[test]
     fn le_regex_matches_equivalent_spellings() {

@@ -89,6 +89,7 @@ pub struct SloRuntime {
     loaded: bool,
     state: Option<IngestionState>,
     instances: BTreeMap<Labels, Instance>,
+    carry: Option<ingest::Carry>,
     last_pruned_hour: i64,
 }
 
@@ -101,6 +102,7 @@ impl SloRuntime {
             loaded: false,
             state: None,
             instances: BTreeMap::new(),
+            carry: None,
             last_pruned_hour: 0,
         }
     }
@@ -233,7 +235,28 @@ impl SloRuntime {
         let total_span = (target - from).max(1);
         while from < target {
             let to = (from + chunk).min(target);
-            let grouped = ingest::fetch_span(&services.prometheus, &self.slo, from, to).await?;
+            // The next span starts where this one ends, or a re-read span before it.
+            let next_from = if to < target {
+                floor_minute(to)
+            } else {
+                floor_minute((floor_minute(to) - reread).max(history_from))
+            };
+            let grouped = match ingest::fetch_span(
+                &services.prometheus,
+                &self.slo,
+                from,
+                to,
+                &mut self.carry,
+                next_from,
+            )
+            .await
+            {
+                Ok(grouped) => grouped,
+                Err(e) => {
+                    self.carry = None;
+                    return Err(e.into());
+                }
+            };
             let mut by_instance: BTreeMap<i64, BTreeMap<i64, EventCounts>> = BTreeMap::new();
             for (group, minutes) in grouped {
                 if !self.instances.contains_key(&group) {
@@ -392,7 +415,7 @@ impl SloRuntime {
             let budget_exhausted = slo.alerting.budget_exhausted.as_ref().map(|alert| {
                 let firing = engine::evaluate_exhaustion(alert, &budget);
                 let (phase, _) = engine::step(&instance.exhausted, firing, at_time, Duration::ZERO);
-                instance.exhausted = phase.clone();
+                instance.exhausted = phase;
                 ExhaustionStatus {
                     severity: alert.severity,
                     state: alert_state(&phase),

@@ -30,6 +30,7 @@ pub mod ports;
 pub mod process;
 pub mod prometheus;
 pub mod remote_write;
+pub mod synthetic;
 pub mod victoria;
 
 pub use database::TestDatabase;
