@@ -122,16 +122,50 @@ struct ParsedFile<'a> {
     docs: Vec<Node>,
 }
 
-fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Loaded {
-    let diags = RefCell::new(Diagnostics::default());
-    let mut parsed = Vec::new();
-    let mut file_count = 0;
-    for (path, bytes) in sources {
-        file_count += 1;
+/// What decoding one run of files produced, merged in file order afterwards.
+#[derive(Default)]
+struct Decoded<'a> {
+    defaults: Vec<(PathBuf, Layer)>,
+    services: Vec<(&'a Path, Layer, Vec<SloDraft>)>,
+    /// OpenSLO `v1` objects refer to each other across files: read after all files.
+    openslo: Vec<(&'a Path, &'a Node)>,
+    diagnostics: Diagnostics,
+}
+
+/// Splits `items` into one contiguous run per core and maps each run on its own
+/// thread; results come back in input order, so loading stays deterministic.
+fn map_runs<'s, T: Sync, R: Send>(items: &'s [T], work: impl Fn(&'s [T]) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().div_ceil(8))
+        .max(1);
+    if threads == 1 {
+        return vec![work(items)];
+    }
+    let run = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(run)
+            .map(|chunk| scope.spawn(|| work(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+fn parse_run<'a>(sources: &[(&'a Path, &'a [u8])]) -> (Vec<ParsedFile<'a>>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut parsed = Vec::with_capacity(sources.len());
+    for &(path, bytes) in sources {
         let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
             Err(e) => {
-                diags.borrow_mut().push(Diagnostic::error(
+                diags.push(Diagnostic::error(
                     path,
                     Pos { line: 1, column: 1 },
                     format!(
@@ -144,31 +178,71 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
         };
         match yaml::parse_documents(text) {
             Ok(docs) => parsed.push(ParsedFile { path, docs }),
-            Err(e) => diags.borrow_mut().push(Diagnostic::error(
+            Err(e) => diags.push(Diagnostic::error(
                 path,
                 e.pos,
                 format!("YAML syntax error: {}", e.message),
             )),
         }
     }
+    (parsed, diags)
+}
 
-    // Phase 1: every document on its own. Directory defaults apply to every
-    // file in their directory and below; OpenSLO objects wait for phase 2.
-    let mut dir_defaults: BTreeMap<PathBuf, Layer> = BTreeMap::new();
-    let mut services: Vec<(&Path, Layer, Vec<SloDraft>)> = Vec::new();
-    let mut openslo_objects = openslo::Registry::default();
-    for file in &parsed {
+fn decode_run<'a>(files: &'a [ParsedFile<'a>]) -> Decoded<'a> {
+    let diags = RefCell::new(Diagnostics::default());
+    let mut out = Decoded::default();
+    // Never read: OpenSLO v1 documents are set aside before decode_any sees them.
+    let mut unused = openslo::Registry::default();
+    for file in files {
         let ctx = Ctx::new(file.path, &diags);
         for doc in &file.docs {
-            match decode_any(ctx, file.path, doc, &mut openslo_objects) {
-                Some(NativeDoc::Defaults(layer)) => {
-                    let dir = file.path.parent().unwrap_or(Path::new("")).to_path_buf();
-                    dir_defaults.entry(dir).or_default().merge(&layer);
+            if doc.get("apiVersion").and_then(Node::scalar_text) == Some(openslo::API_VERSION)
+                && doc.get("version").is_none()
+            {
+                out.openslo.push((file.path, doc));
+                continue;
+            }
+            match decode_any(ctx, file.path, doc, &mut unused) {
+                Some(NativeDoc::Defaults(layer)) => out.defaults.push((
+                    file.path.parent().unwrap_or(Path::new("")).to_path_buf(),
+                    layer,
+                )),
+                Some(NativeDoc::Service { layer, slos }) => {
+                    out.services.push((file.path, layer, slos))
                 }
-                Some(NativeDoc::Service { layer, slos }) => services.push((file.path, layer, slos)),
                 None => {}
             }
         }
+    }
+    out.diagnostics = diags.into_inner();
+    out
+}
+
+fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Loaded {
+    let sources: Vec<(&Path, &[u8])> = sources.collect();
+    let file_count = sources.len();
+    let mut diagnostics = Diagnostics::default();
+    let mut parsed = Vec::with_capacity(file_count);
+    for (files, diags) in map_runs(&sources, parse_run) {
+        parsed.extend(files);
+        diagnostics.extend(diags);
+    }
+
+    // Phase 1: every document on its own, in parallel. Directory defaults
+    // apply to every file in their directory and below.
+    let mut dir_defaults: BTreeMap<PathBuf, Layer> = BTreeMap::new();
+    let mut services: Vec<(&Path, Layer, Vec<SloDraft>)> = Vec::new();
+    let diags = RefCell::new(Diagnostics::default());
+    let mut openslo_objects = openslo::Registry::default();
+    for decoded in map_runs(&parsed, decode_run) {
+        for (dir, layer) in decoded.defaults {
+            dir_defaults.entry(dir).or_default().merge(&layer);
+        }
+        services.extend(decoded.services);
+        for (path, doc) in decoded.openslo {
+            openslo_objects.add(Ctx::new(path, &diags), path, doc);
+        }
+        diagnostics.extend(decoded.diagnostics);
     }
     // Phase 2: OpenSLO references, which may point into any file.
     for (path, draft) in openslo_objects.resolve(&diags) {
@@ -209,9 +283,10 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
         }
     }
     slos.sort_by(|a, b| a.id.cmp(&b.id));
+    diagnostics.extend(diags.into_inner());
     Loaded {
         catalog: Catalog { slos },
-        diagnostics: diags.into_inner(),
+        diagnostics,
         files: file_count,
     }
 }
