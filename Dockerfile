@@ -1,0 +1,24 @@
+# Build: docker build -t burnrate .
+# Run:   docker run -e PROMETHEUS_URL=... -e DATABASE_URL=... -p 8080:8080 burnrate
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src src
+COPY migrations migrations
+COPY benches benches
+RUN cargo build --release --locked --bin burnrate
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 burnrate
+COPY --from=build /src/target/release/burnrate /usr/local/bin/burnrate
+COPY slo-definitions /etc/burnrate/slo-definitions
+USER burnrate
+ENV BURNRATE_CATALOG=/etc/burnrate/slo-definitions \
+    BURNRATE_LISTEN=0.0.0.0:8080 \
+    BURNRATE_LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["burnrate"]
+CMD ["serve"]
