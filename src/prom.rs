@@ -180,10 +180,10 @@ impl Prometheus {
         let response = self
             .client
             .query_range(query, start_ms / 1000, end_ms / 1000, step.as_secs_f64())
-            .post()
+            .post_raw()
             .await
             .map_err(|e| self.query_error(query, e))?;
-        match response.into_inner().0 {
+        match self.decode(query, response).await? {
             Data::Matrix(series) => {
                 Ok(series.into_iter().map(|s| to_raw(s.into_inner())).collect())
             }
@@ -197,10 +197,56 @@ impl Prometheus {
             .client
             .query(query)
             .at(at_ms.div_euclid(1000))
-            .post()
+            .post_raw()
             .await
             .map_err(|e| self.query_error(query, e))?;
-        Ok(response.into_inner().0)
+        self.decode(query, response).await
+    }
+
+    /// Reads the API envelope ourselves: compatible servers differ in details
+    /// such as the media type (VictoriaMetrics answers range vectors with
+    /// `application/stream+json`, which the client library refuses).
+    async fn decode(
+        &self,
+        query: &str,
+        response: reqwest::Response,
+    ) -> Result<Data, PrometheusError> {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            status: String,
+            data: Option<Data>,
+            #[serde(rename = "errorType")]
+            error_type: Option<String>,
+            error: Option<String>,
+        }
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.query_error(query, e))?;
+        let envelope: Envelope = match serde_json::from_slice(&body) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+                return Err(self.query_error(
+                    query,
+                    format!("HTTP {status}, unreadable answer ({e}): {excerpt}"),
+                ));
+            }
+        };
+        match (envelope.status.as_str(), envelope.data) {
+            ("success", Some(data)) => Ok(data),
+            _ => {
+                let kind = envelope.error_type.unwrap_or_else(|| "error".into());
+                Err(self.query_error(
+                    query,
+                    format!(
+                        "HTTP {status}, {kind}: {}",
+                        envelope.error.unwrap_or_default()
+                    ),
+                ))
+            }
+        }
     }
 
     fn shape(&self, query: &str, expected: &'static str, found: &Data) -> PrometheusError {

@@ -233,3 +233,104 @@ async fn bucket_sums(db: &TestDatabase) -> (i64, f64, f64) {
     let pool = db.pool().await;
     sqlx::query_as("select count(*), coalesce(sum(g), 0), coalesce(sum(t), 0) from event_buckets, unnest(good, total) as u(g, t)").fetch_one(&pool).await.expect("sums")
 }
+
+/// Every stored bucket row, for comparing two runs.
+async fn all_buckets(
+    db: &TestDatabase,
+) -> Vec<(String, String, Vec<Option<f64>>, Vec<Option<f64>>)> {
+    let pool = db.pool().await;
+    sqlx::query_as("select i.slo_id || i.group_key, b.hour::text, b.good, b.total from event_buckets b join slo_instances i on i.id = b.instance_id order by 1, 2").fetch_all(&pool).await.expect("buckets")
+}
+
+/// Prometheus down for several cycles: statuses turn stale (never a made-up
+/// number), and once it answers again the missing span is fetched, leaving
+/// exactly the buckets of an uninterrupted run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_outage_loses_nothing() {
+    let mut prom = TestPrometheus::start().await;
+    let (steady_db, outage_db) = (TestDatabase::create().await, TestDatabase::create().await);
+    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    prom.remote_write(&series).await;
+    let slo = Arc::new(slo(BY_ROUTE).remove(0));
+    let steady = services(&prom, &steady_db).await;
+    let outage = services(&prom, &outage_db).await;
+    let (mut a, mut b) = (
+        SloRuntime::new(Arc::clone(&slo)),
+        SloRuntime::new(Arc::clone(&slo)),
+    );
+    let times: Vec<i64> = (0..8).map(|k| end - 4 * HOUR + k * 30 * MINUTE).collect();
+    let at = |t: i64| Utc.timestamp_millis_opt(t + 20_000).unwrap();
+
+    for t in &times {
+        a.cycle(&steady, at(*t)).await;
+    }
+    b.cycle(&outage, at(times[0])).await;
+    let before: Vec<Option<f64>> = b.statuses().map(|s| s.error_budget.remaining).collect();
+    prom.stop().await;
+    for t in &times[1..4] {
+        b.cycle(&outage, at(*t)).await;
+        for s in b.statuses() {
+            assert_eq!(
+                s.data_state,
+                burnrate::serve::status::DataState::Stale,
+                "{}",
+                s.id
+            );
+            assert!(
+                s.error.as_deref().is_some_and(|e| e.contains(&prom.url())),
+                "the error names the server: {:?}",
+                s.error
+            );
+        }
+        let during: Vec<Option<f64>> = b.statuses().map(|s| s.error_budget.remaining).collect();
+        assert_eq!(during, before, "numbers stay those of the last good cycle");
+    }
+    prom.start_again().await;
+    for t in &times[4..] {
+        b.cycle(&outage, at(*t)).await;
+    }
+    let (rows_a, rows_b) = (all_buckets(&steady_db).await, all_buckets(&outage_db).await);
+    assert!(rows_a.len() > 100, "{} rows", rows_a.len());
+    assert_eq!(
+        rows_a, rows_b,
+        "buckets after the outage equal those of an uninterrupted run"
+    );
+    let last = *times.last().unwrap();
+    let truth = Truth {
+        series: &series,
+        end,
+    };
+    for s in b.statuses() {
+        assert_eq!(s.data_state, burnrate::serve::status::DataState::Ok);
+        check(s, &truth, Some(&s.group["route"]), last);
+    }
+}
+
+/// The same exactness against VictoriaMetrics, a second server speaking the Prometheus API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn victoria_metrics_backend_matches_exact_truth() {
+    let vm = support::TestVictoriaMetrics::start().await;
+    let db = TestDatabase::create().await;
+    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    vm.remote_write(&series).await;
+    let services = Services {
+        prometheus: Prometheus::new(&PrometheusConfig::new(vm.url())).expect("client"),
+        store: Store::connect(db.url()).await.expect("store"),
+        settings: IngestSettings::default(),
+    };
+    let mut runtime = SloRuntime::new(Arc::new(slo(AVAILABILITY).remove(0)));
+    let truth = Truth {
+        series: &series,
+        end,
+    };
+    for at in [end - 3 * HOUR + 11 * MINUTE, end] {
+        runtime
+            .cycle(&services, Utc.timestamp_millis_opt(at + 20_000).unwrap())
+            .await;
+        let status = runtime.statuses().next().expect("one instance");
+        assert_eq!(status.error, None);
+        check(status, &truth, None, at);
+    }
+}

@@ -35,7 +35,8 @@ struct Args {
     /// Period of the simulated day: request rates follow a sine wave over it (e.g. `10m`, `1h`, `24h`).
     #[arg(long, default_value = "10m")]
     day_length: Duration,
-    /// Mean time between incidents, each lasting 1–3 minutes (`0s` disables incidents).
+    /// Mean quiet time between incidents; the first starts after 1–2 minutes and each lasts 1–3
+    /// minutes (`0s` disables incidents).
     #[arg(long, default_value = "4m")]
     incident_every: Duration,
     /// Multiplies every route's request rate (at 1, about 48 requests/s on average).
@@ -136,6 +137,8 @@ struct Sim {
     jobs_processed: u64,
     jobs_failed: u64,
     incident: Option<Incident>,
+    /// Tick at which the next incident starts, when none is running.
+    next_incident: u64,
 }
 
 impl Sim {
@@ -148,6 +151,8 @@ impl Sim {
             jobs_processed: 0,
             jobs_failed: 0,
             incident: None,
+            // The first incident comes early, so that a demo shows one soon.
+            next_incident: 60 + seed % 61,
         }
     }
 
@@ -203,17 +208,20 @@ impl Sim {
         }
     }
 
-    /// Ends the running incident when due, or starts one at random.
+    /// Ends the running incident when due, or starts the next one when due
+    /// (the quiet time between incidents is exponential: their mean is
+    /// `--incident-every`).
     fn update_incident(&mut self, args: &Args) {
         if let Some(incident) = &self.incident {
             if self.tick >= incident.ends_at {
                 log(&format!("incident over: {}", describe(incident.kind)));
                 self.incident = None;
+                let quiet = -args.incident_every.as_secs_f64() * (1.0 - self.rng.unit()).ln();
+                self.next_incident = self.tick + quiet.round() as u64;
             }
             return;
         }
-        let mean = args.incident_every.as_secs_f64();
-        if mean <= 0.0 || !self.rng.chance(1.0 / mean) {
+        if args.incident_every.is_zero() || self.tick < self.next_incident {
             return;
         }
         let route = self.rng.below(ROUTES.len());
