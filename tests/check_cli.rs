@@ -28,7 +28,8 @@ fn default_path_is_slo_definitions() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
-/// Every deliberate problem in tests/check-fixtures, each at its own line, all in one run.
+/// Every deliberate problem in tests/check-fixtures, each at its own line, all in one run:
+/// an SLO with a broken field is still checked as a whole (its window against its alert tiers).
 #[test]
 fn broken_catalog_reports_every_problem_at_its_line() {
     let out = burnrate(&[
@@ -180,7 +181,7 @@ fn json_format_for_tools() {
         (d["line"].as_u64(), d["column"].as_u64()),
         (Some(8), Some(5))
     );
-    assert_eq!(d["slo"], "shop/availability");
+    assert_eq!(d["slo"], "cart/availability");
     assert_eq!(d["severity"], "error");
     assert!(Path::new(d["file"].as_str().unwrap()).ends_with("dup/b.yaml"));
 

@@ -52,8 +52,10 @@ pub struct SloDraft {
     pub service: String,
     pub name: String,
     pub description: Option<String>,
-    pub objective: Objective,
-    pub indicator: Indicator,
+    /// `None` when the field had an error (already reported): the draft is
+    /// still checked as a whole, so one run reports every problem.
+    pub objective: Option<Objective>,
+    pub indicator: Option<Indicator>,
     pub group_by: Vec<String>,
     /// The SLO's own settings: the innermost layer.
     pub own: Layer,
@@ -107,15 +109,18 @@ pub fn finish(ctx: Ctx, draft: SloDraft, layers: &[&Layer]) -> Option<Slo> {
     if ctx.error_count() > errors_before {
         return None;
     }
+    let (Some(objective), Some(indicator)) = (draft.objective, draft.indicator) else {
+        return None;
+    };
     Some(Slo {
         id: SloId::new(&draft.service, &draft.name),
         service: draft.service,
         name: draft.name,
         description: draft.description,
         labels: combined.labels,
-        objective: draft.objective,
+        objective,
         window,
-        indicator: draft.indicator,
+        indicator,
         group_by: draft.group_by,
         alerting,
         gate: combined.gate.resolve(),

@@ -161,16 +161,15 @@ fn decode_slo(ctx: Ctx, node: &Node, path: &str, service: Option<&str>) -> Optio
     };
     let own = decode_layer_fields(&mut f);
     f.finish();
-    if ctx.error_count() > errors_before {
-        return None;
-    }
+    // A draft with errors is still checked as a whole, but never becomes an SLO.
+    let broken = ctx.error_count() > errors_before;
     Some(SloDraft {
         pos: node.pos,
         service: service?,
         name: name?,
         description,
-        objective: objective?,
-        indicator: indicator?,
+        objective: objective.filter(|_| !broken),
+        indicator,
         group_by,
         own,
     })

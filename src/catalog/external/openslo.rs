@@ -866,8 +866,8 @@ impl Resolver<'_, '_> {
                 service: service.clone(),
                 name,
                 description: description.clone(),
-                objective,
-                indicator: indicator.clone(),
+                objective: Some(objective),
+                indicator: Some(indicator.clone()),
                 group_by: Vec::new(),
                 own: Layer {
                     labels: labels.clone(),
@@ -1486,8 +1486,8 @@ pub fn decode_v1alpha(ctx: Ctx, doc: &Node) -> Vec<SloDraft> {
             service: service.clone(),
             name: format!("{name}-{i}"),
             description: description.clone(),
-            objective,
-            indicator,
+            objective: Some(objective),
+            indicator: Some(indicator),
             group_by: Vec::new(),
             own: Layer {
                 window: Some(window),

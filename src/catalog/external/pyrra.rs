@@ -131,8 +131,8 @@ pub fn decode_document(ctx: Ctx, doc: &Node) -> Option<SloDraft> {
         service: service?,
         name: name?,
         description,
-        objective,
-        indicator,
+        objective: Some(objective),
+        indicator: Some(indicator),
         group_by,
         own: Layer {
             labels,

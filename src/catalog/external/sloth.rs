@@ -144,8 +144,8 @@ fn decode_slo(ctx: Ctx, node: &Node, path: &str, service: Option<&str>) -> Optio
         service: service?.to_string(),
         name: name?,
         description,
-        objective: objective?,
-        indicator: indicator?,
+        objective: Some(objective?),
+        indicator: Some(indicator?),
         group_by: Vec::new(),
         own: Layer {
             labels,
