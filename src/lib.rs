@@ -1,12 +1,15 @@
 //! burnrate: SLOs and error budgets from exact event counts.
 
+pub mod alerting;
 pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod duration;
 pub mod engine;
+pub mod gate;
 pub mod ingest;
 pub mod prom;
+pub mod rules;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use burnrate::cli::{Cli, Command, check, convert, serve};
+use burnrate::cli::{Cli, Command, check, convert, gate, rules, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -16,6 +16,15 @@ fn main() -> ExitCode {
             &mut std::io::stderr().lock(),
         )
         .map_err(anyhow::Error::from),
+        Command::Rules(args) => rules::run(
+            args,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )
+        .map_err(anyhow::Error::from),
+        Command::Gate(args) => {
+            gate::run(args, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
+        }
     };
     match result {
         Ok(code) => code,

@@ -79,6 +79,11 @@ fn broken_catalog_reports_every_problem_at_its_line() {
         ),
         (
             "broken/semantic.yaml",
+            "16:13",
+            "SLO window (2d) is shorter than its longest alert window (3d)",
+        ),
+        (
+            "broken/semantic.yaml",
             "20:20",
             "`-300ms` is not a duration",
         ),
@@ -110,6 +115,12 @@ fn broken_catalog_reports_every_problem_at_its_line() {
         ),
         (
             "broken/semantic.yaml",
+            "35:9",
+            "short window (2h) must be shorter than the long window (1h)",
+        ),
+        ("broken/semantic.yaml", "37:9", "a new tier needs"),
+        (
+            "broken/semantic.yaml",
             "38:21",
             "expected `page` or `ticket`, found `sev1`",
         ),
@@ -134,7 +145,7 @@ fn broken_catalog_reports_every_problem_at_its_line() {
         (
             "dup/b.yaml",
             "8:5",
-            "duplicate SLO id `shop/availability`: already defined at tests/check-fixtures/dup/a.yaml:4",
+            "duplicate SLO id `cart/availability`: already defined at tests/check-fixtures/dup/a.yaml:4",
         ),
     ];
     let lines: Vec<&str> = text.lines().collect();
@@ -154,7 +165,7 @@ fn broken_catalog_reports_every_problem_at_its_line() {
     );
     assert_eq!(
         lines.last().copied(),
-        Some("2 valid SLOs in 5 files: 24 errors")
+        Some("2 valid SLOs in 5 files: 27 errors")
     );
 }
 

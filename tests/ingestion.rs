@@ -115,6 +115,7 @@ async fn services(prom: &TestPrometheus, db: &TestDatabase) -> Services {
         prometheus: Prometheus::new(&PrometheusConfig::new(prom.url())).expect("client"),
         store: Store::connect(db.url()).await.expect("store"),
         settings: IngestSettings::default(),
+        alerting: Default::default(),
     }
 }
 
@@ -319,6 +320,7 @@ async fn victoria_metrics_backend_matches_exact_truth() {
         prometheus: Prometheus::new(&PrometheusConfig::new(vm.url())).expect("client"),
         store: Store::connect(db.url()).await.expect("store"),
         settings: IngestSettings::default(),
+        alerting: Default::default(),
     };
     let mut runtime = SloRuntime::new(Arc::new(slo(AVAILABILITY).remove(0)));
     let truth = Truth {
@@ -332,5 +334,265 @@ async fn victoria_metrics_backend_matches_exact_truth() {
         let status = runtime.statuses().next().expect("one instance");
         assert_eq!(status.error, None);
         check(status, &truth, None, at);
+    }
+}
+
+/// Latency (histogram bucket vs count), bool gauge and free-form events
+/// indicators against a real Prometheus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_indicator_kind_counts_events() {
+    let prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let start = end - 2 * DAY;
+    let mut bucket_fast = Vec::new();
+    let mut bucket_slow = Vec::new();
+    let mut count = Vec::new();
+    let mut probe = Vec::new();
+    let mut jobs = Vec::new();
+    let mut failed = Vec::new();
+    let (mut fast, mut slow, mut total, mut done, mut bad) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut t = start;
+    let mut i = 0u64;
+    while t <= end {
+        // 30 requests per scrape; 27 under 300 ms except during a slow hour.
+        let slow_hour = t > end - 5 * HOUR && t <= end - 4 * HOUR;
+        let under = if slow_hour { 12.0 } else { 27.0 };
+        fast += under;
+        slow += under + 2.0;
+        total += 30.0;
+        bucket_fast.push((t, fast));
+        bucket_slow.push((t, slow));
+        count.push((t, total));
+        probe.push((
+            t,
+            if i % 97 == 0 || slow_hour && i % 3 == 0 {
+                0.0
+            } else {
+                1.0
+            },
+        ));
+        done += 2.0;
+        bad += if i % 50 == 0 { 1.0 } else { 0.0 };
+        jobs.push((t, done));
+        failed.push((t, bad));
+        t += 30_000;
+        i += 1;
+    }
+    let series = vec![
+        Series::new(
+            "http_request_duration_seconds_bucket",
+            &[("job", "api"), ("le", "0.3")],
+            bucket_fast.clone(),
+        ),
+        Series::new(
+            "http_request_duration_seconds_bucket",
+            &[("job", "api"), ("le", "0.5")],
+            bucket_slow,
+        ),
+        Series::new(
+            "http_request_duration_seconds_count",
+            &[("job", "api")],
+            count.clone(),
+        ),
+        Series::new("probe_success", &[("target", "gw")], probe.clone()),
+        Series::new(
+            "jobs_processed_total",
+            &[("job_name", "settle")],
+            jobs.clone(),
+        ),
+        Series::new(
+            "jobs_failed_total",
+            &[("job_name", "settle")],
+            failed.clone(),
+        ),
+    ];
+    prom.remote_write(&series).await;
+    let services = services(&prom, &db).await;
+    let slos = slo("  - name: latency
+    objective: 99
+    window: 7d
+    indicator:
+      latency:
+        histogram: http_request_duration_seconds_bucket{job=\"api\"}
+        threshold: 300ms
+  - name: probe
+    objective: 99
+    window: 7d
+    indicator:
+      bool_gauge:
+        metric: probe_success{target=\"gw\"}
+  - name: jobs
+    objective: 99
+    window: 7d
+    indicator:
+      events:
+        bad: sum(increase(jobs_failed_total[{{.window}}]))
+        total: sum(increase(jobs_processed_total[{{.window}}]))
+");
+    let at = end - 2 * HOUR;
+    let from = at - 7 * DAY;
+    let inc =
+        |s: &[(i64, f64)]| exact_increase(&[Series::new("x", &[], s.to_vec())], |_| true, from, at);
+    let in_window: Vec<f64> = probe
+        .iter()
+        .filter(|(ts, _)| *ts > from && *ts <= at)
+        .map(|(_, v)| *v)
+        .collect();
+    let expected = [
+        // Catalog order: by SLO id.
+        // `increase()` over one-minute windows extrapolates at their edges: the events indicator is as exact as its query.
+        ("shop/jobs", inc(&jobs) - inc(&failed), inc(&jobs), 0.02),
+        ("shop/latency", inc(&bucket_fast), inc(&count), 0.0),
+        (
+            "shop/probe",
+            in_window.iter().sum::<f64>(),
+            in_window.len() as f64,
+            0.0,
+        ),
+    ];
+    for (slo, (id, good, total, tolerance)) in slos.into_iter().zip(expected) {
+        let mut runtime = SloRuntime::new(Arc::new(slo));
+        runtime
+            .cycle(&services, Utc.timestamp_millis_opt(at + 20_000).unwrap())
+            .await;
+        let status = runtime.statuses().next().expect("one instance");
+        assert_eq!(status.id, id);
+        assert_eq!(status.error, None, "{id}");
+        let near = |a: f64, b: f64| (a - b).abs() <= tolerance * b + 1e-9;
+        assert!(
+            near(status.events.total, total) && near(status.events.good, good),
+            "{id}: {:?} vs exact good {good} total {total}",
+            status.events
+        );
+    }
+}
+
+/// Once ingested, history no longer depends on Prometheus keeping it: with a
+/// server that only holds the last day, the 7-day budget is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_outlive_prometheus_retention() {
+    let full = TestPrometheus::start().await;
+    let short = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    full.remote_write(&series).await;
+    let recent: Vec<Series> = series
+        .iter()
+        .map(|s| Series {
+            labels: s.labels.clone(),
+            samples: s
+                .samples
+                .iter()
+                .copied()
+                .filter(|(ts, _)| *ts > end - DAY)
+                .collect(),
+        })
+        .collect();
+    short.remote_write(&recent).await;
+    let slo = Arc::new(slo(AVAILABILITY).remove(0));
+    let mut runtime = SloRuntime::new(Arc::clone(&slo));
+    runtime
+        .cycle(
+            &services(&full, &db).await,
+            Utc.timestamp_millis_opt(end - 6 * HOUR + 20_000).unwrap(),
+        )
+        .await;
+    // A restart against the short-retention server: stored buckets carry the window.
+    let mut restarted = SloRuntime::new(slo);
+    restarted
+        .cycle(
+            &services(&short, &db).await,
+            Utc.timestamp_millis_opt(end + 20_000).unwrap(),
+        )
+        .await;
+    let truth = Truth {
+        series: &series,
+        end,
+    };
+    check(
+        restarted.statuses().next().expect("one instance"),
+        &truth,
+        None,
+        end,
+    );
+}
+
+/// burnrate's ingestion beside the methods peers use, on the same seeded data,
+/// as errors of the 7-day budget remaining in percentage points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_side_by_side() {
+    let prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    prom.remote_write(&series).await;
+    let truth = Truth {
+        series: &series,
+        end,
+    };
+    let services = services(&prom, &db).await;
+    let mut runtime = SloRuntime::new(Arc::new(slo(AVAILABILITY).remove(0)));
+    let (errors, total) = ("http_requests_total{code=\"500\"}", "http_requests_total");
+    let scalar = |v: &serde_json::Value| -> Option<f64> {
+        v["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+    };
+    let mut rows = Vec::new();
+    for at in [end - 3 * HOUR + 11 * MINUTE, end - 2 * HOUR, end] {
+        runtime
+            .cycle(&services, Utc.timestamp_millis_opt(at + 20_000).unwrap())
+            .await;
+        let exact = truth.budget_remaining(None, at);
+        let ours = runtime
+            .statuses()
+            .next()
+            .and_then(|s| s.error_budget.remaining)
+            .expect("remaining");
+        let t = at as f64 / 1000.0;
+        let remaining = |ratio: Option<f64>| ratio.map(|r| 1.0 - r / OBJECTIVE_BUDGET);
+        let full = remaining(scalar(
+            &prom
+                .query(
+                    &format!("sum(increase({errors}[7d])) / sum(increase({total}[7d]))"),
+                    t,
+                )
+                .await,
+        ));
+        let buckets = remaining(scalar(&prom.query(&format!("sum(sum_over_time((sum(increase({errors}[5m])))[7d:5m])) / sum(sum_over_time((sum(increase({total}[5m])))[7d:5m]))"), t).await));
+        let averaged = remaining(scalar(
+            &prom
+                .query(
+                    &format!(
+                        "avg_over_time((sum(rate({errors}[5m])) / sum(rate({total}[5m])))[7d:5m])"
+                    ),
+                    t,
+                )
+                .await,
+        ));
+        let pp = |v: Option<f64>| v.map_or(f64::NAN, |v| (v - exact).abs() * 100.0);
+        rows.push([pp(Some(ours)), pp(full), pp(buckets), pp(averaged)]);
+    }
+    eprintln!(
+        "error of 7d budget remaining, percentage points: burnrate | full-window increase | 5m increase buckets | average of 5m ratios"
+    );
+    for r in &rows {
+        eprintln!(
+            "{:>10.4} | {:>10.4} | {:>10.4} | {:>10.4}",
+            r[0], r[1], r[2], r[3]
+        );
+    }
+    for r in &rows {
+        assert!(r[0] <= 0.1, "burnrate within 0.1 pp: {r:?}");
+        assert!(
+            r.iter().all(|v| v.is_finite()),
+            "every method gives a number here: {r:?}"
+        );
+        assert!(
+            r[3] > r[0],
+            "averaging ratios is biased under uneven traffic: {r:?}"
+        );
     }
 }

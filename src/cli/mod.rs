@@ -2,6 +2,8 @@
 
 pub mod check;
 pub mod convert;
+pub mod gate;
+pub mod rules;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -37,6 +39,19 @@ pub enum Command {
     /// be honoured (problems are printed to stderr and nothing is printed to
     /// stdout), 2 when a path cannot be read.
     Convert(ConvertArgs),
+    /// Ask a running burnrate whether a service may be released now.
+    ///
+    /// Prints the decision with its reasons. Exit status: 0 allow, 1 deny,
+    /// 2 cannot decide (server unreachable, no data, unknown service);
+    /// --fail-open turns 2 into 0.
+    Gate(gate::GateArgs),
+    /// Write a Prometheus rule file with the catalog's SLIs and alert tiers
+    /// (recording and alerting rules), for teams that alert from Prometheus.
+    ///
+    /// The alerts carry the labels `burnrate serve` sends to Alertmanager.
+    /// Exit status: 0 written, 1 when the catalog has errors (nothing is
+    /// written), 2 when a path cannot be read or the output written.
+    Rules(rules::RulesArgs),
 }
 
 #[derive(Debug, clap::Args)]

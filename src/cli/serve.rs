@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::alerting::{AlertSettings, AlertingConfig};
+use crate::api::{ApiSettings, Secret, Tokens, auth};
 use crate::duration::Duration;
 use crate::prom::PrometheusConfig;
 use crate::serve::runtime::IngestSettings;
@@ -72,6 +74,46 @@ pub struct ServeArgs {
     /// Largest span fetched per query during backfill and gap healing.
     #[arg(long, default_value = "6h")]
     pub backfill_chunk: Duration,
+    /// File holding the bearer token for reads (API and /metrics); without a read token, reads are open.
+    #[arg(long, env = "BURNRATE_API_TOKEN_FILE")]
+    pub api_token_file: Option<PathBuf>,
+    /// The read token itself (prefer the file or the environment variable; never logged).
+    #[arg(
+        long,
+        env = "BURNRATE_API_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "api_token_file"
+    )]
+    pub api_token: Option<Secret>,
+    /// File holding the bearer token for writes (POST /-/reload); without a write token, writes are refused.
+    #[arg(long, env = "BURNRATE_API_WRITE_TOKEN_FILE")]
+    pub api_write_token_file: Option<PathBuf>,
+    /// The write token itself (prefer the file or the environment variable; never logged).
+    #[arg(
+        long,
+        env = "BURNRATE_API_WRITE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "api_write_token_file"
+    )]
+    pub api_write_token: Option<Secret>,
+    /// Alertmanager base URL to send alerts to, e.g. `http://alertmanager:9093`
+    /// (repeatable, or comma-separated in the environment variable). Without
+    /// one, alerts are evaluated, recorded and shown in the API only.
+    #[arg(
+        long = "alertmanager-url",
+        env = "BURNRATE_ALERTMANAGER_URLS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub alertmanager_urls: Vec<String>,
+    /// The URL people reach this burnrate at, for the `dashboard_url`
+    /// annotation and `generatorURL` of alerts.
+    #[arg(long, env = "BURNRATE_EXTERNAL_URL", value_name = "URL")]
+    pub external_url: Option<String>,
+    /// Firing alerts are sent to Alertmanager again this often; each stays
+    /// valid for four times the larger of this and --interval.
+    #[arg(long, env = "BURNRATE_ALERT_RESEND_INTERVAL", default_value = "1m")]
+    pub alert_resend_interval: Duration,
     /// Log format.
     #[arg(long, env = "BURNRATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -102,6 +144,11 @@ impl ServeArgs {
         if self.interval < Duration::from_secs(10) {
             anyhow::bail!("--interval must be at least 10s");
         }
+        for url in self.alertmanager_urls.iter().chain(&self.external_url) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("`{url}` is not an http:// or https:// URL");
+            }
+        }
         Ok(ServeSettings {
             catalog: self.catalog.clone(),
             prometheus,
@@ -115,6 +162,33 @@ impl ServeArgs {
                 ..IngestSettings::default()
             },
             watch_interval: std::time::Duration::from_secs(5),
+            alerting: AlertingConfig {
+                alertmanager_urls: self.alertmanager_urls.clone(),
+                settings: AlertSettings {
+                    external_url: self.external_url.clone(),
+                    resend_interval: self.alert_resend_interval,
+                    eval_interval: self.interval,
+                    ..AlertSettings::default()
+                },
+                ..AlertingConfig::default()
+            },
+            api: ApiSettings {
+                tokens: Tokens {
+                    read: auth::token_from(
+                        self.api_token.as_ref(),
+                        self.api_token_file.as_deref(),
+                        "--api-token",
+                    )
+                    .map_err(anyhow::Error::msg)?,
+                    write: auth::token_from(
+                        self.api_write_token.as_ref(),
+                        self.api_write_token_file.as_deref(),
+                        "--api-write-token",
+                    )
+                    .map_err(anyhow::Error::msg)?,
+                },
+                ..ApiSettings::default()
+            },
         })
     }
 }

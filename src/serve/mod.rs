@@ -35,6 +35,10 @@ pub struct ServeSettings {
     pub ingest: IngestSettings,
     /// How often catalog files are checked for changes.
     pub watch_interval: std::time::Duration,
+    /// Tokens, timeouts and limits of the HTTP API.
+    pub api: crate::api::ApiSettings,
+    /// Alertmanager URLs and alert delivery settings.
+    pub alerting: crate::alerting::AlertingConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,8 @@ pub enum ServeError {
     Prometheus(#[from] PrometheusError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot set up alert delivery: {0}")]
+    Alerting(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -129,10 +135,18 @@ impl App {
             store: store.clone(),
             evaluated: AtomicBool::new(false),
         });
+        let alerting = settings
+            .alerting
+            .start()
+            .map_err(|e| ServeError::Alerting(e.to_string()))?;
+        if !settings.alerting.alertmanager_urls.is_empty() {
+            info!(alertmanagers = ?settings.alerting.alertmanager_urls, "delivering alerts");
+        }
         let services = Arc::new(Services {
             prometheus,
             store,
             settings: settings.ingest.clone(),
+            alerting,
         });
         Ok(App {
             listener,
@@ -170,7 +184,8 @@ impl App {
                 .watch(self.settings.watch_interval),
         );
         info!(listen = %self.listener.local_addr()?, "serving");
-        let result = axum::serve(self.listener, crate::api::router(Arc::clone(&self.state)))
+        let router = crate::api::router(Arc::clone(&self.state), &self.settings.api);
+        let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await;
         scheduler.abort();

@@ -10,6 +10,8 @@ use tracing::{info, warn};
 use super::status::{
     AlertState, DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus,
 };
+use crate::alerting::evaluation::{self, InstanceRef, Observation};
+use crate::alerting::{AlertFigures, AlertKey, AlertRef, Alerting, InstanceAlerts, TrackedAlert};
 use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::engine::{self, AlertPhase, EventCounts, ExhaustionEta, Suppression};
@@ -59,6 +61,8 @@ pub struct Services {
     pub prometheus: Prometheus,
     pub store: Store,
     pub settings: IngestSettings,
+    /// Alert delivery (settings, and the Alertmanager sender when configured).
+    pub alerting: Alerting,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +76,8 @@ pub enum CycleError {
 struct Instance {
     id: i64,
     history: EventHistory,
-    phases: BTreeMap<String, AlertPhase>,
-    exhausted: AlertPhase,
+    /// Alert phases and delivery state, restored from PostgreSQL at load.
+    alerts: InstanceAlerts,
     status: InstanceStatus,
 }
 
@@ -123,6 +127,18 @@ impl SloRuntime {
 
     pub fn statuses(&self) -> impl Iterator<Item = &InstanceStatus> {
         self.instances.values().map(|i| &i.status)
+    }
+
+    /// How far back minute detail is kept in memory: the longest alert window.
+    fn detail_horizon(&self) -> i64 {
+        let tiers = self.slo.alerting.tiers.iter().map(|t| t.long_window);
+        REPORTED_WINDOWS
+            .iter()
+            .copied()
+            .chain(tiers)
+            .max()
+            .unwrap_or(Duration::ZERO)
+            .as_millis() as i64
     }
 
     fn history_needed(&self) -> Duration {
@@ -184,11 +200,21 @@ impl SloRuntime {
             {
                 history.load_hour(hour, minutes);
             }
+            // Keep minute detail only where alert windows need it, as evaluate() does.
+            history.compact(hour_of(now_ms - self.detail_horizon()) - HOUR_MS, i64::MIN);
             self.insert_instance(id, group, history);
         }
         if self.slo.group_by.is_empty() && self.instances.is_empty() {
             let id = services.store.instance_id(slo_id, &Labels::new()).await?;
             self.insert_instance(id, Labels::new(), EventHistory::default());
+        }
+        // Alerts pick up where they were: a firing alert keeps its start.
+        for (id, key, tracked) in services.store.alert_states(slo_id).await? {
+            if let Some(instance) = self.instances.values_mut().find(|i| i.id == id)
+                && tracked != TrackedAlert::default()
+            {
+                instance.alerts.set(key, tracked);
+            }
         }
         self.loaded = true;
         Ok(())
@@ -205,8 +231,7 @@ impl SloRuntime {
             Instance {
                 id,
                 history,
-                phases: BTreeMap::new(),
-                exhausted: AlertPhase::Inactive,
+                alerts: InstanceAlerts::default(),
                 status,
             },
         );
@@ -376,6 +401,7 @@ impl SloRuntime {
             burn_rates.insert(slo.window.to_string(), budget.window.burn_rate);
 
             let mut alerts = Vec::new();
+            let mut observations = Vec::new();
             for tier in &slo.alerting.tiers {
                 let eval = engine::evaluate_tier(
                     tier,
@@ -383,16 +409,20 @@ impl SloRuntime {
                     sums[&tier.long_window],
                     sums[&tier.short_window],
                 );
-                let prev = instance
-                    .phases
-                    .get(&tier.name)
-                    .cloned()
-                    .unwrap_or(AlertPhase::Inactive);
+                let prev = instance.alerts.phase(&AlertKey::Tier(tier.name.clone()));
                 let (phase, transition) =
                     engine::step(&prev, eval.condition, at_time, tier.for_duration);
-                if let Some(t) = transition {
-                    info!(tier = %tier.name, instance = %instance.status.id, transition = ?t, long_burn_rate = ?eval.long.burn_rate, short_burn_rate = ?eval.short.burn_rate, "alert transition");
-                }
+                observations.push(Observation {
+                    alert: AlertRef::Tier(tier),
+                    phase,
+                    transition,
+                    figures: AlertFigures {
+                        long_burn_rate: eval.long.burn_rate,
+                        short_burn_rate: eval.short.burn_rate,
+                        budget_remaining: budget.remaining,
+                    },
+                    threshold: tier.burn_rate,
+                });
                 alerts.push(TierStatus {
                     tier: tier.name.clone(),
                     severity: tier.severity,
@@ -410,18 +440,43 @@ impl SloRuntime {
                         ),
                     }),
                 });
-                instance.phases.insert(tier.name.clone(), phase);
             }
             let budget_exhausted = slo.alerting.budget_exhausted.as_ref().map(|alert| {
                 let firing = engine::evaluate_exhaustion(alert, &budget);
-                let (phase, _) = engine::step(&instance.exhausted, firing, at_time, Duration::ZERO);
-                instance.exhausted = phase;
+                let prev = instance.alerts.phase(&AlertKey::BudgetExhausted);
+                let (phase, transition) = engine::step(&prev, firing, at_time, Duration::ZERO);
+                observations.push(Observation {
+                    alert: AlertRef::BudgetExhausted(alert),
+                    phase,
+                    transition,
+                    figures: AlertFigures {
+                        long_burn_rate: current,
+                        short_burn_rate: None,
+                        budget_remaining: budget.remaining,
+                    },
+                    threshold: alert.threshold,
+                });
                 ExhaustionStatus {
                     severity: alert.severity,
                     state: alert_state(&phase),
                     threshold: alert.threshold,
                 }
             });
+            // Stored before anything else changes: on a database error the
+            // phases stay as they were and the next cycle tries again.
+            evaluation::commit(
+                &services.store,
+                &services.alerting,
+                InstanceRef {
+                    slo: &slo,
+                    id: instance.id,
+                    group: &instance.status.group,
+                },
+                &mut instance.alerts,
+                &observations,
+                at_time,
+            )
+            .await?;
 
             let status = &mut instance.status;
             status.objective = slo.objective.ratio();

@@ -1,5 +1,8 @@
 //! PostgreSQL: SLO instances, minute buckets in hourly rows, ingestion
-//! progress and evaluation history.
+//! progress and evaluation history; alert state and history in [`alerts`].
+
+pub mod alerts;
+pub mod history;
 
 use std::collections::BTreeMap;
 

@@ -9,6 +9,8 @@
 //! * [`TestVictoriaMetrics`]: the same for VictoriaMetrics.
 //! * [`TestDatabase`]: a fresh, uniquely named database on the PostgreSQL
 //!   server in `DATABASE_URL`, dropped again when the value is dropped.
+//! * [`TestAlertmanager`]: `prometheus-alertmanager` on a free port, and
+//!   [`CaptureServer`], which records what is POSTed to it (webhooks).
 //! * [`Series`] and `remote_write`: seed history with Prometheus remote
 //!   write (snappy-compressed protobuf).
 //! * [`free_port`], [`now_ms`].
@@ -24,6 +26,7 @@
 // Not every test binary uses every helper.
 #![allow(dead_code, unused_imports)]
 
+pub mod alertmanager;
 pub mod database;
 pub mod http;
 pub mod ports;
@@ -33,6 +36,7 @@ pub mod remote_write;
 pub mod synthetic;
 pub mod victoria;
 
+pub use alertmanager::{CaptureServer, TestAlertmanager};
 pub use database::TestDatabase;
 pub use http::{RangeSeries, parse_matrix};
 pub use ports::free_port;

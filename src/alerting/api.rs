@@ -1,0 +1,214 @@
+//! What `GET /api/v1/alerts` and the per-SLO alert history answer, apart
+//! from HTTP: the handlers in `src/api/alerts.rs` only parse and serialise.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{AlertRef, alert_labels};
+use crate::catalog::{Catalog, Severity};
+use crate::ingest::increments::Labels;
+use crate::serve::Snapshot;
+use crate::serve::status::AlertState;
+
+/// Filters of `GET /api/v1/alerts`; each takes a comma-separated list, all must match.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AlertFilter {
+    /// Service names.
+    pub service: Option<String>,
+    /// SLO ids (`service/name`) or SLO names.
+    pub slo: Option<String>,
+    /// `page`/`ticket`, or the `severity` label value sent to Alertmanager.
+    pub severity: Option<String>,
+    /// `pending` and/or `firing` (default both).
+    pub state: Option<String>,
+}
+
+fn list(value: &Option<String>) -> Option<Vec<&str>> {
+    value.as_deref().map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+fn matches(wanted: &Option<Vec<&str>>, candidates: &[&str]) -> bool {
+    wanted
+        .as_ref()
+        .is_none_or(|w| w.is_empty() || w.iter().any(|x| candidates.contains(x)))
+}
+
+impl AlertFilter {
+    /// Checks the values that have a fixed set; the message names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(states) = list(&self.state) {
+            for s in states {
+                if !matches!(s, "pending" | "firing") {
+                    return Err(format!(
+                        "state `{s}`: expected `pending` or `firing` (inactive alerts are not listed)"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One pending or firing alert of one SLO instance.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ActiveAlert {
+    /// The instance id, as in `/api/v1/slos/{id}`.
+    pub instance: String,
+    pub slo: String,
+    pub service: String,
+    pub group: Labels,
+    /// The tier name, or `budget_exhausted`.
+    pub alert: String,
+    pub kind: &'static str,
+    pub severity: Severity,
+    pub state: AlertState,
+    /// Pending since, or firing since (`startsAt` in Alertmanager).
+    pub since: Option<DateTime<Utc>>,
+    /// The labels sent to Alertmanager.
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub long_window: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short_window: Option<String>,
+    pub long_burn_rate: Option<f64>,
+    pub short_burn_rate: Option<f64>,
+    /// The tier's burn-rate factor, or the exhaustion alert's budget threshold.
+    pub threshold: f64,
+    pub budget_remaining: Option<f64>,
+    pub evaluated_at: Option<DateTime<Utc>>,
+}
+
+/// Pending and firing alerts of the latest evaluation, filtered, ordered by
+/// state (firing first), severity, then instance.
+pub fn active_alerts(
+    snapshot: &Snapshot,
+    catalog: &Catalog,
+    filter: &AlertFilter,
+) -> Vec<ActiveAlert> {
+    let services = list(&filter.service);
+    let slos = list(&filter.slo);
+    let severities = list(&filter.severity);
+    let states = list(&filter.state);
+    let mut out = Vec::new();
+    for status in snapshot.instances.values() {
+        if !matches(&services, &[&status.service]) {
+            continue;
+        }
+        if !matches(&slos, &[&status.slo, &status.name]) {
+            continue;
+        }
+        let slo = catalog.get(&status.slo);
+        let mut candidates = Vec::new();
+        for tier in &status.alerts {
+            let labels = slo
+                .and_then(|s| {
+                    s.alerting
+                        .tiers
+                        .iter()
+                        .find(|t| t.name == tier.tier)
+                        .map(|t| alert_labels(s, &status.group, AlertRef::Tier(t)))
+                })
+                .unwrap_or_default();
+            candidates.push(ActiveAlert {
+                instance: status.id.clone(),
+                slo: status.slo.clone(),
+                service: status.service.clone(),
+                group: status.group.clone(),
+                alert: tier.tier.clone(),
+                kind: "burn_rate",
+                severity: tier.severity,
+                state: tier.state,
+                since: tier.since,
+                labels,
+                long_window: Some(tier.long_window.clone()),
+                short_window: Some(tier.short_window.clone()),
+                long_burn_rate: tier.long_burn_rate,
+                short_burn_rate: tier.short_burn_rate,
+                threshold: tier.burn_rate_threshold,
+                budget_remaining: status.error_budget.remaining,
+                evaluated_at: status.evaluated_at,
+            });
+        }
+        if let Some(exhausted) = &status.budget_exhausted {
+            let labels = slo
+                .and_then(|s| {
+                    s.alerting
+                        .budget_exhausted
+                        .as_ref()
+                        .map(|e| alert_labels(s, &status.group, AlertRef::BudgetExhausted(e)))
+                })
+                .unwrap_or_default();
+            candidates.push(ActiveAlert {
+                instance: status.id.clone(),
+                slo: status.slo.clone(),
+                service: status.service.clone(),
+                group: status.group.clone(),
+                alert: "budget_exhausted".into(),
+                kind: "budget_exhausted",
+                severity: exhausted.severity,
+                state: exhausted.state,
+                // The status snapshot does not carry the exhaustion alert's start.
+                since: None,
+                labels,
+                long_window: None,
+                short_window: None,
+                long_burn_rate: status.burn_rates.get("1h").copied().flatten(),
+                short_burn_rate: None,
+                threshold: exhausted.threshold,
+                budget_remaining: status.error_budget.remaining,
+                evaluated_at: status.evaluated_at,
+            });
+        }
+        for alert in candidates {
+            let state = match alert.state {
+                AlertState::Inactive => continue,
+                AlertState::Pending => "pending",
+                AlertState::Firing => "firing",
+            };
+            if !matches(&states, &[state]) {
+                continue;
+            }
+            let label_severity = alert.labels.get("severity").map_or("", String::as_str);
+            if !matches(&severities, &[alert.severity.as_str(), label_severity]) {
+                continue;
+            }
+            out.push(alert);
+        }
+    }
+    out.sort_by(|a, b| {
+        let rank = |s: AlertState| if s == AlertState::Firing { 0 } else { 1 };
+        (rank(a.state), a.severity, &a.instance, &a.alert).cmp(&(
+            rank(b.state),
+            b.severity,
+            &b.instance,
+            &b.alert,
+        ))
+    });
+    out
+}
+
+/// Query of the alert history of one SLO (or one instance of it).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HistoryQuery {
+    /// Only transitions before this instant (for paging back).
+    pub before: Option<DateTime<Utc>>,
+    /// Only transitions at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+    /// Only this alert: a tier name or `budget_exhausted`.
+    pub alert: Option<String>,
+}
+
+impl HistoryQuery {
+    pub fn limit(&self) -> i64 {
+        i64::from(self.limit.unwrap_or(100).clamp(1, 1000))
+    }
+}

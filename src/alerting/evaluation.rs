@@ -1,0 +1,176 @@
+//! What happens to an instance's alerts after the engine has stepped them in
+//! a cycle: transitions go to PostgreSQL first, then memory follows, then
+//! whatever is due goes to the sender. A failed write leaves memory as it
+//! was, so the next cycle computes the same transition again instead of
+//! losing it.
+
+use chrono::{DateTime, Utc};
+use tracing::info;
+
+use super::state::{AlertKey, InstanceAlerts, TrackedAlert};
+use super::{
+    AlertFigures, AlertRef, Alerting, PostableAlert, alert_annotations, alert_labels, instance_name,
+};
+use crate::catalog::Slo;
+use crate::engine::{AlertPhase, Transition, step};
+use crate::ingest::increments::Labels;
+use crate::store::alerts::TransitionRecord;
+use crate::store::{Store, StoreError};
+
+/// One alert's outcome this cycle, before anything is recorded.
+#[derive(Debug, Clone)]
+pub struct Observation<'a> {
+    pub alert: AlertRef<'a>,
+    pub phase: AlertPhase,
+    pub transition: Option<Transition>,
+    pub figures: AlertFigures,
+    /// The tier's burn-rate factor, or the exhaustion alert's budget threshold.
+    pub threshold: f64,
+}
+
+/// One instance, for [`commit`].
+pub struct InstanceRef<'a> {
+    pub slo: &'a Slo,
+    pub id: i64,
+    pub group: &'a Labels,
+}
+
+/// Records this cycle's transitions, then updates `alerts` and queues what
+/// is due for Alertmanager. Alerts tracked but no longer in the policy (a
+/// tier removed or switched off) resolve, or are cancelled when pending.
+pub async fn commit(
+    store: &Store,
+    alerting: &Alerting,
+    instance: InstanceRef<'_>,
+    alerts: &mut InstanceAlerts,
+    observations: &[Observation<'_>],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let InstanceRef { slo, id, group } = instance;
+    let mut records = Vec::new();
+    let mut next: Vec<(AlertKey, TrackedAlert)> = Vec::new();
+    let mut changed = Vec::new();
+    for o in observations {
+        let key = o.alert.key();
+        let prev = alerts.get(&key);
+        let tracked = prev.advanced(o.phase, o.transition, at);
+        if let Some(transition) = o.transition {
+            let labels = alert_labels(slo, group, o.alert);
+            info!(instance = %instance_name(slo, group), alert = key.display_name(), ?transition,
+                long_burn_rate = ?o.figures.long_burn_rate, short_burn_rate = ?o.figures.short_burn_rate,
+                budget_remaining = ?o.figures.budget_remaining, "alert transition");
+            let (long_window, short_window) = match o.alert {
+                AlertRef::Tier(t) => (
+                    Some(t.long_window.to_string()),
+                    Some(t.short_window.to_string()),
+                ),
+                AlertRef::BudgetExhausted(_) => (None, None),
+            };
+            records.push(TransitionRecord {
+                instance_id: id,
+                alert: key.clone(),
+                transition,
+                at,
+                started_at: episode_start(&prev.phase, &tracked.phase),
+                severity: o.alert.severity().as_str().to_string(),
+                long_window,
+                short_window,
+                long_burn_rate: o.figures.long_burn_rate,
+                short_burn_rate: o.figures.short_burn_rate,
+                threshold: Some(o.threshold),
+                budget_remaining: o.figures.budget_remaining,
+                labels,
+                reason: None,
+            });
+            changed.push((id, key.clone(), tracked.clone()));
+        }
+        next.push((key, tracked));
+    }
+    // Alerts the policy no longer has: their condition is gone.
+    let mut removed = Vec::new();
+    for (key, tracked) in &alerts.alerts {
+        if next.iter().any(|(k, _)| k == key) {
+            continue;
+        }
+        removed.push(key.clone());
+        if tracked.phase == AlertPhase::Inactive {
+            continue;
+        }
+        let (phase, transition) = step(&tracked.phase, false, at, crate::duration::Duration::ZERO);
+        let after = TrackedAlert {
+            // Its labels cannot be rebuilt without its definition: Alertmanager
+            // lets it expire at its last `endsAt` instead.
+            resolved: None,
+            ..tracked.advanced(phase, transition, at)
+        };
+        if let Some(transition) = transition {
+            records.push(TransitionRecord {
+                instance_id: id,
+                alert: key.clone(),
+                transition,
+                at,
+                started_at: episode_start(&tracked.phase, &phase),
+                severity: String::from("unknown"),
+                long_window: None,
+                short_window: None,
+                long_burn_rate: None,
+                short_burn_rate: None,
+                threshold: None,
+                budget_remaining: None,
+                labels: Default::default(),
+                reason: Some("no longer in the SLO's alert policy".into()),
+            });
+        }
+        changed.push((id, key.clone(), after));
+    }
+    store.record_alert_changes(&records, &changed).await?;
+
+    for key in removed {
+        alerts.alerts.remove(&key);
+    }
+    let mut outgoing = Vec::new();
+    for ((key, mut tracked), o) in next.into_iter().zip(observations) {
+        if let Some(sender_due) = alerting
+            .sender
+            .as_ref()
+            .and_then(|_| tracked.due(at, &alerting.settings))
+        {
+            let (starts_at, ends_at) = sender_due;
+            let labels = alert_labels(slo, group, o.alert);
+            let annotations =
+                alert_annotations(slo, group, o.alert, &labels, &o.figures, &alerting.settings);
+            outgoing.push(PostableAlert {
+                labels,
+                annotations,
+                starts_at,
+                ends_at,
+                generator_url: alerting
+                    .settings
+                    .instance_url(&instance_name(slo, group))
+                    .unwrap_or_default(),
+            });
+            tracked.last_sent = Some(at);
+        }
+        if tracked.is_idle(at, &alerting.settings) {
+            alerts.alerts.remove(&key);
+        } else {
+            alerts.set(key, tracked);
+        }
+    }
+    if let Some(sender) = &alerting.sender {
+        sender.send(&outgoing);
+    }
+    Ok(())
+}
+
+/// The start of the episode a transition belongs to: the pending or firing
+/// start after it, or before it for a resolution or cancellation.
+fn episode_start(before: &AlertPhase, after: &AlertPhase) -> Option<DateTime<Utc>> {
+    match (after, before) {
+        (AlertPhase::Pending { since } | AlertPhase::Firing { since }, _) => Some(*since),
+        (AlertPhase::Inactive, AlertPhase::Pending { since } | AlertPhase::Firing { since }) => {
+            Some(*since)
+        }
+        (AlertPhase::Inactive, AlertPhase::Inactive) => None,
+    }
+}

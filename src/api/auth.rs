@@ -1,0 +1,288 @@
+//! Bearer tokens: one for reads, one for writes (the reload). Without a read
+//! token reads are open; without a write token writes are refused (403),
+//! never open. Tokens are compared in constant time and never logged.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::problem::Problem;
+
+/// A secret string: `Debug` and `Display` print `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// Reads a secret from a file, trimming surrounding whitespace (a trailing newline).
+    pub fn from_file(path: &std::path::Path) -> std::io::Result<Secret> {
+        let text = std::fs::read_to_string(path)?;
+        Ok(Secret(text.trim().to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Constant-time comparison (the length of the secret is not hidden).
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        self.0.as_bytes().ct_eq(candidate).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.trim().to_string()))
+    }
+}
+
+/// A token given directly (flag or environment) or in a file; an empty one is an error.
+pub fn token_from(
+    value: Option<&Secret>,
+    file: Option<&std::path::Path>,
+    flag: &str,
+) -> Result<Option<Secret>, String> {
+    let secret = match (value, file) {
+        (Some(v), _) => v.clone(),
+        (None, Some(path)) => Secret::from_file(path)
+            .map_err(|e| format!("{flag}-file: cannot read {}: {e}", path.display()))?,
+        (None, None) => return Ok(None),
+    };
+    if secret.is_empty() {
+        return Err(format!("{flag}: the token is empty"));
+    }
+    Ok(Some(secret))
+}
+
+/// Which tokens the API accepts.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    /// Required for reads when set (the write token is accepted for reads too).
+    pub read: Option<Secret>,
+    /// Required for writes; without it writes are refused.
+    pub write: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Tokens {
+    /// None when the request may go on, else the refusal.
+    pub fn check(&self, access: Access, authorization: Option<&HeaderValue>) -> Option<Response> {
+        let presented = authorization.and_then(|v| bearer(v.as_bytes()));
+        let is_write = |t: &[u8]| self.write.as_ref().is_some_and(|w| w.matches(t));
+        let is_read = |t: &[u8]| self.read.as_ref().is_some_and(|r| r.matches(t));
+        match access {
+            Access::Read => {
+                // Without a read token, reads are open.
+                self.read.as_ref()?;
+                match presented {
+                    Some(t) if is_read(t) || is_write(t) => None,
+                    Some(_) => Some(unauthorized("the bearer token is not valid")),
+                    None => Some(unauthorized(
+                        "this endpoint needs a bearer token (Authorization: Bearer <token>)",
+                    )),
+                }
+            }
+            Access::Write => {
+                if self.write.is_none() {
+                    return Some(
+                        Problem::new(
+                            StatusCode::FORBIDDEN,
+                            "writes are disabled: start burnrate with --api-write-token-file (or BURNRATE_API_WRITE_TOKEN) to allow them",
+                        )
+                        .into_response(),
+                    );
+                }
+                match presented {
+                    Some(t) if is_write(t) => None,
+                    Some(t) if is_read(t) => Some(
+                        Problem::new(
+                            StatusCode::FORBIDDEN,
+                            "the read token cannot be used for writes; use the write token",
+                        )
+                        .into_response(),
+                    ),
+                    Some(_) => Some(unauthorized("the bearer token is not valid")),
+                    None => Some(unauthorized(
+                        "this endpoint needs the write token (Authorization: Bearer <token>)",
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    let token = rest.trim_ascii();
+    (!token.is_empty()).then_some(token)
+}
+
+fn unauthorized(detail: &str) -> Response {
+    let mut response = Problem::new(StatusCode::UNAUTHORIZED, detail).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"burnrate\""),
+    );
+    response
+}
+
+pub async fn require_read(
+    State(tokens): State<Arc<Tokens>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokens.check(Access::Read, request.headers().get(header::AUTHORIZATION)) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
+}
+
+pub async fn require_write(
+    State(tokens): State<Arc<Tokens>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokens.check(Access::Write, request.headers().get(header::AUTHORIZATION)) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(v: &str) -> HeaderValue {
+        HeaderValue::from_str(v).unwrap()
+    }
+
+    fn status(r: Option<Response>) -> u16 {
+        r.map_or(200, |r| r.status().as_u16())
+    }
+
+    #[test]
+    fn access_rules() {
+        let open = Tokens::default();
+        let both = Tokens {
+            read: Some(Secret::new("r3ad")),
+            write: Some(Secret::new("wr1te")),
+        };
+        let h = |v| Some(header(v));
+        assert_eq!(status(open.check(Access::Read, None)), 200);
+        assert_eq!(status(open.check(Access::Write, None)), 403);
+        assert_eq!(
+            status(open.check(Access::Write, h("Bearer anything").as_ref())),
+            403
+        );
+        assert_eq!(status(both.check(Access::Read, None)), 401);
+        assert_eq!(
+            status(both.check(Access::Read, h("Bearer r3ad").as_ref())),
+            200
+        );
+        assert_eq!(
+            status(both.check(Access::Read, h("bearer  r3ad ").as_ref())),
+            200
+        );
+        assert_eq!(
+            status(both.check(Access::Read, h("Bearer wr1te").as_ref())),
+            200
+        );
+        assert_eq!(
+            status(both.check(Access::Read, h("Bearer r3a").as_ref())),
+            401
+        );
+        assert_eq!(
+            status(both.check(Access::Read, h("Basic r3ad").as_ref())),
+            401
+        );
+        assert_eq!(
+            status(both.check(Access::Write, h("Bearer r3ad").as_ref())),
+            403
+        );
+        assert_eq!(
+            status(both.check(Access::Write, h("Bearer wr1te").as_ref())),
+            200
+        );
+        assert_eq!(
+            status(both.check(Access::Write, h("Bearer ").as_ref())),
+            401
+        );
+        let write_only = Tokens {
+            read: None,
+            write: Some(Secret::new("w")),
+        };
+        assert_eq!(status(write_only.check(Access::Read, None)), 200);
+        assert_eq!(status(write_only.check(Access::Write, None)), 401);
+    }
+
+    #[test]
+    fn tokens_from_flags_environment_or_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let t = token_from(None, Some(&file), "--api-token")
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.expose(), "s3cret");
+        let direct = Secret::new("direct");
+        assert_eq!(
+            token_from(Some(&direct), None, "--api-token").unwrap(),
+            Some(direct)
+        );
+        assert_eq!(token_from(None, None, "--api-token").unwrap(), None);
+        std::fs::write(&file, "  \n").unwrap();
+        let e = token_from(None, Some(&file), "--api-token").unwrap_err();
+        assert!(e.contains("empty"), "{e}");
+        let e = token_from(None, Some(&dir.path().join("missing")), "--api-token").unwrap_err();
+        assert!(
+            e.contains("--api-token-file") && !e.contains("s3cret"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
+        let t = Tokens {
+            read: Some(s.clone()),
+            write: None,
+        };
+        assert!(!format!("{t:?}").contains("hunter2"));
+    }
+}

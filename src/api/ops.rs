@@ -1,0 +1,120 @@
+//! `/healthz`, `/readyz`, `POST /-/reload` and the OpenAPI document.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::Api;
+use super::params::Params;
+use super::problem::Problem;
+
+/// The process is alive.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Always `ok`", body = String, content_type = "text/plain")),
+)]
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub catalog_loaded: bool,
+    pub database_reachable: bool,
+    pub first_evaluation_done: bool,
+}
+
+/// Ready to serve: catalog loaded, database reachable, first evaluation done.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready yet (or the database is unreachable)", body = Readiness),
+    ),
+)]
+pub async fn readyz(State(api): State<Arc<Api>>) -> Response {
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), api.app.store.ping());
+    let database_reachable = matches!(ping.await, Ok(Ok(())));
+    let first_evaluation_done = api.app.evaluated();
+    // `App::build` refuses to start without a valid catalog, and a reload keeps the last good one.
+    let catalog_loaded = true;
+    let ready = catalog_loaded && database_reachable && first_evaluation_done;
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        ready,
+        catalog_loaded,
+        database_reachable,
+        first_evaluation_done,
+    };
+    (code, Json(body)).into_response()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reloaded {
+    /// SLOs in the new catalog.
+    pub slos: usize,
+}
+
+/// Re-reads the catalog files; a catalog with errors is refused and the last good one kept.
+#[utoipa::path(
+    post,
+    path = "/-/reload",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The new catalog is running", body = Reloaded),
+        (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The write token is required", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Writes are disabled (no write token configured) or the read token was used", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The catalog has errors; the last good one keeps running. `errors` lists every diagnostic", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn reload(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
+    if let Err(p) = Params::from_uri(&uri).only(&[]) {
+        return p.into_response();
+    }
+    let reloader = api.app.reloader.clone();
+    let result = tokio::task::spawn_blocking(move || reloader.reload("API request"))
+        .await
+        .unwrap_or_else(|e| Err(format!("the reload failed: {e}")));
+    match result {
+        Ok(slos) => Json(Reloaded { slos }).into_response(),
+        Err(message) => {
+            let mut lines = message.lines();
+            let first = lines.next().unwrap_or("errors").trim_end_matches(':');
+            let mut p = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the catalog was refused ({first}); the last good catalog keeps running"),
+            );
+            p.errors = lines.map(str::to_string).collect();
+            if p.errors.is_empty() {
+                p.errors.push(message.clone());
+            }
+            p.into_response()
+        }
+    }
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)),
+)]
+pub async fn openapi_json() -> Response {
+    super::openapi::response()
+}

@@ -1,0 +1,410 @@
+//! The API's view of a snapshot: version-1 response types (the contract,
+//! decoupled from the evaluator's own structs), each instance serialised
+//! once per snapshot, so a read is a lookup and a copy of bytes.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Bytes;
+use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::catalog::Severity;
+use crate::serve::status::{self, InstanceStatus};
+use crate::serve::{AppState, Snapshot};
+
+/// Everything but RFC 3986's unreserved characters is percent-encoded in an
+/// id path segment, `/` included.
+pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `/api/v1/slos/<id, percent-encoded as one segment>`.
+pub fn href(id: &str) -> String {
+    format!("/api/v1/slos/{}", utf8_percent_encode(id, SEGMENT))
+}
+
+/// The state of an instance's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataState {
+    /// Not evaluated yet (backfill still running).
+    Pending,
+    Ok,
+    /// No events in the SLO window.
+    NoData,
+    /// Few events in the SLO window.
+    LowTraffic,
+    /// The last cycle failed; the numbers are from the last good one.
+    Stale,
+}
+
+impl DataState {
+    pub const ALL: [DataState; 5] = [
+        DataState::Pending,
+        DataState::Ok,
+        DataState::NoData,
+        DataState::LowTraffic,
+        DataState::Stale,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataState::Pending => "pending",
+            DataState::Ok => "ok",
+            DataState::NoData => "no_data",
+            DataState::LowTraffic => "low_traffic",
+            DataState::Stale => "stale",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DataState> {
+        DataState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl From<status::DataState> for DataState {
+    fn from(s: status::DataState) -> Self {
+        match s {
+            status::DataState::Pending => DataState::Pending,
+            status::DataState::Ok => DataState::Ok,
+            status::DataState::NoData => DataState::NoData,
+            status::DataState::LowTraffic => DataState::LowTraffic,
+            status::DataState::Stale => DataState::Stale,
+        }
+    }
+}
+
+/// The state of an alert; for an instance, the worst of its alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Inactive,
+    Pending,
+    Firing,
+}
+
+impl AlertState {
+    pub const ALL: [AlertState; 3] = [
+        AlertState::Inactive,
+        AlertState::Pending,
+        AlertState::Firing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Inactive => "inactive",
+            AlertState::Pending => "pending",
+            AlertState::Firing => "firing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AlertState> {
+        AlertState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl From<status::AlertState> for AlertState {
+    fn from(s: status::AlertState) -> Self {
+        match s {
+            status::AlertState::Inactive => AlertState::Inactive,
+            status::AlertState::Pending => AlertState::Pending,
+            status::AlertState::Firing => AlertState::Firing,
+        }
+    }
+}
+
+/// An alert's severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = Severity)]
+pub enum ApiSeverity {
+    Page,
+    Ticket,
+}
+
+impl From<Severity> for ApiSeverity {
+    fn from(s: Severity) -> Self {
+        match s {
+            Severity::Page => ApiSeverity::Page,
+            Severity::Ticket => ApiSeverity::Ticket,
+        }
+    }
+}
+
+impl ApiSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiSeverity::Page => "page",
+            ApiSeverity::Ticket => "ticket",
+        }
+    }
+}
+
+/// Good and total events.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct Events {
+    pub good: f64,
+    pub total: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBudget {
+    /// Ratio of the budget left: 1 untouched, 0 spent, negative overspent.
+    pub remaining: Option<f64>,
+    /// Ratio of the budget spent (1 - remaining).
+    pub consumed: Option<f64>,
+    /// Bad events the SLO window allows at the current traffic.
+    pub total_events: Option<f64>,
+    /// Bad events left before the budget is spent.
+    pub remaining_events: Option<f64>,
+    /// Minutes of total outage the SLO window allows.
+    pub total_minutes: Option<f64>,
+    /// Minutes of total outage left.
+    pub remaining_minutes: Option<f64>,
+    /// When the budget runs out at the current (1h) burn rate; null when it does not.
+    pub exhaustion_at: Option<DateTime<Utc>>,
+}
+
+/// One multi-window burn-rate alert tier.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Alert {
+    pub tier: String,
+    pub severity: ApiSeverity,
+    pub state: AlertState,
+    /// When the current pending or firing state began.
+    pub since: Option<DateTime<Utc>>,
+    pub long_window: String,
+    pub short_window: String,
+    /// Burn-rate factor both windows must exceed.
+    pub burn_rate_threshold: Option<f64>,
+    pub long_burn_rate: Option<f64>,
+    pub short_burn_rate: Option<f64>,
+    /// Why the tier cannot fire now (no data, too few events), if so.
+    pub suppressed: Option<String>,
+}
+
+/// The alert that fires when the remaining budget falls below a threshold.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BudgetExhaustedAlert {
+    pub severity: ApiSeverity,
+    pub state: AlertState,
+    /// Ratio of the budget.
+    pub threshold: Option<f64>,
+}
+
+/// The current status of one SLO instance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SloStatus {
+    /// `service/name`, plus `{label="value",...}` for an instance of a grouped SLO.
+    #[schema(example = "checkout/availability")]
+    pub id: String,
+    /// This resource's path: the id percent-encoded as one segment.
+    #[schema(example = "/api/v1/slos/checkout%2Favailability")]
+    pub href: String,
+    /// The SLO's id (`service/name`), shared by all its instances.
+    pub slo: String,
+    pub service: String,
+    pub name: String,
+    /// The SLO's labels and the instance's group labels.
+    pub labels: BTreeMap<String, String>,
+    /// The group labels alone (empty for an ungrouped SLO).
+    pub group: BTreeMap<String, String>,
+    /// The objective as a ratio, e.g. 0.999.
+    pub objective: f64,
+    /// The SLO window, e.g. `30d` or a calendar period.
+    pub window: String,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    pub data_state: DataState,
+    /// The worst state among the instance's alerts.
+    pub alert_state: AlertState,
+    /// Good events / total events over the SLO window.
+    pub sli: Option<f64>,
+    /// Events over the SLO window.
+    pub events: Events,
+    pub error_budget: ErrorBudget,
+    /// Burn rate per window (`5m`, `30m`, `1h`, `2h`, `6h`, `1d`, `3d` and the SLO window); null without data.
+    pub burn_rates: BTreeMap<String, Option<f64>>,
+    pub alerts: Vec<Alert>,
+    pub budget_exhausted: Option<BudgetExhaustedAlert>,
+    /// Why the last cycle failed, when `data_state` is `stale`.
+    pub error: Option<String>,
+}
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+fn finite_or_zero(v: f64) -> f64 {
+    if v.is_finite() { v } else { 0.0 }
+}
+
+impl SloStatus {
+    pub fn of(s: &InstanceStatus) -> SloStatus {
+        let alerts: Vec<Alert> = s
+            .alerts
+            .iter()
+            .map(|a| Alert {
+                tier: a.tier.clone(),
+                severity: a.severity.into(),
+                state: a.state.into(),
+                since: a.since,
+                long_window: a.long_window.clone(),
+                short_window: a.short_window.clone(),
+                burn_rate_threshold: finite(Some(a.burn_rate_threshold)),
+                long_burn_rate: finite(a.long_burn_rate),
+                short_burn_rate: finite(a.short_burn_rate),
+                suppressed: a.suppressed.clone(),
+            })
+            .collect();
+        let budget_exhausted = s.budget_exhausted.as_ref().map(|e| BudgetExhaustedAlert {
+            severity: e.severity.into(),
+            state: e.state.into(),
+            threshold: finite(Some(e.threshold)),
+        });
+        let alert_state = alerts
+            .iter()
+            .map(|a| a.state)
+            .chain(budget_exhausted.as_ref().map(|e| e.state))
+            .max()
+            .unwrap_or(AlertState::Inactive);
+        let b = &s.error_budget;
+        SloStatus {
+            id: s.id.clone(),
+            href: href(&s.id),
+            slo: s.slo.clone(),
+            service: s.service.clone(),
+            name: s.name.clone(),
+            labels: s.labels.clone(),
+            group: s.group.clone(),
+            objective: finite_or_zero(s.objective),
+            window: s.window.clone(),
+            evaluated_at: s.evaluated_at,
+            data_state: s.data_state.into(),
+            alert_state,
+            sli: finite(s.sli),
+            events: Events {
+                good: finite_or_zero(s.events.good),
+                total: finite_or_zero(s.events.total),
+            },
+            error_budget: ErrorBudget {
+                remaining: finite(b.remaining),
+                consumed: finite(b.consumed),
+                total_events: finite(b.total_events),
+                remaining_events: finite(b.remaining_events),
+                total_minutes: finite(Some(b.total_minutes)).filter(|m| *m > 0.0),
+                remaining_minutes: finite(b.remaining_minutes),
+                exhaustion_at: b.exhaustion_at,
+            },
+            burn_rates: s
+                .burn_rates
+                .iter()
+                .map(|(w, r)| (w.clone(), finite(*r)))
+                .collect(),
+            alerts,
+            budget_exhausted,
+            error: s.error.clone(),
+        }
+    }
+}
+
+/// One instance in the view: its status and the status's JSON.
+pub struct Entry {
+    pub status: SloStatus,
+    pub json: Bytes,
+}
+
+/// A snapshot as the API serves it. Built on the first request after each
+/// publish; later requests share it.
+pub struct View {
+    pub snapshot: Arc<Snapshot>,
+    /// Ordered by id (byte-wise), the API's stable order.
+    pub entries: Vec<Entry>,
+    metrics: OnceLock<Bytes>,
+    services: OnceLock<Bytes>,
+}
+
+impl View {
+    fn build(snapshot: Arc<Snapshot>) -> View {
+        let entries = snapshot
+            .instances
+            .values()
+            .map(|s| {
+                let status = SloStatus::of(s);
+                let json = Bytes::from(serde_json::to_vec(&status).unwrap_or_default());
+                Entry { status, json }
+            })
+            .collect();
+        View {
+            snapshot,
+            entries,
+            metrics: OnceLock::new(),
+            services: OnceLock::new(),
+        }
+    }
+
+    /// The entry with this exact id.
+    pub fn get(&self, id: &str) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.status.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// The index of the first entry whose id sorts after `id`.
+    pub fn after(&self, id: &str) -> usize {
+        self.entries.partition_point(|e| e.status.id.as_str() <= id)
+    }
+
+    pub fn metrics(&self, build: impl FnOnce(&View) -> Bytes) -> Bytes {
+        self.metrics.get_or_init(|| build(self)).clone()
+    }
+
+    pub fn services(&self, build: impl FnOnce(&View) -> Bytes) -> Bytes {
+        self.services.get_or_init(|| build(self)).clone()
+    }
+}
+
+/// The latest view, rebuilt when the scheduler has published a new snapshot.
+#[derive(Default)]
+pub struct ViewCache {
+    current: Mutex<Option<Arc<View>>>,
+}
+
+impl ViewCache {
+    pub fn get(&self, state: &AppState) -> Arc<View> {
+        let snapshot = state.snapshot();
+        let mut slot = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        // The cached view holds its snapshot, so a pointer match cannot be a reused address.
+        if let Some(view) = slot.as_ref()
+            && Arc::ptr_eq(&view.snapshot, &snapshot)
+        {
+            return Arc::clone(view);
+        }
+        let view = Arc::new(View::build(snapshot));
+        *slot = Some(Arc::clone(&view));
+        view
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hrefs_encode_the_id_as_one_segment() {
+        assert_eq!(
+            href("shop/availability"),
+            "/api/v1/slos/shop%2Favailability"
+        );
+        assert_eq!(
+            href("shop/by-route{route=\"/pay\"}"),
+            "/api/v1/slos/shop%2Fby-route%7Broute%3D%22%2Fpay%22%7D"
+        );
+        assert_eq!(href("a.b_c~d/é"), "/api/v1/slos/a.b_c~d%2F%C3%A9");
+    }
+}
