@@ -587,6 +587,9 @@ async fn every_endpoint_over_http() {
         "burnrate_slo_instances 6",
         "burnrate_slo_instances_failing{kind=\"prometheus\"} 0",
         "burnrate_build_info{version=",
+        "burnrate_prometheus_query_errors_total ",
+        "burnrate_database_errors_total ",
+        "burnrate_ingestion_lag_seconds{service=\"search\",slo=\"availability\"} ",
     ] {
         assert!(m.contains(needle), "/metrics lacks `{needle}`:\n{m}");
     }

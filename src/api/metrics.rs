@@ -341,6 +341,47 @@ fn render_health(out: &mut String, view: &View, catalog_slos: usize) {
     for (kind, count) in counts {
         f.sample(name, &format!("kind=\"{kind}\""), count as f64);
     }
+
+    let name = "burnrate_prometheus_query_errors_total";
+    let mut f = Family::header(
+        out,
+        name,
+        "counter",
+        "SLO cycles that failed on a Prometheus query since start.",
+    );
+    f.sample(name, "", crate::serve::health::prometheus_errors() as f64);
+
+    let name = "burnrate_database_errors_total";
+    let mut f = Family::header(
+        out,
+        name,
+        "counter",
+        "SLO cycles that failed on a PostgreSQL query since start.",
+    );
+    f.sample(name, "", crate::serve::health::database_errors() as f64);
+
+    let name = "burnrate_ingestion_lag_seconds";
+    let mut f = Family::header(
+        out,
+        name,
+        "gauge",
+        "How far behind now each SLO's complete event counts are.",
+    );
+    let now = chrono::Utc::now();
+    let mut seen = std::collections::BTreeSet::new();
+    for status in snapshot.instances.values() {
+        if let Some(until) = status.ingested_until
+            && seen.insert(status.slo.as_str())
+        {
+            let lag = (now - until).num_milliseconds() as f64 / 1000.0;
+            let labels = format!(
+                "service=\"{}\",slo=\"{}\"",
+                escape(&status.service),
+                escape(&status.name)
+            );
+            f.sample(name, &labels, lag.max(0.0));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -160,14 +160,24 @@ impl SloRuntime {
         match result {
             Ok(()) => {
                 if let Err(e) = self.evaluate(services, evaluated_at).await {
+                    count_failure(&e);
                     self.mark_stale(&e.to_string());
                 }
+                self.mark_ingested();
                 self.prune(services, evaluated_at).await;
             }
             Err(e) => {
                 warn!(error = %e, "cycle failed; statuses are stale until the next good cycle");
+                count_failure(&e);
                 self.mark_stale(&e.to_string());
             }
+        }
+    }
+
+    fn mark_ingested(&mut self) {
+        let until = self.state.as_ref().map(|s| to_time(s.ingested_until));
+        for instance in self.instances.values_mut() {
+            instance.status.ingested_until = until;
         }
     }
 
@@ -551,6 +561,15 @@ impl SloRuntime {
             Err(e) => warn!(error = %e, "pruning failed"),
         }
     }
+}
+
+/// Counts a failed cycle by the dependency that failed, for `/metrics`.
+fn count_failure(error: &CycleError) {
+    let counter = match error {
+        CycleError::Prometheus(_) => &super::health::PROMETHEUS_ERRORS,
+        CycleError::Store(_) => &super::health::DATABASE_ERRORS,
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 fn floor_minute(ms: i64) -> i64 {

@@ -90,6 +90,9 @@ pub struct InstanceStatus {
     pub budget_exhausted: Option<ExhaustionStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Event counts are complete up to here (for the ingestion-lag metric).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingested_until: Option<DateTime<Utc>>,
 }
 
 impl InstanceStatus {
@@ -123,6 +126,7 @@ impl InstanceStatus {
             alerts: Vec::new(),
             budget_exhausted: None,
             error: None,
+            ingested_until: None,
         }
     }
 
