@@ -5,7 +5,7 @@
 //! keep just their sums. That keeps a 30-day window at a few kilobytes while
 //! every window sum stays exact to the minute.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::EventCounts;
 
@@ -105,12 +105,13 @@ impl EventHistory {
         Some(total)
     }
 
-    /// Drops minute detail for hours wholly before `detail_from` (keeping their
-    /// sums) and drops everything wholly before `keep_from`.
-    pub fn compact(&mut self, detail_from: i64, keep_from: i64) {
+    /// Keeps minute detail only for the hours in `keep_detail` (the hours a
+    /// window edge falls in, and the newest ones ingestion rewrites); other
+    /// hours keep their sums. Drops everything wholly before `keep_from`.
+    pub fn compact(&mut self, keep_detail: &BTreeSet<i64>, keep_from: i64) {
         self.hours.retain(|&hour, _| hour + HOUR_MS > keep_from);
-        for (&hour, block) in self.hours.range_mut(..detail_from) {
-            if hour + HOUR_MS <= detail_from {
+        for (hour, block) in self.hours.iter_mut() {
+            if !keep_detail.contains(hour) {
                 block.minutes = None;
             }
         }
@@ -193,7 +194,7 @@ mod tests {
         for m in 0..180 {
             h.set_minute(m * MINUTE_MS, c(1.0, 2.0));
         }
-        h.compact(2 * HOUR_MS, 0);
+        h.compact(&BTreeSet::from([2 * HOUR_MS]), 0);
         assert!(!h.has_detail(0) && !h.has_detail(HOUR_MS) && h.has_detail(2 * HOUR_MS));
         // Whole hours are still exact; a cut through a compacted hour needs detail.
         assert_eq!(h.sum(0, 3 * HOUR_MS), Some(c(180.0, 360.0)));
@@ -201,7 +202,7 @@ mod tests {
         assert_eq!(h.missing_detail(30 * MINUTE_MS, 3 * HOUR_MS), vec![0]);
         h.load_hour(0, [c(1.0, 2.0); 60]);
         assert_eq!(h.sum(30 * MINUTE_MS, 3 * HOUR_MS), Some(c(150.0, 300.0)));
-        h.compact(0, 2 * HOUR_MS);
+        h.compact(&BTreeSet::new(), 2 * HOUR_MS);
         assert_eq!(h.first_hour(), Some(2 * HOUR_MS));
     }
 

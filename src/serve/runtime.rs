@@ -129,18 +129,6 @@ impl SloRuntime {
         self.instances.values().map(|i| &i.status)
     }
 
-    /// How far back minute detail is kept in memory: the longest alert window.
-    fn detail_horizon(&self) -> i64 {
-        let tiers = self.slo.alerting.tiers.iter().map(|t| t.long_window);
-        REPORTED_WINDOWS
-            .iter()
-            .copied()
-            .chain(tiers)
-            .max()
-            .unwrap_or(Duration::ZERO)
-            .as_millis() as i64
-    }
-
     fn history_needed(&self) -> Duration {
         let alerts = self.slo.alerting.longest_window().unwrap_or(Duration::ZERO);
         self.slo
@@ -210,8 +198,8 @@ impl SloRuntime {
             {
                 history.load_hour(hour, minutes);
             }
-            // Keep minute detail only where alert windows need it, as evaluate() does.
-            history.compact(hour_of(now_ms - self.detail_horizon()) - HOUR_MS, i64::MIN);
+            // Sums only until evaluate() asks for the detail its window edges need.
+            history.compact(&detail_hours(now_ms, std::iter::empty()), i64::MIN);
             self.insert_instance(id, group, history);
         }
         if self.slo.group_by.is_empty() && self.instances.is_empty() {
@@ -532,16 +520,21 @@ impl SloRuntime {
                     )
                     .await?;
             }
-            // Keep minute detail for the alert windows; older hours keep only sums.
-            let longest_alert = windows
+            // Minute detail only where a window edge cuts an hour, and for the
+            // newest hours ingestion rewrites; the rest keep their sums.
+            let edges = windows
+                .iter()
+                .map(|w| at - w.as_millis() as i64)
+                .chain([window_start]);
+            let longest = windows
                 .iter()
                 .max()
                 .copied()
                 .unwrap_or(Duration::ZERO)
                 .as_millis() as i64;
             instance.history.compact(
-                hour_of(at - longest_alert) - HOUR_MS,
-                window_start.min(at - longest_alert) - HOUR_MS,
+                &detail_hours(at, edges),
+                window_start.min(at - longest) - HOUR_MS,
             );
         }
         Ok(())
@@ -561,6 +554,13 @@ impl SloRuntime {
             Err(e) => warn!(error = %e, "pruning failed"),
         }
     }
+}
+
+/// Hours whose minute detail stays in memory: those holding a window edge,
+/// and the newest two, which each cycle's re-read span rewrites.
+fn detail_hours(at: i64, edges: impl Iterator<Item = i64>) -> BTreeSet<i64> {
+    let now = hour_of(at);
+    edges.map(hour_of).chain([now, now - HOUR_MS]).collect()
 }
 
 /// Counts a failed cycle by the dependency that failed, for `/metrics`.
