@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the ingestion-cost benchmark (benches/ingest_cost.rs) with real servers:
+#
+#   benches/ingest_cost.sh                      # 1,000 SLOs, 30 days, 60 s scrapes
+#   BENCH_SLOS=200 benches/ingest_cost.sh       # smaller; see the knobs in the .rs file
+#   DATABASE_URL=postgres://... benches/ingest_cost.sh
+#
+# Like scripts/test.sh: installs prometheus (for prometheus and promtool) and
+# postgresql with apt-get when missing, uses DATABASE_URL when set and
+# otherwise starts a throwaway PostgreSQL cluster (fsync off) that is removed
+# on exit, exports PROMETHEUS_BIN and PROMTOOL_BIN, then runs
+# `cargo bench --bench ingest_cost` (which builds the release burnrate binary
+# the benchmark runs). Needs about 6 GB free in $TMPDIR while seeding.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+SCRIPT_NAME=benches/ingest_cost.sh
+# shellcheck source=../scripts/lib/services.sh
+source "$repo_root/scripts/lib/services.sh"
+
+missing=()
+pkg_installed prometheus || missing+=(prometheus)
+if [[ -z ${DATABASE_URL:-} ]] && ! find_pg_bin >/dev/null; then
+    missing+=(postgresql)
+fi
+if [[ ${#missing[@]} -gt 0 ]]; then
+    apt_install "${missing[@]}"
+fi
+resolve_bin PROMETHEUS_BIN prometheus prometheus
+resolve_bin PROMTOOL_BIN prometheus promtool
+export PROMETHEUS_BIN PROMTOOL_BIN
+
+pg_tmp=""
+cleanup() {
+    local rc=$?
+    if [[ -n $pg_tmp ]]; then
+        pg_stop_throwaway
+        rm -rf "$pg_tmp"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -n ${DATABASE_URL:-} ]]; then
+    log "using DATABASE_URL from the environment"
+else
+    pg_tmp=$(mktemp -d "${TMPDIR:-/tmp}/burnrate-bench-pg.XXXXXX")
+    chmod 755 "$pg_tmp" # the server runs as postgres when we are root
+    pg_start_throwaway "$pg_tmp/cluster"
+    log "throwaway PostgreSQL at $DATABASE_URL"
+fi
+
+log "PROMETHEUS_BIN=$PROMETHEUS_BIN PROMTOOL_BIN=$PROMTOOL_BIN"
+cargo bench --bench ingest_cost
