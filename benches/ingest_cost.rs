@@ -191,7 +191,8 @@ impl Traffic {
 
     /// Every step whose scrapes all lie before `now_s`, as remote-write series.
     fn due_series(&mut self, now_s: i64) -> Vec<Series> {
-        let mut samples: Vec<(SeriesSamples, SeriesSamples)> = vec![(Vec::new(), Vec::new()); self.slos];
+        let mut samples: Vec<(SeriesSamples, SeriesSamples)> =
+            vec![(Vec::new(), Vec::new()); self.slos];
         while self.next_step_s + MAX_OFFSET_S <= now_s {
             self.step(|i, ts, ok, err| {
                 samples[i].0.push((ts * 1000, ok as f64));
