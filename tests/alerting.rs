@@ -16,6 +16,7 @@ use burnrate::duration::Duration;
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::Snapshot;
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
+use burnrate::serve::status::DataState;
 use burnrate::store::Store;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
@@ -444,4 +445,94 @@ async fn unresponsive_alertmanager_never_blocks_evaluation() {
         (4, 0, 0),
         "{stats:?}"
     );
+}
+
+/// The `/pay` page-1h alerts burnrate posted to the recorder: (startsAt, endsAt, description).
+fn posted_page_alerts(hooks: &CaptureServer) -> Vec<(DateTime<Utc>, DateTime<Utc>, String)> {
+    let parse = |v: &Value| {
+        DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
+            .map(|t| t.with_timezone(&Utc))
+            .expect("RFC 3339 time")
+    };
+    hooks
+        .received("/recorder/api/v2/alerts")
+        .iter()
+        .flat_map(|batch| batch.as_array().cloned().unwrap_or_default())
+        .filter(|a| a["labels"]["route"] == "/pay" && a["labels"]["long_window"] == "1h")
+        .map(|a| {
+            (
+                parse(&a["startsAt"]),
+                parse(&a["endsAt"]),
+                a["annotations"]["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// While Prometheus is down, cycles fail and statuses turn stale, but a
+/// firing alert is still re-sent every resend interval with `endsAt` ahead
+/// and its last figures, so Alertmanager does not resolve it on its own.
+/// Once Prometheus answers again, evaluation carries on with the same episode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firing_alerts_are_resent_while_prometheus_is_down() {
+    let end = support::now_ms() / MINUTE * MINUTE;
+    let mut prom = TestPrometheus::start().await;
+    prom.remote_write(&series(end - 2 * HOUR, end, (end - 30 * MINUTE, end)))
+        .await;
+    let db = TestDatabase::create().await;
+    let hooks = CaptureServer::start().await;
+    let config = alert_config(vec![format!("{}/recorder", hooks.url())]);
+    let validity = config.settings.validity().to_chrono();
+    let slo: Arc<Slo> = Arc::new(catalog().slos[0].clone());
+    let services = services(&prom, &db, &config).await;
+    let sender = services.alerting.sender.as_ref().expect("sender");
+    let mut runtime = SloRuntime::new(Arc::clone(&slo));
+
+    let t1 = end - 5 * MINUTE;
+    runtime.cycle(&services, time(t1 + 20_000)).await;
+    assert!(sender.wait_idle(StdDuration::from_secs(10)).await);
+    let first = posted_page_alerts(&hooks);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!((first[0].0, first[0].1), (time(t1), time(t1) + validity));
+
+    // Two failed cycles, one resend interval apart.
+    prom.stop().await;
+    for m in 1..=2 {
+        let at = t1 + m * MINUTE;
+        runtime.cycle(&services, time(at + 20_000)).await;
+        assert!(sender.wait_idle(StdDuration::from_secs(10)).await);
+        let states: Vec<DataState> = runtime.statuses().map(|s| s.data_state).collect();
+        assert_eq!(states, [DataState::Stale, DataState::Stale]);
+        let posted = posted_page_alerts(&hooks);
+        assert_eq!(posted.len(), 1 + m as usize, "re-sent at +{m}m: {posted:?}");
+        let last = posted.last().expect("posted");
+        assert_eq!(
+            (last.0, last.1),
+            (time(t1), time(at) + validity),
+            "same start, endsAt ahead of the failed cycle"
+        );
+        assert_eq!(last.2, first[0].2, "the figures of the last evaluation");
+    }
+
+    // Prometheus is back: the same episode, no second firing transition.
+    prom.start_again().await;
+    let t4 = t1 + 3 * MINUTE;
+    runtime.cycle(&services, time(t4 + 20_000)).await;
+    assert!(sender.wait_idle(StdDuration::from_secs(10)).await);
+    assert!(
+        runtime.statuses().all(|s| s.data_state != DataState::Stale),
+        "evaluating again"
+    );
+    let posted = posted_page_alerts(&hooks);
+    assert_eq!(posted.len(), 4, "{posted:?}");
+    assert_eq!(posted[3].0, time(t1));
+    let firings = transitions(&db)
+        .await
+        .into_iter()
+        .filter(|(a, t, _, _)| a == "page-1h" && t == "firing")
+        .count();
+    assert_eq!(firings, 1);
 }

@@ -130,25 +130,13 @@ pub async fn commit(
     }
     let mut outgoing = Vec::new();
     for ((key, mut tracked), o) in next.into_iter().zip(observations) {
-        if let Some(sender_due) = alerting
+        tracked.figures = o.figures;
+        if let Some(due) = alerting
             .sender
             .as_ref()
             .and_then(|_| tracked.due(at, &alerting.settings))
         {
-            let (starts_at, ends_at) = sender_due;
-            let labels = alert_labels(slo, group, o.alert);
-            let annotations =
-                alert_annotations(slo, group, o.alert, &labels, &o.figures, &alerting.settings);
-            outgoing.push(PostableAlert {
-                labels,
-                annotations,
-                starts_at,
-                ends_at,
-                generator_url: alerting
-                    .settings
-                    .instance_url(&instance_name(slo, group))
-                    .unwrap_or_default(),
-            });
+            outgoing.push(postable(slo, group, o.alert, &o.figures, alerting, due));
             tracked.last_sent = Some(at);
         }
         if tracked.is_idle(at, &alerting.settings) {
@@ -161,6 +149,74 @@ pub async fn commit(
         sender.send(&outgoing);
     }
     Ok(())
+}
+
+/// For a cycle that could not evaluate (Prometheus or the database
+/// failing): every alert keeps its phase, and what is due goes out again
+/// with the figures of its last evaluation. Prometheus does the same for a
+/// rule whose query fails, so a firing alert does not expire in Alertmanager
+/// during a monitoring outage.
+pub fn resend_unchanged(
+    slo: &Slo,
+    group: &Labels,
+    alerts: &mut InstanceAlerts,
+    alerting: &Alerting,
+    at: DateTime<Utc>,
+) {
+    let Some(sender) = &alerting.sender else {
+        return;
+    };
+    let mut outgoing = Vec::new();
+    for (key, tracked) in alerts.alerts.iter_mut() {
+        // An alert whose definition is gone waits for the next good cycle.
+        let (Some(due), Some(alert)) = (tracked.due(at, &alerting.settings), alert_ref(slo, key))
+        else {
+            continue;
+        };
+        outgoing.push(postable(slo, group, alert, &tracked.figures, alerting, due));
+        tracked.last_sent = Some(at);
+    }
+    sender.send(&outgoing);
+}
+
+/// The catalog definition of a tracked alert, if the SLO still has it.
+fn alert_ref<'a>(slo: &'a Slo, key: &AlertKey) -> Option<AlertRef<'a>> {
+    match key {
+        AlertKey::Tier(name) => slo
+            .alerting
+            .tiers
+            .iter()
+            .find(|t| &t.name == name)
+            .map(AlertRef::Tier),
+        AlertKey::BudgetExhausted => slo
+            .alerting
+            .budget_exhausted
+            .as_ref()
+            .map(AlertRef::BudgetExhausted),
+    }
+}
+
+/// The alert as Alertmanager takes it, with `(startsAt, endsAt)` from `due`.
+fn postable(
+    slo: &Slo,
+    group: &Labels,
+    alert: AlertRef<'_>,
+    figures: &AlertFigures,
+    alerting: &Alerting,
+    (starts_at, ends_at): (DateTime<Utc>, DateTime<Utc>),
+) -> PostableAlert {
+    let labels = alert_labels(slo, group, alert);
+    let annotations = alert_annotations(slo, group, alert, &labels, figures, &alerting.settings);
+    PostableAlert {
+        labels,
+        annotations,
+        starts_at,
+        ends_at,
+        generator_url: alerting
+            .settings
+            .instance_url(&instance_name(slo, group))
+            .unwrap_or_default(),
+    }
 }
 
 /// The start of the episode a transition belongs to: the pending or firing

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::AlertSettings;
+use super::{AlertFigures, AlertSettings};
 use crate::engine::{AlertPhase, Transition};
 
 /// Which alert of an instance: a burn-rate tier, or the budget-exhausted alert.
@@ -55,6 +55,8 @@ pub struct TrackedAlert {
     /// When it was last handed to the sender. Kept in memory only, so after a
     /// restart a firing alert is sent at once, with its stored start.
     pub last_sent: Option<DateTime<Utc>>,
+    /// The numbers of its last evaluation, for re-sending it while cycles fail.
+    pub figures: AlertFigures,
 }
 
 impl Default for TrackedAlert {
@@ -63,6 +65,7 @@ impl Default for TrackedAlert {
             phase: AlertPhase::Inactive,
             resolved: None,
             last_sent: None,
+            figures: AlertFigures::default(),
         }
     }
 }

@@ -150,6 +150,7 @@ impl SloRuntime {
                 if let Err(e) = self.evaluate(services, evaluated_at).await {
                     count_failure(&e);
                     self.mark_stale(&e.to_string());
+                    self.resend_alerts(services, evaluated_at);
                 }
                 self.mark_ingested();
                 self.prune(services, evaluated_at).await;
@@ -158,7 +159,23 @@ impl SloRuntime {
                 warn!(error = %e, "cycle failed; statuses are stale until the next good cycle");
                 count_failure(&e);
                 self.mark_stale(&e.to_string());
+                self.resend_alerts(services, evaluated_at);
             }
+        }
+    }
+
+    /// Keeps firing alerts alive in Alertmanager through a failed cycle.
+    /// Instances this cycle already evaluated were sent then and are not due.
+    fn resend_alerts(&mut self, services: &Services, at: i64) {
+        let at = to_time(at);
+        for instance in self.instances.values_mut() {
+            evaluation::resend_unchanged(
+                &self.slo,
+                &instance.status.group,
+                &mut instance.alerts,
+                &services.alerting,
+                at,
+            );
         }
     }
 

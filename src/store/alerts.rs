@@ -92,7 +92,7 @@ impl Store {
                 let tracked = TrackedAlert {
                     phase,
                     resolved: started.zip(resolved_at),
-                    last_sent: None,
+                    ..TrackedAlert::default()
                 };
                 (id, AlertKey::from_db(&alert), tracked)
             })
