@@ -2,9 +2,11 @@
 //! its SLOs), from each SLO's [`GatePolicy`] and the current status of its
 //! instances. Pure: no I/O, so every rule is covered by table tests.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::catalog::{GatePolicy, NoDataDecision, Severity};
+use crate::duration::Duration;
 use crate::serve::status::{AlertState, DataState, InstanceStatus};
 
 /// The answer for one instance, one SLO, or the whole request.
@@ -50,10 +52,20 @@ pub struct Facts {
     pub budget_remaining: Option<f64>,
     /// Alerts firing now: (tier name, severity). The budget-exhausted alert is `budget_exhausted`.
     pub firing: Vec<(String, Severity)>,
+    /// Set when the last evaluation is older than a fresh one may be:
+    /// (its age, the limit). A stuck scheduler must not keep allowing.
+    pub outdated: Option<(Duration, Duration)>,
+}
+
+/// When the gate asks, and how old an evaluation may be by then.
+#[derive(Debug, Clone, Copy)]
+pub struct Freshness {
+    pub now: DateTime<Utc>,
+    pub max_age: Duration,
 }
 
 impl Facts {
-    pub fn of(status: &InstanceStatus) -> Facts {
+    pub fn of(status: &InstanceStatus, freshness: &Freshness) -> Facts {
         let mut firing: Vec<(String, Severity)> = status
             .alerts
             .iter()
@@ -69,7 +81,17 @@ impl Facts {
             data_state: status.data_state,
             budget_remaining: status.error_budget.remaining.filter(|r| r.is_finite()),
             firing,
+            outdated: freshness.outdated(status.evaluated_at),
         }
+    }
+}
+
+impl Freshness {
+    /// (age in whole seconds, limit) when an evaluation at `at` is too old.
+    fn outdated(&self, at: Option<DateTime<Utc>>) -> Option<(Duration, Duration)> {
+        let age = (self.now - at?).num_seconds().max(0) as u64;
+        let age = Duration::from_secs(age);
+        (age > self.max_age).then_some((age, self.max_age))
     }
 }
 
@@ -82,8 +104,9 @@ pub struct Verdict {
 
 /// Judges one instance against its SLO's policy.
 ///
-/// * `pending`, `no_data` and `stale` instances (and any instance without a
-///   budget figure) are decided by `on_no_data`;
+/// * `pending`, `no_data` and `stale` instances, instances whose last
+///   evaluation is outdated, and any instance without a budget figure are
+///   decided by `on_no_data`;
 /// * otherwise (`ok`, `low_traffic`) the instance is denied while its budget
 ///   remaining is below `min_budget_remaining` or while an alert of a severity
 ///   in `deny_when_firing` fires, and allowed otherwise.
@@ -102,6 +125,12 @@ pub fn judge(policy: &GatePolicy, facts: &Facts) -> Verdict {
             )],
         }
     };
+    if let Some((age, limit)) = facts.outdated {
+        return no_data(format!(
+            "the last evaluation is {age} old, more than the {limit} a current status may be \
+             (the scheduler is behind or stuck)"
+        ));
+    }
     let remaining = match (facts.data_state, facts.budget_remaining) {
         (DataState::Pending, _) => return no_data("not evaluated yet".to_string()),
         (DataState::NoData, _) => return no_data("no events in the SLO window".to_string()),
@@ -178,6 +207,14 @@ mod tests {
             data_state: state,
             budget_remaining: remaining,
             firing: firing.iter().map(|(t, s)| (t.to_string(), *s)).collect(),
+            outdated: None,
+        }
+    }
+
+    fn outdated(facts: Facts) -> Facts {
+        Facts {
+            outdated: Some((Duration::from_mins(12), Duration::from_mins(5))),
+            ..facts
         }
     }
 
@@ -211,6 +248,9 @@ mod tests {
             ("stale, allow", &lenient, facts(Stale, Some(-3.0), &[("page", Page)]), Allow, "stale"),
             ("ok without a budget figure", &default, facts(Ok, None, &[]), Undecided, "no error budget"),
             ("lenient never denies on numbers", &lenient, facts(Ok, Some(-0.5), &[("page", Page)]), Allow, "at or above"),
+            ("outdated, healthy numbers", &default, outdated(facts(Ok, Some(0.9), &[])), Undecided, "12m old, more than the 5m"),
+            ("outdated, deny", &strict, outdated(facts(Ok, Some(0.9), &[])), Deny, "scheduler is behind or stuck"),
+            ("outdated, allow", &lenient, outdated(facts(Ok, Some(-0.5), &[])), Allow, "says allow"),
         ];
         for (name, policy, facts, want, reason) in cases {
             let verdict = judge(policy, &facts);
@@ -230,6 +270,26 @@ mod tests {
             &facts(DataState::Ok, Some(-1.0), &[("page", Severity::Page)]),
         );
         assert_eq!(v.reasons.len(), 2, "{v:?}");
+    }
+
+    #[test]
+    fn facts_mark_an_old_evaluation_outdated() {
+        use chrono::TimeZone;
+        let at = Utc
+            .with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+            .single()
+            .expect("time");
+        let fresh = |mins: i64| Freshness {
+            now: at + chrono::Duration::minutes(mins) + chrono::Duration::milliseconds(400),
+            max_age: Duration::from_mins(5),
+        };
+        assert_eq!(fresh(5).outdated(Some(at)), None);
+        assert_eq!(
+            fresh(6).outdated(Some(at)),
+            Some((Duration::from_mins(6), Duration::from_mins(5)))
+        );
+        assert_eq!(fresh(-1).outdated(Some(at)), None, "clock skew is not age");
+        assert_eq!(fresh(60).outdated(None), None, "never evaluated is pending");
     }
 
     #[test]

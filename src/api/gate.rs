@@ -13,7 +13,7 @@ use super::Api;
 use super::params::Params;
 use super::problem::Problem;
 use super::view::DataState;
-use crate::gate::{self, Decision, Facts, Verdict};
+use crate::gate::{self, Decision, Facts, Freshness, Verdict};
 use crate::serve::status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -138,6 +138,10 @@ fn decide(api: &Api, params: &Params) -> Result<GateResult, Problem> {
             by_slo.entry(s.slo.as_str()).or_default().push(s);
         }
     }
+    let freshness = Freshness {
+        now: Utc::now(),
+        max_age: api.app.max_status_age,
+    };
     let mut instances = Vec::new();
     for slo in chosen {
         let statuses = by_slo.remove(slo.id.as_str()).unwrap_or_default();
@@ -146,6 +150,7 @@ fn decide(api: &Api, params: &Params) -> Result<GateResult, Problem> {
                 data_state: status::DataState::Pending,
                 budget_remaining: None,
                 firing: Vec::new(),
+                outdated: None,
             };
             instances.push(instance(
                 slo.id.as_str(),
@@ -155,7 +160,12 @@ fn decide(api: &Api, params: &Params) -> Result<GateResult, Problem> {
             ));
         }
         for s in statuses {
-            instances.push(instance(&s.id, slo.id.as_str(), &slo.gate, &Facts::of(s)));
+            instances.push(instance(
+                &s.id,
+                slo.id.as_str(),
+                &slo.gate,
+                &Facts::of(s, &freshness),
+            ));
         }
     }
     let decision = Decision::combine(instances.iter().map(|i| match i.decision {

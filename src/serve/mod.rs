@@ -73,6 +73,8 @@ pub struct AppState {
     pub reloader: Reloader,
     pub store: Store,
     evaluated: AtomicBool,
+    /// How old an evaluation may be before the gate stops trusting it.
+    pub max_status_age: Duration,
 }
 
 impl AppState {
@@ -135,6 +137,7 @@ impl App {
             reloader,
             store: store.clone(),
             evaluated: AtomicBool::new(false),
+            max_status_age: max_status_age(settings.interval),
         });
         let alerting = settings
             .alerting
@@ -193,4 +196,9 @@ impl App {
         watcher.abort();
         result
     }
+}
+
+/// Five intervals, at least five minutes: slow cycles pass, a stuck scheduler does not.
+pub fn max_status_age(interval: Duration) -> Duration {
+    Duration::from_millis(interval.as_millis().saturating_mul(5)).max(Duration::from_mins(5))
 }
