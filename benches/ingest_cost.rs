@@ -1033,15 +1033,33 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let mem = memory_kb(pid);
 
     // What burnrate reports, for the cross-check against full-window PromQL.
-    let listing: Value = client
-        .get(format!("http://{listen}/api/v1/slos"))
-        .send()
-        .await
-        .expect("GET /api/v1/slos")
-        .json()
-        .await
-        .expect("JSON");
-    let items = listing["items"].as_array().cloned().unwrap_or_default();
+    // Every page: /api/v1/slos returns 100 instances unless asked for more.
+    let mut items: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("http://{listen}/api/v1/slos?limit=1000");
+        if let Some(c) = &cursor {
+            url.push_str("&cursor=");
+            url.push_str(
+                &c.replace('%', "%25")
+                    .replace('&', "%26")
+                    .replace('+', "%2B"),
+            );
+        }
+        let page: Value = client
+            .get(&url)
+            .send()
+            .await
+            .expect("GET /api/v1/slos")
+            .json()
+            .await
+            .expect("JSON");
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(next) if !next.is_empty() => cursor = Some(next.to_string()),
+            _ => break,
+        }
+    }
     let mut states: BTreeMap<String, usize> = BTreeMap::new();
     let mut burnrate_totals: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     let mut evaluated_at = None;
