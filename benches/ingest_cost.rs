@@ -474,6 +474,8 @@ struct CycleDone {
 struct LogState {
     cycles: Vec<CycleDone>,
     backfill_progress_lines: u64,
+    /// SLOs that logged `backfilling history`.
+    backfills_started: u64,
     lines: u64,
     warnings: Vec<String>,
     warning_count: u64,
@@ -520,6 +522,7 @@ fn start_log_follower(path: PathBuf) -> Arc<Mutex<LogState>> {
                 }
                 match msg {
                     "backfill progress" => st.backfill_progress_lines += 1,
+                    "backfilling history" => st.backfills_started += 1,
                     "cycle done" => {
                         let at_ms = v["timestamp"]
                             .as_str()
@@ -897,7 +900,6 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     };
 
     // Cycle 1 is the backfill.
-    let expected_progress = (cfg.slos as u64) * ((cfg.days as u64 * 24 / 6).max(1));
     let mut last_report = Instant::now();
     let backfill = loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -912,8 +914,9 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
             last_report = Instant::now();
             let mem = memory_kb(pid);
             log(format!(
-                "backfilling: {} of ~{expected_progress} chunk log lines, {} warnings, RSS {} MB",
-                st.backfill_progress_lines,
+                "backfilling: {} of {} SLOs started, {} warnings, RSS {} MB",
+                st.backfills_started,
+                cfg.slos,
                 st.warning_count,
                 mem.get("VmRSS").copied().unwrap_or(0) / 1024
             ));
@@ -1102,9 +1105,11 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         .fetch_one(&pool)
         .await
         .expect("count evaluations");
-    // Evaluations accumulate every 5 minutes for as long as the window: a
-    // month of them, for 10 instances, written like burnrate writes them.
-    let per_window = cfg.days * 288 + 2 * 12;
+    // Evaluations accumulate for as long as the window, thinned as pruning
+    // leaves them (tests/store.rs): every 5 minutes for the last day, the last
+    // of each hour before. That many rows for 10 instances, written like
+    // burnrate writes them.
+    let per_window = 288 + (cfg.days - 1) * 24;
     let sample_item = items.first().cloned().unwrap_or(Value::Null);
     let burn_rates = sample_item["burn_rates"].clone();
     sqlx::query("create table bench_eval_projection (like evaluations including all)")
@@ -1113,7 +1118,8 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         .expect("create projection table");
     sqlx::query(
         "insert into bench_eval_projection (instance_id, evaluated_at, data_state, good, total, sli, budget_remaining, burn_rates)
-         select i.id, now() - make_interval(mins => 5 * g), 'ok', $1, $2, $3, $4, $5
+         select i.id, now() - make_interval(mins => case when g <= 288 then 5 * g else 60 * (g - 264) end),
+                'ok', $1, $2, $3, $4, $5
          from (select id from slo_instances order by id limit 10) i cross join generate_series(1, $6) g",
     )
     .bind(sample_item["events"]["good"].as_f64().unwrap_or(1e6))
@@ -1420,7 +1426,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     );
     let _ = writeln!(
         out,
-        "| evaluations for a full {window} (projected: {per_window} rows per instance at 5 min) | {} per instance |",
+        "| evaluations for a full {window} (projected: {per_window} rows per instance, 5 min for a day, hourly before) | {} per instance |",
         kb(eval_per_instance)
     );
     let steady_state = per_instance(all_compact - compact_of("evaluations")) + eval_per_instance;

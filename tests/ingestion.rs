@@ -10,7 +10,7 @@ use burnrate::catalog::{self, Slo};
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
 use burnrate::serve::status::InstanceStatus;
-use burnrate::store::Store;
+use burnrate::store::{Store, StoredHour};
 use chrono::{TimeZone, Utc};
 use support::synthetic::{DAY, HOUR, Incident, MINUTE, Scenario, exact_increase};
 use support::{Series, TestDatabase, TestPrometheus};
@@ -230,17 +230,21 @@ async fn reingesting_never_double_counts() {
     check(second.statuses().next().unwrap(), &truth, None, end);
 }
 
-async fn bucket_sums(db: &TestDatabase) -> (i64, f64, f64) {
-    let pool = db.pool().await;
-    sqlx::query_as("select count(*), coalesce(sum(g), 0), coalesce(sum(t), 0) from event_buckets, unnest(good, total) as u(g, t)").fetch_one(&pool).await.expect("sums")
+/// (minutes fetched, sum of good, sum of total) over every stored hour.
+async fn bucket_sums(db: &TestDatabase) -> (usize, f64, f64) {
+    all_buckets(db)
+        .await
+        .iter()
+        .flat_map(|h| h.minutes.iter().flatten())
+        .fold((0, 0.0, 0.0), |(n, g, t), c| {
+            (n + 1, g + c.good, t + c.total)
+        })
 }
 
 /// Every stored bucket row, for comparing two runs.
-async fn all_buckets(
-    db: &TestDatabase,
-) -> Vec<(String, String, Vec<Option<f64>>, Vec<Option<f64>>)> {
-    let pool = db.pool().await;
-    sqlx::query_as("select i.slo_id || i.group_key, b.hour::text, b.good, b.total from event_buckets b join slo_instances i on i.id = b.instance_id order by 1, 2").fetch_all(&pool).await.expect("buckets")
+async fn all_buckets(db: &TestDatabase) -> Vec<StoredHour> {
+    let store = Store::connect(db.url()).await.expect("store");
+    store.stored_hours().await.expect("buckets")
 }
 
 /// Prometheus down for several cycles: statuses turn stale (never a made-up

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::status::{
     AlertState, DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus,
@@ -44,6 +44,8 @@ pub struct IngestSettings {
     pub chunk: Duration,
     /// Evaluations are stored for history every this often.
     pub history_step: Duration,
+    /// Older evaluations are thinned to the last of each hour.
+    pub history_detail: Duration,
 }
 
 impl Default for IngestSettings {
@@ -52,6 +54,7 @@ impl Default for IngestSettings {
             reread: Duration::from_mins(2),
             chunk: Duration::from_hours(6),
             history_step: Duration::from_mins(5),
+            history_detail: Duration::from_days(1),
         }
     }
 }
@@ -272,6 +275,8 @@ impl SloRuntime {
         from = floor_minute(from);
         let chunk = services.settings.chunk.as_millis() as i64;
         let started = std::time::Instant::now();
+        // Progress every 10 s: a thousand SLOs backfilling must not flood the log.
+        let mut reported = started;
         let total_span = (target - from).max(1);
         while from < target {
             let to = (from + chunk).min(target);
@@ -321,7 +326,9 @@ impl SloRuntime {
                 .await?;
             self.apply_to_memory(services, &by_instance).await?;
             self.state = Some(state);
-            if chunk < total_span && to < target {
+            debug!(until = %to_time(to), "backfill chunk stored");
+            if chunk < total_span && to < target && reported.elapsed().as_secs() >= 10 {
+                reported = std::time::Instant::now();
                 info!(progress = format!("{:.0}%", 100.0 * (to - (target - total_span)) as f64 / total_span as f64), until = %to_time(to), elapsed_s = started.elapsed().as_secs(), "backfill progress");
             }
             from = floor_minute(to);
@@ -557,17 +564,29 @@ impl SloRuntime {
         Ok(())
     }
 
-    /// Drops stored data no window needs any more, once an hour.
+    /// Drops stored data no window needs any more and thins evaluations
+    /// past the detail span, once an hour.
     async fn prune(&mut self, services: &Services, at: i64) {
         let hour = hour_of(at);
-        if hour == self.last_pruned_hour {
+        let previous = std::mem::replace(&mut self.last_pruned_hour, hour);
+        if hour == previous {
             return;
         }
-        self.last_pruned_hour = hour;
         let keep_from = at - self.history_needed().as_millis() as i64 - HOUR_MS;
-        match services.store.prune(self.slo.id.as_str(), keep_from).await {
+        let thin_before = hour_of(at - services.settings.history_detail.as_millis() as i64);
+        // A run's first prune thins everything; later ones the hours that aged since.
+        let thin_from = if previous == 0 {
+            0
+        } else {
+            thin_before - (hour - previous) - HOUR_MS
+        };
+        match services
+            .store
+            .prune(self.slo.id.as_str(), keep_from, thin_from, thin_before)
+            .await
+        {
             Ok(0) => {}
-            Ok(rows) => info!(rows, before = %to_time(keep_from), "pruned old data"),
+            Ok(rows) => debug!(rows, before = %to_time(keep_from), "pruned old data"),
             Err(e) => warn!(error = %e, "pruning failed"),
         }
     }

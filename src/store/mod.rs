@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod history;
+pub mod packed;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use sqlx::postgres::PgPoolOptions;
 use crate::engine::EventCounts;
 use crate::ingest::history::{HOUR_MS, MINUTE_MS, hour_of};
 use crate::ingest::increments::Labels;
+use packed::HourMinutes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -25,16 +27,76 @@ pub enum StoreError {
         what: &'static str,
         source: sqlx::Error,
     },
+    #[error(
+        "event_buckets row of instance {instance}, hour {hour}, cannot be read ({reason}); \
+         delete it and burnrate fetches the hour again while Prometheus still has it"
+    )]
+    DamagedRow {
+        instance: i64,
+        hour: DateTime<Utc>,
+        reason: packed::UnpackError,
+    },
 }
 
 fn query_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
-/// One hour's good and total counts, one element per minute (`None`: not fetched).
-type MinuteArrays = (Vec<Option<f64>>, Vec<Option<f64>>);
-/// An `event_buckets` row: hour, good, total.
-type HourRow = (DateTime<Utc>, Vec<Option<f64>>, Vec<Option<f64>>);
+/// An `event_buckets` row: hour, packed counts, or the arrays of rows
+/// written before migration 0003.
+type HourRow = (
+    DateTime<Utc>,
+    Option<Vec<u8>>,
+    Option<Vec<Option<f64>>>,
+    Option<Vec<Option<f64>>>,
+);
+
+/// An [`HourRow`] with its instance id and `slo_id || group_key` in front.
+type ListedRow = (
+    i64,
+    String,
+    DateTime<Utc>,
+    Option<Vec<u8>>,
+    Option<Vec<Option<f64>>>,
+    Option<Vec<Option<f64>>>,
+);
+
+/// The minute counts of a row, whichever way it was written.
+fn row_minutes(instance: i64, row: HourRow) -> Result<(DateTime<Utc>, HourMinutes), StoreError> {
+    let (hour, packed, good, total) = row;
+    let minutes = match packed {
+        Some(bytes) => packed::unpack(&bytes).map_err(|reason| StoreError::DamagedRow {
+            instance,
+            hour,
+            reason,
+        })?,
+        None => {
+            let (good, total) = (good.unwrap_or_default(), total.unwrap_or_default());
+            std::array::from_fn(|i| {
+                match (
+                    good.get(i).copied().flatten(),
+                    total.get(i).copied().flatten(),
+                ) {
+                    (None, None) => None,
+                    (good, total) => Some(EventCounts {
+                        good: good.unwrap_or(0.0),
+                        total: total.unwrap_or(0.0),
+                    }),
+                }
+            })
+        }
+    };
+    Ok((hour, minutes))
+}
+
+/// One stored hour of one instance, as [`Store::stored_hours`] lists them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredHour {
+    /// `slo_id` followed by the group key.
+    pub instance: String,
+    pub hour: DateTime<Utc>,
+    pub minutes: HourMinutes,
+}
 
 /// Ingestion progress of one SLO.
 #[derive(Debug, Clone, PartialEq)]
@@ -162,30 +224,49 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
         for (&instance, minutes) in buckets {
-            let mut hours: BTreeMap<i64, MinuteArrays> = BTreeMap::new();
+            let mut hours: BTreeMap<i64, HourMinutes> = BTreeMap::new();
             for (&minute, counts) in minutes {
-                let (good, total) = hours
-                    .entry(hour_of(minute))
-                    .or_insert_with(|| (vec![None; 60], vec![None; 60]));
                 let slot = ((minute - hour_of(minute)) / MINUTE_MS) as usize;
-                good[slot] = Some(counts.good);
-                total[slot] = Some(counts.total);
+                hours.entry(hour_of(minute)).or_insert([None; 60])[slot] = Some(*counts);
             }
-            for (hour, (good, total)) in hours {
-                sqlx::query(
-                    "insert into event_buckets (instance_id, hour, good, total) values ($1, $2, $3, $4)
-                     on conflict (instance_id, hour) do update set
-                       good = (select array_agg(coalesce(n, o) order by i) from unnest(excluded.good, event_buckets.good) with ordinality as u(n, o, i)),
-                       total = (select array_agg(coalesce(n, o) order by i) from unnest(excluded.total, event_buckets.total) with ordinality as u(n, o, i))",
+            // Hours this write covers only in part keep their other minutes.
+            let partial: Vec<DateTime<Utc>> = hours
+                .iter()
+                .filter(|(_, m)| m.iter().any(Option::is_none))
+                .map(|(&h, _)| to_time(h))
+                .collect();
+            if !partial.is_empty() {
+                let rows: Vec<HourRow> = sqlx::query_as(
+                    "select hour, packed, good, total from event_buckets
+                     where instance_id = $1 and hour = any($2) for update",
                 )
                 .bind(instance)
-                .bind(to_time(hour))
-                .bind(&good)
-                .bind(&total)
-                .execute(&mut *tx)
+                .bind(&partial)
+                .fetch_all(&mut *tx)
                 .await
-                .map_err(query_err("write buckets"))?;
+                .map_err(query_err("read buckets to merge"))?;
+                for row in rows {
+                    let (hour, old) = row_minutes(instance, row)?;
+                    if let Some(new) = hours.get_mut(&hour.timestamp_millis()) {
+                        *new = packed::merge(new, &old);
+                    }
+                }
             }
+            let (stamps, rows): (Vec<DateTime<Utc>>, Vec<Vec<u8>>) = hours
+                .iter()
+                .map(|(&h, m)| (to_time(h), packed::pack(m)))
+                .unzip();
+            sqlx::query(
+                "insert into event_buckets (instance_id, hour, packed)
+                 select $1, hour, packed from unnest($2::timestamptz[], $3::bytea[]) as u(hour, packed)
+                 on conflict (instance_id, hour) do update set packed = excluded.packed, good = null, total = null",
+            )
+            .bind(instance)
+            .bind(&stamps)
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("write buckets"))?;
         }
         sqlx::query(
             "insert into ingestion_state (slo_id, sli_fingerprint, ingested_until, history_from) values ($1, $2, $3, $4)
@@ -210,34 +291,77 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, [EventCounts; 60])>, StoreError> {
-        let rows: Vec<HourRow> = sqlx::query_as("select hour, good, total from event_buckets where instance_id = $1 and hour >= $2 and hour < $3 order by hour")
-            .bind(instance)
-            .bind(to_time(hour_of(from)))
-            .bind(to_time(to))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("load buckets"))?;
-        Ok(rows
-            .into_iter()
-            .map(|(hour, good, total)| {
-                let mut minutes = [EventCounts::default(); 60];
-                for (i, slot) in minutes.iter_mut().enumerate() {
-                    *slot = EventCounts {
-                        good: good.get(i).copied().flatten().unwrap_or(0.0),
-                        total: total.get(i).copied().flatten().unwrap_or(0.0),
-                    };
-                }
-                (hour.timestamp_millis(), minutes)
+        let rows: Vec<HourRow> = sqlx::query_as(
+            "select hour, packed, good, total from event_buckets
+             where instance_id = $1 and hour >= $2 and hour < $3 order by hour",
+        )
+        .bind(instance)
+        .bind(to_time(hour_of(from)))
+        .bind(to_time(to))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("load buckets"))?;
+        rows.into_iter()
+            .map(|row| {
+                let (hour, minutes) = row_minutes(instance, row)?;
+                Ok((
+                    hour.timestamp_millis(),
+                    minutes.map(Option::unwrap_or_default),
+                ))
             })
-            .collect())
+            .collect()
     }
 
-    /// Deletes buckets and evaluations older than `before` for an SLO's instances.
-    pub async fn prune(&self, slo_id: &str, before: i64) -> Result<u64, StoreError> {
+    /// Every stored hour of every instance, ordered by instance and hour:
+    /// for comparing two databases.
+    pub async fn stored_hours(&self) -> Result<Vec<StoredHour>, StoreError> {
+        let rows: Vec<ListedRow> = sqlx::query_as(
+            "select i.id, i.slo_id || i.group_key, b.hour, b.packed, b.good, b.total
+                 from event_buckets b join slo_instances i on i.id = b.instance_id order by 2, 3",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("list buckets"))?;
+        rows.into_iter()
+            .map(|(id, instance, hour, packed, good, total)| {
+                let (hour, minutes) = row_minutes(id, (hour, packed, good, total))?;
+                Ok(StoredHour {
+                    instance,
+                    hour,
+                    minutes,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes buckets and evaluations older than `before` for an SLO's
+    /// instances, and thins the evaluations in the hours from `thin_from`'s
+    /// up to `thin_before`'s to the last evaluation of each hour.
+    pub async fn prune(
+        &self,
+        slo_id: &str,
+        before: i64,
+        thin_from: i64,
+        thin_before: i64,
+    ) -> Result<u64, StoreError> {
         let cutoff = to_time(hour_of(before) - HOUR_MS);
         let buckets = sqlx::query("delete from event_buckets b using slo_instances i where b.instance_id = i.id and i.slo_id = $1 and b.hour < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune buckets"))?;
         let evals = sqlx::query("delete from evaluations e using slo_instances i where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune evaluations"))?;
-        Ok(buckets.rows_affected() + evals.rows_affected())
+        // Hours by epoch arithmetic: date_trunc would follow the session's time zone.
+        let thinned = sqlx::query(
+            "delete from evaluations e using slo_instances i
+             where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at >= $2 and e.evaluated_at < $3
+               and exists (select 1 from evaluations later
+                           where later.instance_id = e.instance_id and later.evaluated_at > e.evaluated_at
+                             and later.evaluated_at < to_timestamp(floor(extract(epoch from e.evaluated_at) / 3600) * 3600 + 3600))",
+        )
+        .bind(slo_id)
+        .bind(to_time(hour_of(thin_from)))
+        .bind(to_time(hour_of(thin_before)))
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("thin evaluations"))?;
+        Ok(buckets.rows_affected() + evals.rows_affected() + thinned.rows_affected())
     }
 
     /// Records one evaluation for history.

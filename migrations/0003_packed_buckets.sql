@@ -1,0 +1,8 @@
+-- Minute counts packed into bytes (format in src/store/packed.rs): about a
+-- sixth of the size of two float8[60] arrays. Rows written before keep their
+-- arrays until they are rewritten or pruned; readers take either.
+alter table event_buckets add column packed bytea;
+alter table event_buckets alter column good drop not null;
+alter table event_buckets alter column total drop not null;
+alter table event_buckets add constraint event_buckets_has_counts
+    check (packed is not null or (good is not null and total is not null));

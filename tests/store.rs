@@ -1,0 +1,168 @@
+//! The PostgreSQL store on its own: the packed bucket rows, rows from
+//! before packing, and the thinning of evaluation history.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use burnrate::engine::EventCounts;
+use burnrate::store::{IngestionState, Store};
+use chrono::{TimeZone, Utc};
+use support::TestDatabase;
+use support::synthetic::{DAY, HOUR, MINUTE};
+
+/// Rows written as `float8[]` arrays before migration 0003 are read as they
+/// are, and a partial write into one keeps its other minutes and packs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_from_before_packing_are_read_and_merged() {
+    let db = TestDatabase::create().await;
+    let store = Store::connect(db.url()).await.expect("store");
+    let id = store
+        .instance_id("shop/legacy", &Default::default())
+        .await
+        .expect("instance");
+    let hour = support::now_ms() / HOUR * HOUR - 5 * HOUR;
+    // Minutes 0..30 fetched (i good of i + 1), 30..60 not fetched.
+    let good: Vec<Option<f64>> = (0..60).map(|i| (i < 30).then_some(i as f64)).collect();
+    let total: Vec<Option<f64>> = (0..60)
+        .map(|i| (i < 30).then_some(i as f64 + 1.0))
+        .collect();
+    let pool = db.pool().await;
+    sqlx::query(
+        "insert into event_buckets (instance_id, hour, good, total) values ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(Utc.timestamp_millis_opt(hour).unwrap())
+    .bind(&good)
+    .bind(&total)
+    .execute(&pool)
+    .await
+    .expect("legacy row");
+    let loaded = store.load_hours(id, hour, hour + HOUR).await.expect("load");
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(
+        loaded[0].1[29],
+        EventCounts {
+            good: 29.0,
+            total: 30.0
+        }
+    );
+    assert_eq!(loaded[0].1[30], EventCounts::default());
+
+    // Minutes 40 and 41 arrive.
+    let minutes: BTreeMap<i64, EventCounts> = [40, 41]
+        .map(|m| {
+            (
+                hour + m * MINUTE,
+                EventCounts {
+                    good: 7.0,
+                    total: 9.0,
+                },
+            )
+        })
+        .into();
+    let state = IngestionState {
+        sli_fingerprint: "x".into(),
+        ingested_until: hour + 42 * MINUTE,
+        history_from: hour,
+    };
+    store
+        .write_span("shop/legacy", &[(id, minutes)].into(), &state)
+        .await
+        .expect("write");
+    let stored = store.stored_hours().await.expect("list");
+    assert_eq!(stored.len(), 1);
+    let m = &stored[0].minutes;
+    assert_eq!(
+        m[29],
+        Some(EventCounts {
+            good: 29.0,
+            total: 30.0
+        }),
+        "kept"
+    );
+    assert_eq!(m[35], None, "still not fetched");
+    assert_eq!(
+        m[41],
+        Some(EventCounts {
+            good: 7.0,
+            total: 9.0
+        }),
+        "written"
+    );
+    let (packed, arrays): (bool, bool) = sqlx::query_as(
+        "select packed is not null, good is not null or total is not null from event_buckets",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("row");
+    assert_eq!((packed, arrays), (true, false), "rewritten packed");
+}
+
+/// Evaluations every 5 minutes for three days, pruned as the runtime does an
+/// hour later: none before the cutoff, the last of each hour before the
+/// detail span, every one inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
+    let db = TestDatabase::create().await;
+    let store = Store::connect(db.url()).await.expect("store");
+    let id = store
+        .instance_id("shop/thin", &Default::default())
+        .await
+        .expect("instance");
+    let now = support::now_ms() / HOUR * HOUR;
+    let first = now - 3 * DAY;
+    let mut at = first;
+    while at <= now {
+        store
+            .record_evaluation(
+                id,
+                at,
+                "ok",
+                EventCounts {
+                    good: 1.0,
+                    total: 1.0,
+                },
+                Some(1.0),
+                Some(1.0),
+                &BTreeMap::new(),
+            )
+            .await
+            .expect("record");
+        at += 5 * MINUTE;
+    }
+    let keep_from = first + 6 * HOUR + 10 * MINUTE;
+    let thin_before = now - DAY;
+    store
+        .prune("shop/thin", keep_from, 0, thin_before)
+        .await
+        .expect("prune");
+    let pool = db.pool().await;
+    let kept: Vec<i64> = sqlx::query_scalar(
+        "select (extract(epoch from evaluated_at) * 1000)::bigint from evaluations order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    // Rows are deleted before the hour holding `keep_from`, minus one.
+    let cutoff = keep_from / HOUR * HOUR - HOUR;
+    let mut want: Vec<i64> = Vec::new();
+    let mut hour = cutoff;
+    while hour < thin_before {
+        want.push(hour + 55 * MINUTE);
+        hour += HOUR;
+    }
+    let mut t = thin_before;
+    while t <= now {
+        want.push(t);
+        t += 5 * MINUTE;
+    }
+    assert_eq!(kept.len(), want.len(), "{} rows kept", kept.len());
+    assert_eq!(kept, want);
+    // A second prune changes nothing.
+    let again = store
+        .prune("shop/thin", keep_from, 0, thin_before)
+        .await
+        .expect("prune");
+    assert_eq!(again, 0);
+}
