@@ -1318,3 +1318,57 @@ async fn grafana_dashboard_queries_return_data() {
         .await;
     assert_eq!(services["result"].as_array().unwrap().len(), 3);
 }
+
+/// A client that opens a connection and never finishes its request headers
+/// (slowloris) is disconnected after the header read timeout, while other
+/// clients are served; shutdown still completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_never_finish_their_headers_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(burnrate::serve::http::serve(
+        listener,
+        router,
+        Duration::from_millis(500),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /ok HTTP/1.1\r\nHost: burnrate\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let body = reqwest::get(format!("http://{addr}/ok"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "ok", "other clients are served");
+
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf))
+        .await
+        .expect("the half-sent request is cut off within 5 s");
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        read.is_err() || buf.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "closed without serving the request: {read:?} {text:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(400),
+        "not before the timeout: {elapsed:?}"
+    );
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("shutdown completes")
+        .unwrap();
+}

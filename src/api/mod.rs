@@ -52,6 +52,8 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Larger request bodies are refused with 413.
     pub body_limit: usize,
+    /// Connections that have not sent complete request headers by then are closed.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ApiSettings {
@@ -60,6 +62,7 @@ impl Default for ApiSettings {
             tokens: Tokens::default(),
             request_timeout: Duration::from_secs(10),
             body_limit: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }

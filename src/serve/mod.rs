@@ -2,6 +2,7 @@
 //! built from one settings value so tests start exactly what users run.
 
 pub mod health;
+pub mod http;
 pub mod reload;
 pub mod runtime;
 pub mod scheduler;
@@ -189,12 +190,16 @@ impl App {
         );
         info!(listen = %self.listener.local_addr()?, "serving");
         let router = crate::api::router(Arc::clone(&self.state), &self.settings.api);
-        let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        http::serve(
+            self.listener,
+            router,
+            self.settings.api.header_read_timeout,
+            shutdown,
+        )
+        .await;
         scheduler.abort();
         watcher.abort();
-        result
+        Ok(())
     }
 }
 
