@@ -27,7 +27,8 @@ SCRIPT_NAME=scripts/quickstart.sh
 source "$repo_root/scripts/lib/services.sh"
 
 burnrate_port=${BURNRATE_PORT:-8080}
-burnrate_bin=${BURNRATE_BIN:-$repo_root/target/release/burnrate}
+release_dir=${CARGO_TARGET_DIR:-$repo_root/target}/release
+burnrate_bin=${BURNRATE_BIN:-$release_dir/burnrate}
 if port_in_use "$burnrate_port"; then
     die "port $burnrate_port is already in use; pick another with BURNRATE_PORT=..."
 fi
@@ -134,7 +135,7 @@ fi
 # ------------------------------------------------- demo workload, Prometheus --
 
 demo_port=$(free_port)
-start demo_workload "$repo_root/target/release/demo_workload" --listen "127.0.0.1:$demo_port"
+start demo_workload "$release_dir/demo_workload" --listen "127.0.0.1:$demo_port"
 await demo_workload 30 curl -fsS -o /dev/null "http://127.0.0.1:$demo_port/metrics"
 log "demo workload serving http://127.0.0.1:$demo_port/metrics"
 
