@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use burnrate::engine::EventCounts;
-use burnrate::store::{IngestionState, Store};
+use burnrate::store::{IngestionState, PrunePlan, Store};
 use chrono::{TimeZone, Utc};
 use support::TestDatabase;
 use support::synthetic::{DAY, HOUR, MINUTE};
@@ -102,6 +102,16 @@ async fn rows_from_before_packing_are_read_and_merged() {
 /// Evaluations every 5 minutes for three days, pruned as the runtime does an
 /// hour later: none before the cutoff, the last of each hour before the
 /// detail span, every one inside it.
+/// The runtime's first prune of a run: thin everything before `thin_before`.
+fn plan(before: i64, thin_before: i64) -> PrunePlan {
+    PrunePlan {
+        before,
+        thin_from: 0,
+        thin_before,
+        transitions_before: before,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
     let db = TestDatabase::create().await;
@@ -134,7 +144,7 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
     let keep_from = first + 6 * HOUR + 10 * MINUTE;
     let thin_before = now - DAY;
     store
-        .prune("shop/thin", keep_from, 0, thin_before)
+        .prune("shop/thin", &plan(keep_from, thin_before))
         .await
         .expect("prune");
     let pool = db.pool().await;
@@ -161,8 +171,45 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
     assert_eq!(kept, want);
     // A second prune changes nothing.
     let again = store
-        .prune("shop/thin", keep_from, 0, thin_before)
+        .prune("shop/thin", &plan(keep_from, thin_before))
         .await
         .expect("prune");
     assert_eq!(again, 0);
+}
+
+/// Alert transitions before `transitions_before` are deleted, later ones kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_alert_transitions_are_pruned() {
+    let db = TestDatabase::create().await;
+    let store = Store::connect(db.url()).await.expect("store");
+    let id = store
+        .instance_id("shop/alerts", &Default::default())
+        .await
+        .expect("instance");
+    let now = support::now_ms() / MINUTE * MINUTE;
+    let pool = db.pool().await;
+    for days in [120, 91, 89, 1] {
+        sqlx::query(
+            "insert into alert_transitions (instance_id, alert, transition, at, severity) values ($1, 'page-1h', 'firing', $2, 'page')",
+        )
+        .bind(id)
+        .bind(Utc.timestamp_millis_opt(now - days * DAY).unwrap())
+        .execute(&pool)
+        .await
+        .expect("insert transition");
+    }
+    let plan = PrunePlan {
+        transitions_before: now - 90 * DAY,
+        ..plan(now - 30 * DAY, now - DAY)
+    };
+    assert_eq!(store.prune("shop/alerts", &plan).await.expect("prune"), 2);
+    let left: Vec<i64> = sqlx::query_scalar(
+        "select ((extract(epoch from at) * 1000)::bigint - $1) / $2 from alert_transitions order by at",
+    )
+    .bind(now)
+    .bind(DAY)
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    assert_eq!(left, [-89, -1]);
 }

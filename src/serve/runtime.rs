@@ -19,7 +19,7 @@ use crate::ingest::history::{EventHistory, HOUR_MS, MINUTE_MS, hour_of};
 use crate::ingest::increments::Labels;
 use crate::ingest::{self};
 use crate::prom::Prometheus;
-use crate::store::{IngestionState, Store, StoreError, group_key_text, to_time};
+use crate::store::{IngestionState, PrunePlan, Store, StoreError, group_key_text, to_time};
 
 /// Windows every instance reports a burn rate for.
 pub const REPORTED_WINDOWS: [Duration; 7] = [
@@ -89,6 +89,9 @@ pub fn sli_fingerprint(slo: &Slo) -> String {
     let indicator = serde_json::to_string(&slo.indicator).unwrap_or_default();
     format!("{indicator}|group_by={}", slo.group_by.join(","))
 }
+
+/// Alert transitions are kept this long, or the SLO window if longer.
+const ALERT_HISTORY: Duration = Duration::from_days(90);
 
 pub struct SloRuntime {
     slo: Arc<Slo>,
@@ -580,11 +583,14 @@ impl SloRuntime {
         } else {
             thin_before - (hour - previous) - HOUR_MS
         };
-        match services
-            .store
-            .prune(self.slo.id.as_str(), keep_from, thin_from, thin_before)
-            .await
-        {
+        let plan = PrunePlan {
+            before: keep_from,
+            thin_from,
+            thin_before,
+            // Alert history outlives short windows: postmortems look back a quarter.
+            transitions_before: keep_from.min(at - ALERT_HISTORY.as_millis() as i64),
+        };
+        match services.store.prune(self.slo.id.as_str(), &plan).await {
             Ok(0) => {}
             Ok(rows) => debug!(rows, before = %to_time(keep_from), "pruned old data"),
             Err(e) => warn!(error = %e, "pruning failed"),

@@ -89,6 +89,19 @@ fn row_minutes(instance: i64, row: HourRow) -> Result<(DateTime<Utc>, HourMinute
     Ok((hour, minutes))
 }
 
+/// What [`Store::prune`] deletes for one SLO (times in ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrunePlan {
+    /// Buckets and evaluations before the hour preceding this one's hour.
+    pub before: i64,
+    /// Evaluations in the hours from `thin_from`'s up to `thin_before`'s are
+    /// thinned to the last of each hour.
+    pub thin_from: i64,
+    pub thin_before: i64,
+    /// Alert transitions before this.
+    pub transitions_before: i64,
+}
+
 /// One stored hour of one instance, as [`Store::stored_hours`] lists them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredHour {
@@ -334,17 +347,9 @@ impl Store {
             .collect()
     }
 
-    /// Deletes buckets and evaluations older than `before` for an SLO's
-    /// instances, and thins the evaluations in the hours from `thin_from`'s
-    /// up to `thin_before`'s to the last evaluation of each hour.
-    pub async fn prune(
-        &self,
-        slo_id: &str,
-        before: i64,
-        thin_from: i64,
-        thin_before: i64,
-    ) -> Result<u64, StoreError> {
-        let cutoff = to_time(hour_of(before) - HOUR_MS);
+    /// Deletes what an SLO's instances no longer need, as `plan` says.
+    pub async fn prune(&self, slo_id: &str, plan: &PrunePlan) -> Result<u64, StoreError> {
+        let cutoff = to_time(hour_of(plan.before) - HOUR_MS);
         let buckets = sqlx::query("delete from event_buckets b using slo_instances i where b.instance_id = i.id and i.slo_id = $1 and b.hour < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune buckets"))?;
         let evals = sqlx::query("delete from evaluations e using slo_instances i where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune evaluations"))?;
         // Hours by epoch arithmetic: date_trunc would follow the session's time zone.
@@ -356,12 +361,21 @@ impl Store {
                              and later.evaluated_at < to_timestamp(floor(extract(epoch from e.evaluated_at) / 3600) * 3600 + 3600))",
         )
         .bind(slo_id)
-        .bind(to_time(hour_of(thin_from)))
-        .bind(to_time(hour_of(thin_before)))
+        .bind(to_time(hour_of(plan.thin_from)))
+        .bind(to_time(hour_of(plan.thin_before)))
         .execute(&self.pool)
         .await
         .map_err(query_err("thin evaluations"))?;
-        Ok(buckets.rows_affected() + evals.rows_affected() + thinned.rows_affected())
+        let transitions = sqlx::query("delete from alert_transitions t using slo_instances i where t.instance_id = i.id and i.slo_id = $1 and t.at < $2")
+            .bind(slo_id)
+            .bind(to_time(plan.transitions_before))
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("prune alert transitions"))?;
+        Ok(buckets.rows_affected()
+            + evals.rows_affected()
+            + thinned.rows_affected()
+            + transitions.rows_affected())
     }
 
     /// Records one evaluation for history.
