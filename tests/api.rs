@@ -127,6 +127,17 @@ fn ids(list: &Value) -> Vec<String> {
 async fn every_endpoint_over_http() {
     api_app::catalog_is_valid();
     let f = Fixture::start(Options::default()).await;
+    // Without --cors-origin, no CORS headers at all.
+    let cross = f
+        .client
+        .get(f.url("/api/v1/slos"))
+        .header("Origin", "https://dash.example")
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 200);
+    assert!(cross.headers().get("access-control-allow-origin").is_none());
 
     // ---- probes: open without a token.
     let r = request(
@@ -1371,4 +1382,65 @@ async fn connections_that_never_finish_their_headers_are_closed() {
         .await
         .expect("shutdown completes")
         .unwrap();
+}
+
+/// With `--cors-origin`, a browser page from that origin may call the API:
+/// the preflight is answered without a token, and answers carry
+/// `Access-Control-Allow-Origin`; other origins get no CORS headers, and
+/// tokens are still required.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_lets_the_configured_origins_in() {
+    let f = Fixture::start(Options {
+        history: false,
+        cors: burnrate::api::CorsOrigins::parse(&["https://dash.example".to_string()]).unwrap(),
+        ..Options::default()
+    })
+    .await;
+    let allow_origin = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let preflight = f
+        .client
+        .request(reqwest::Method::OPTIONS, f.url("/api/v1/slos"))
+        .header("Origin", "https://dash.example")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        allow_origin(&preflight).as_deref(),
+        Some("https://dash.example")
+    );
+    let allowed_headers = preflight
+        .headers()
+        .get("access-control-allow-headers")
+        .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+        .unwrap_or_default();
+    assert!(
+        allowed_headers.contains("authorization"),
+        "{allowed_headers}"
+    );
+
+    let get = |origin: &'static str, token: Option<&'static str>| {
+        let mut req = f.client.get(f.url("/api/v1/slos")).header("Origin", origin);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let ok = get("https://dash.example", Some(READ_TOKEN)).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(allow_origin(&ok).as_deref(), Some("https://dash.example"));
+    let no_token = get("https://dash.example", None).await.unwrap();
+    assert_eq!(no_token.status(), 401, "CORS does not replace the token");
+    let other = get("https://evil.example", Some(READ_TOKEN)).await.unwrap();
+    assert_eq!(
+        allow_origin(&other),
+        None,
+        "other origins get no CORS header"
+    );
 }

@@ -30,11 +30,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -54,6 +56,65 @@ pub struct ApiSettings {
     pub body_limit: usize,
     /// Connections that have not sent complete request headers by then are closed.
     pub header_read_timeout: Duration,
+    /// Browser origins allowed to call the API (CORS); empty: same origin only.
+    pub cors: CorsOrigins,
+}
+
+/// Which web origins may read the API from a browser.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers: browsers allow only pages served by burnrate itself.
+    #[default]
+    None,
+    Any,
+    /// Exact origins, `scheme://host[:port]`.
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    /// From `--cors-origin` values: `*`, or origins like `https://dash.example.com`.
+    pub fn parse(values: &[String]) -> Result<CorsOrigins, String> {
+        if values.is_empty() {
+            return Ok(CorsOrigins::None);
+        }
+        if values.iter().any(|v| v.trim() == "*") {
+            return Ok(CorsOrigins::Any);
+        }
+        let mut origins = Vec::new();
+        for value in values {
+            let url = reqwest::Url::parse(value.trim())
+                .map_err(|e| format!("--cors-origin `{value}` is not a URL: {e}"))?;
+            let origin = url.origin().ascii_serialization();
+            let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+            if !matches!(url.scheme(), "http" | "https") || !bare || origin == "null" {
+                return Err(format!(
+                    "--cors-origin `{value}` is not an origin: expected `*` or \
+                     scheme://host[:port] with no path, like https://dash.example.com"
+                ));
+            }
+            origins.push(origin);
+        }
+        Ok(CorsOrigins::List(origins))
+    }
+
+    fn layer(&self) -> Option<CorsLayer> {
+        let allow = match self {
+            CorsOrigins::None => return None,
+            CorsOrigins::Any => AllowOrigin::any(),
+            CorsOrigins::List(list) => AllowOrigin::list(
+                list.iter()
+                    .filter_map(|o| HeaderValue::from_str(o).ok())
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        Some(
+            CorsLayer::new()
+                .allow_origin(allow)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(600)),
+        )
+    }
 }
 
 impl Default for ApiSettings {
@@ -63,6 +124,7 @@ impl Default for ApiSettings {
             request_timeout: Duration::from_secs(10),
             body_limit: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
+            cors: CorsOrigins::None,
         }
     }
 }
@@ -116,6 +178,8 @@ pub fn router(state: Arc<AppState>, settings: &ApiSettings) -> Router {
         ))
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .layer(middleware::from_fn(problem::problems_everywhere))
+        // Outside the token checks: a preflight carries no token.
+        .layer(option_layer(settings.cors.layer()))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -181,5 +245,38 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(fast.status(), 200);
+    }
+
+    #[test]
+    fn cors_origins_parse() {
+        let parse =
+            |v: &[&str]| CorsOrigins::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let list = |v: &[&str]| Ok(CorsOrigins::List(v.iter().map(|s| s.to_string()).collect()));
+        assert_eq!(parse(&[]), Ok(CorsOrigins::None));
+        assert_eq!(parse(&["https://a.example", "*"]), Ok(CorsOrigins::Any));
+        assert_eq!(parse(&["https://a.example"]), list(&["https://a.example"]));
+        assert_eq!(
+            parse(&["https://a.example/"]),
+            list(&["https://a.example"]),
+            "a trailing slash is no path"
+        );
+        assert_eq!(
+            parse(&["http://a.example:3000"]),
+            list(&["http://a.example:3000"])
+        );
+        assert_eq!(
+            parse(&["https://a.example:443"]),
+            list(&["https://a.example"]),
+            "the default port is dropped, as browsers send it"
+        );
+        for bad in [
+            "a.example",
+            "https://a.example/dash",
+            "ftp://a.example",
+            "https://a.example?x=1",
+        ] {
+            let err = parse(&[bad]).expect_err(bad);
+            assert!(err.contains(bad), "{err}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::alerting::{AlertSettings, AlertingConfig};
-use crate::api::{ApiSettings, Secret, Tokens, auth};
+use crate::api::{ApiSettings, CorsOrigins, Secret, Tokens, auth};
 use crate::duration::Duration;
 use crate::prom::PrometheusConfig;
 use crate::serve::runtime::IngestSettings;
@@ -106,6 +106,17 @@ pub struct ServeArgs {
         value_name = "URL"
     )]
     pub alertmanager_urls: Vec<String>,
+    /// A web origin whose pages may call the API from a browser, e.g.
+    /// `https://dash.example.com`, or `*` for any (repeatable, or
+    /// comma-separated in the environment variable). Without one, no CORS
+    /// headers are sent. Tokens are still required.
+    #[arg(
+        long = "cors-origin",
+        env = "BURNRATE_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_origins: Vec<String>,
     /// The URL people reach this burnrate at, for the `dashboard_url`
     /// annotation and `generatorURL` of alerts.
     #[arg(long, env = "BURNRATE_EXTERNAL_URL", value_name = "URL")]
@@ -187,6 +198,7 @@ impl ServeArgs {
                     )
                     .map_err(anyhow::Error::msg)?,
                 },
+                cors: CorsOrigins::parse(&self.cors_origins).map_err(anyhow::Error::msg)?,
                 ..ApiSettings::default()
             },
         })

@@ -150,6 +150,7 @@ pub struct Options {
     pub tokens: Tokens,
     /// Evaluations every 5 minutes over the last hour, for the history endpoint.
     pub history: bool,
+    pub cors: burnrate::api::CorsOrigins,
 }
 
 impl Default for Options {
@@ -160,6 +161,7 @@ impl Default for Options {
                 write: Some(Secret::new(WRITE_TOKEN)),
             },
             history: true,
+            cors: Default::default(),
         }
     }
 }
@@ -216,6 +218,7 @@ impl Fixture {
             watch_interval: Duration::from_secs(3600),
             api: ApiSettings {
                 tokens: options.tokens,
+                cors: options.cors,
                 ..ApiSettings::default()
             },
             alerting: Default::default(),
