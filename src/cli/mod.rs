@@ -6,9 +6,14 @@ pub mod gate;
 pub mod rules;
 pub mod serve;
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::catalog::{self, Catalog};
+use check::{EXIT_CANNOT_RUN, EXIT_INVALID};
 
 /// SLOs and error budgets from exact event counts: catalog checks, a
 /// Prometheus-fed budget service, burn-rate alerts and release gating.
@@ -82,4 +87,32 @@ pub struct CheckArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// Loads the catalog in `paths` for a command that writes it out in another
+/// form (`convert`, `rules`), printing its diagnostics to `err`. `Err` holds
+/// the exit status when there is nothing to write: 2 after `error: ...` when
+/// a path cannot be read, 1 after `{nothing_done}: fix the errors above
+/// first` when the catalog has errors.
+fn load_catalog_or_exit(
+    paths: &[PathBuf],
+    nothing_done: &str,
+    err: &mut dyn Write,
+) -> std::io::Result<Result<Catalog, ExitCode>> {
+    let (catalog, diagnostics) = match catalog::load_paths(paths) {
+        Ok(loaded) => (loaded.catalog, loaded.diagnostics),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Err(ExitCode::from(EXIT_CANNOT_RUN)));
+        }
+    };
+    let failed = diagnostics.has_errors();
+    for d in diagnostics.sorted() {
+        writeln!(err, "{d}")?;
+    }
+    if failed {
+        writeln!(err, "{nothing_done}: fix the errors above first")?;
+        return Ok(Err(ExitCode::from(EXIT_INVALID)));
+    }
+    Ok(Ok(catalog))
 }

@@ -4,8 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::check::{EXIT_CANNOT_RUN, EXIT_INVALID};
-use crate::catalog;
+use super::check::EXIT_CANNOT_RUN;
 use crate::duration::Duration;
 use crate::rules::{RuleOptions, generate};
 
@@ -32,27 +31,16 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<ExitCode> {
-    let loaded = match catalog::load_paths(&args.paths) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(ExitCode::from(EXIT_CANNOT_RUN));
-        }
+    let catalog = match super::load_catalog_or_exit(&args.paths, "no rules written", err)? {
+        Ok(catalog) => catalog,
+        Err(code) => return Ok(code),
     };
-    let failed = loaded.diagnostics.has_errors();
-    for d in loaded.diagnostics.sorted() {
-        writeln!(err, "{d}")?;
-    }
-    if failed {
-        writeln!(err, "no rules written: fix the errors above first")?;
-        return Ok(ExitCode::from(EXIT_INVALID));
-    }
     let options = RuleOptions {
         external_url: args.external_url.clone(),
         budget_interval: args.budget_interval,
         sources: args.paths.iter().map(|p| p.display().to_string()).collect(),
     };
-    let text = generate(&loaded.catalog, &options);
+    let text = generate(&catalog, &options);
     match &args.output {
         None => out.write_all(text.as_bytes())?,
         Some(path) => {
@@ -64,7 +52,7 @@ pub fn run(
                 err,
                 "wrote {} rule groups for {} SLOs to {}",
                 text.matches("\n  - name: ").count(),
-                loaded.catalog.slos.len(),
+                catalog.slos.len(),
                 path.display()
             )?;
         }
