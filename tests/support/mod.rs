@@ -34,6 +34,7 @@ pub mod process;
 pub mod prometheus;
 pub mod remote_write;
 pub mod synthetic;
+pub mod tsdb_server;
 pub mod victoria;
 
 pub use alertmanager::{CaptureServer, TestAlertmanager};

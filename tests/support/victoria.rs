@@ -17,197 +17,47 @@
 //!   lookback.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::Value;
-use tempfile::TempDir;
 
-use super::http::{self, RangeSeries};
-use super::ports::free_port;
-use super::process::{ServerProcess, find_binary};
-use super::remote_write::{self, Series};
+use super::http::RangeSeries;
+use super::tsdb_server::{TsdbBuilder, TsdbKind, TsdbServer, TsdbSpec};
 
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-const START_ATTEMPTS: usize = 5;
+const FORCE_FLUSH_PATH: &str = "/internal/force_flush";
 
-/// Options for [`TestVictoriaMetrics`].
+/// Options for [`TestVictoriaMetrics`]: only extra flags
+/// ([`TsdbBuilder::arg`]), e.g. `-dedup.minScrapeInterval=1m`.
+pub type VictoriaMetricsBuilder = TsdbBuilder<VictoriaMetricsOptions>;
+
+/// VictoriaMetrics has no options of its own here.
 #[derive(Debug, Clone, Default)]
-pub struct VictoriaMetricsBuilder {
-    args: Vec<String>,
-}
-
-impl VictoriaMetricsBuilder {
-    /// An extra flag, e.g. `-dedup.minScrapeInterval=1m`.
-    pub fn arg(mut self, flag: &str) -> Self {
-        self.args.push(flag.to_string());
-        self
-    }
-
-    pub async fn start(self) -> TestVictoriaMetrics {
-        TestVictoriaMetrics::start_from(self).await
-    }
-}
+pub struct VictoriaMetricsOptions;
 
 /// A VictoriaMetrics process on `127.0.0.1:<free port>` with a temp data dir;
 /// it speaks the Prometheus query API and accepts Prometheus remote write at
-/// `/api/v1/write`. Killed and its dir removed on drop.
-pub struct TestVictoriaMetrics {
-    dir: TempDir,
-    port: u16,
-    builder: VictoriaMetricsBuilder,
-    process: ServerProcess,
-    client: reqwest::Client,
-}
+/// `/api/v1/write`; [`TsdbServer::remote_write`] flushes afterwards, so the
+/// samples are queryable at once. Killed and its dir removed on drop.
+pub type TestVictoriaMetrics = TsdbServer<VictoriaMetricsOptions>;
 
-impl TestVictoriaMetrics {
-    pub async fn start() -> Self {
-        Self::builder().start().await
-    }
+impl TsdbKind for VictoriaMetricsOptions {
+    const SPEC: TsdbSpec = TsdbSpec::new("VictoriaMetrics", "victoria-metrics", "/health");
+    const FLUSH_PATH: Option<&'static str> = Some(FORCE_FLUSH_PATH);
 
-    pub fn builder() -> VictoriaMetricsBuilder {
-        VictoriaMetricsBuilder::default()
-    }
-
-    async fn start_from(builder: VictoriaMetricsBuilder) -> Self {
-        let program = find_binary("VICTORIA_METRICS_BIN", "victoria-metrics");
-        let dir = tempfile::Builder::new()
-            .prefix("burnrate-victoria-")
-            .tempdir()
-            .expect("create temp dir for VictoriaMetrics");
-        let mut this = Self {
-            process: ServerProcess::new(
-                "victoria-metrics",
-                program,
-                Vec::new(),
-                dir.path().join("victoria-metrics.log"),
-            ),
-            dir,
-            port: 0,
-            builder,
-            client: http::client(),
-        };
-        let mut last_err = String::new();
-        for _ in 0..START_ATTEMPTS {
-            this.port = free_port();
-            this.process.set_args(this.args());
-            this.process.spawn();
-            match this.wait_ready().await {
-                Ok(()) => return this,
-                Err(e) => {
-                    this.process.kill();
-                    if !e.contains("address already in use") {
-                        panic!("VictoriaMetrics failed to start: {e}");
-                    }
-                    last_err = e;
-                }
-            }
-        }
-        panic!("VictoriaMetrics failed to start after {START_ATTEMPTS} attempts: {last_err}");
-    }
-
-    fn args(&self) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec![
-            format!("-httpListenAddr=127.0.0.1:{}", self.port).into(),
-            format!("-storageDataPath={}", self.data_dir().display()).into(),
+    fn args(server: &TestVictoriaMetrics) -> Vec<OsString> {
+        vec![
+            format!("-httpListenAddr=127.0.0.1:{}", server.port()).into(),
+            format!("-storageDataPath={}", server.data_dir().display()).into(),
             "-retentionPeriod=1y".into(),
             "-search.disableCache".into(),
             "-search.latencyOffset=0s".into(),
-        ];
-        args.extend(self.builder.args.iter().map(OsString::from));
-        args
+        ]
     }
+}
 
-    async fn wait_ready(&mut self) -> Result<(), String> {
-        let url = format!("{}/health", self.url());
-        self.process
-            .wait_ready(&self.client, &url, READY_TIMEOUT)
-            .await
-    }
-
-    /// `http://127.0.0.1:<port>`, no trailing slash.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    pub fn log(&self) -> String {
-        self.process.log_tail(usize::MAX)
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        self.process.is_running()
-    }
-
-    /// Graceful shutdown (SIGTERM); data dir and port kept for
-    /// [`Self::start_again`].
-    pub async fn stop(&mut self) {
-        self.process.terminate(Duration::from_secs(30)).await;
-    }
-
-    /// Hard crash (SIGKILL).
-    pub fn kill(&mut self) {
-        self.process.kill();
-    }
-
-    /// Starts again on the same port and data dir; waits until healthy.
-    pub async fn start_again(&mut self) {
-        assert!(
-            !self.process.is_running(),
-            "VictoriaMetrics is still running"
-        );
-        self.process.set_args(self.args());
-        self.process.spawn();
-        if let Err(e) = self.wait_ready().await {
-            self.process.kill();
-            panic!(
-                "VictoriaMetrics failed to start again on port {}: {e}",
-                self.port
-            );
-        }
-    }
-
-    /// Remote-writes `series` and flushes, so they are queryable at once.
-    pub async fn remote_write(&self, series: &[Series]) {
-        self.try_remote_write(series)
-            .await
-            .unwrap_or_else(|e| panic!("remote write to VictoriaMetrics failed: {e:#}"));
-    }
-
-    pub async fn try_remote_write(&self, series: &[Series]) -> anyhow::Result<()> {
-        remote_write::try_remote_write(&self.client, &self.url(), series).await?;
-        self.try_flush().await
-    }
-
+impl TestVictoriaMetrics {
     /// Makes everything ingested so far searchable (`/internal/force_flush`).
     pub async fn try_flush(&self) -> anyhow::Result<()> {
-        let url = format!("{}/internal/force_flush", self.url());
-        let resp = self.client.get(&url).send().await?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
-            anyhow::bail!("GET {url}: HTTP {status}: {body}");
-        }
-        Ok(())
-    }
-
-    pub async fn query(&self, promql: &str, time_s: f64) -> Value {
-        http::try_query(&self.client, &self.url(), promql, time_s)
-            .await
-            .unwrap_or_else(|e| panic!("{e:#}"))
-    }
-
-    pub async fn query_range(&self, promql: &str, start_s: f64, end_s: f64, step_s: f64) -> Value {
-        http::try_query_range(&self.client, &self.url(), promql, start_s, end_s, step_s)
-            .await
-            .unwrap_or_else(|e| panic!("{e:#}"))
+        self.try_get(FORCE_FLUSH_PATH).await
     }
 
     /// Every stored sample of the series matching `selector` with
@@ -216,7 +66,7 @@ impl TestVictoriaMetrics {
     pub async fn export(&self, selector: &str, start_ms: i64, end_ms: i64) -> Vec<RangeSeries> {
         let url = format!("{}/api/v1/export", self.url());
         let resp = self
-            .client
+            .client()
             .get(&url)
             .query(&[
                 ("match[]", selector.to_string()),
@@ -268,9 +118,5 @@ impl TestVictoriaMetrics {
                 RangeSeries { labels, samples }
             })
             .collect()
-    }
-
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
     }
 }
