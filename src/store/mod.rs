@@ -42,51 +42,40 @@ fn query_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
-/// An `event_buckets` row: hour, packed counts, or the arrays of rows
-/// written before migration 0003.
-type HourRow = (
-    DateTime<Utc>,
-    Option<Vec<u8>>,
-    Option<Vec<Option<f64>>>,
-    Option<Vec<Option<f64>>>,
-);
+/// An `event_buckets` row: packed counts, or the arrays of rows written
+/// before migration 0003.
+#[derive(sqlx::FromRow)]
+struct BucketRow {
+    instance_id: i64,
+    hour: DateTime<Utc>,
+    packed: Option<Vec<u8>>,
+    good: Option<Vec<Option<f64>>>,
+    total: Option<Vec<Option<f64>>>,
+}
 
-/// An [`HourRow`] with its instance id and `slo_id || group_key` in front.
-type ListedRow = (
-    i64,
-    String,
-    DateTime<Utc>,
-    Option<Vec<u8>>,
-    Option<Vec<Option<f64>>>,
-    Option<Vec<Option<f64>>>,
-);
-
-/// The minute counts of a row, whichever way it was written.
-fn row_minutes(instance: i64, row: HourRow) -> Result<(DateTime<Utc>, HourMinutes), StoreError> {
-    let (hour, packed, good, total) = row;
-    let minutes = match packed {
-        Some(bytes) => packed::unpack(&bytes).map_err(|reason| StoreError::DamagedRow {
-            instance,
-            hour,
-            reason,
-        })?,
-        None => {
-            let (good, total) = (good.unwrap_or_default(), total.unwrap_or_default());
-            std::array::from_fn(|i| {
-                match (
-                    good.get(i).copied().flatten(),
-                    total.get(i).copied().flatten(),
-                ) {
-                    (None, None) => None,
-                    (good, total) => Some(EventCounts {
-                        good: good.unwrap_or(0.0),
-                        total: total.unwrap_or(0.0),
-                    }),
-                }
-            })
+impl BucketRow {
+    /// The minute counts, whichever way the row was written.
+    fn minutes(&self) -> Result<HourMinutes, StoreError> {
+        if let Some(bytes) = &self.packed {
+            return packed::unpack(bytes).map_err(|reason| StoreError::DamagedRow {
+                instance: self.instance_id,
+                hour: self.hour,
+                reason,
+            });
         }
-    };
-    Ok((hour, minutes))
+        let at = |column: &Option<Vec<Option<f64>>>, i: usize| {
+            column.as_ref().and_then(|v| v.get(i).copied().flatten())
+        };
+        Ok(std::array::from_fn(|i| {
+            match (at(&self.good, i), at(&self.total, i)) {
+                (None, None) => None,
+                (good, total) => Some(EventCounts {
+                    good: good.unwrap_or(0.0),
+                    total: total.unwrap_or(0.0),
+                }),
+            }
+        }))
+    }
 }
 
 /// What [`Store::prune`] deletes for one SLO (times in ms).
@@ -235,52 +224,59 @@ impl Store {
         buckets: &BTreeMap<i64, BTreeMap<i64, EventCounts>>,
         state: &IngestionState,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        let mut hours: BTreeMap<(i64, i64), HourMinutes> = BTreeMap::new();
         for (&instance, minutes) in buckets {
-            let mut hours: BTreeMap<i64, HourMinutes> = BTreeMap::new();
             for (&minute, counts) in minutes {
                 let slot = ((minute - hour_of(minute)) / MINUTE_MS) as usize;
-                hours.entry(hour_of(minute)).or_insert([None; 60])[slot] = Some(*counts);
+                hours
+                    .entry((instance, hour_of(minute)))
+                    .or_insert([None; 60])[slot] = Some(*counts);
             }
-            // Hours this write covers only in part keep their other minutes.
-            let partial: Vec<DateTime<Utc>> = hours
-                .iter()
-                .filter(|(_, m)| m.iter().any(Option::is_none))
-                .map(|(&h, _)| to_time(h))
-                .collect();
-            if !partial.is_empty() {
-                let rows: Vec<HourRow> = sqlx::query_as(
-                    "select hour, packed, good, total from event_buckets
-                     where instance_id = $1 and hour = any($2) for update",
-                )
-                .bind(instance)
-                .bind(&partial)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(query_err("read buckets to merge"))?;
-                for row in rows {
-                    let (hour, old) = row_minutes(instance, row)?;
-                    if let Some(new) = hours.get_mut(&hour.timestamp_millis()) {
-                        *new = packed::merge(new, &old);
-                    }
+        }
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        // Hours this write covers only in part keep their other minutes.
+        let (partial_ids, partial_hours): (Vec<i64>, Vec<DateTime<Utc>>) = hours
+            .iter()
+            .filter(|(_, m)| m.iter().any(Option::is_none))
+            .map(|(&(id, h), _)| (id, to_time(h)))
+            .unzip();
+        if !partial_ids.is_empty() {
+            let rows: Vec<BucketRow> = sqlx::query_as(
+                "select b.instance_id, b.hour, b.packed, b.good, b.total from event_buckets b
+                 join unnest($1::int8[], $2::timestamptz[]) as k(instance_id, hour) using (instance_id, hour)
+                 for update of b",
+            )
+            .bind(&partial_ids)
+            .bind(&partial_hours)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(query_err("read buckets to merge"))?;
+            for row in rows {
+                let old = row.minutes()?;
+                if let Some(new) = hours.get_mut(&(row.instance_id, row.hour.timestamp_millis())) {
+                    *new = packed::merge(new, &old);
                 }
             }
-            let (stamps, rows): (Vec<DateTime<Utc>>, Vec<Vec<u8>>) = hours
-                .iter()
-                .map(|(&h, m)| (to_time(h), packed::pack(m)))
-                .unzip();
-            sqlx::query(
-                "insert into event_buckets (instance_id, hour, packed)
-                 select $1, hour, packed from unnest($2::timestamptz[], $3::bytea[]) as u(hour, packed)
-                 on conflict (instance_id, hour) do update set packed = excluded.packed, good = null, total = null",
-            )
-            .bind(instance)
-            .bind(&stamps)
-            .bind(&rows)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("write buckets"))?;
         }
+        let mut ids = Vec::with_capacity(hours.len());
+        let mut stamps = Vec::with_capacity(hours.len());
+        let mut rows = Vec::with_capacity(hours.len());
+        for (&(id, hour), minutes) in &hours {
+            ids.push(id);
+            stamps.push(to_time(hour));
+            rows.push(packed::pack(minutes));
+        }
+        sqlx::query(
+            "insert into event_buckets (instance_id, hour, packed)
+             select * from unnest($1::int8[], $2::timestamptz[], $3::bytea[])
+             on conflict (instance_id, hour) do update set packed = excluded.packed, good = null, total = null",
+        )
+        .bind(&ids)
+        .bind(&stamps)
+        .bind(&rows)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("write buckets"))?;
         sqlx::query(
             "insert into ingestion_state (slo_id, sli_fingerprint, ingested_until, history_from) values ($1, $2, $3, $4)
              on conflict (slo_id) do update set sli_fingerprint = excluded.sli_fingerprint, ingested_until = excluded.ingested_until,
@@ -304,9 +300,9 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, [EventCounts; 60])>, StoreError> {
-        let rows: Vec<HourRow> = sqlx::query_as(
-            "select hour, packed, good, total from event_buckets
-             where instance_id = $1 and hour >= $2 and hour < $3 order by hour",
+        let rows: Vec<BucketRow> = sqlx::query_as(
+            "select b.instance_id, b.hour, b.packed, b.good, b.total from event_buckets b
+             where b.instance_id = $1 and b.hour >= $2 and b.hour < $3 order by b.hour",
         )
         .bind(instance)
         .bind(to_time(hour_of(from)))
@@ -314,11 +310,11 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(query_err("load buckets"))?;
-        rows.into_iter()
+        rows.iter()
             .map(|row| {
-                let (hour, minutes) = row_minutes(instance, row)?;
+                let minutes = row.minutes()?;
                 Ok((
-                    hour.timestamp_millis(),
+                    row.hour.timestamp_millis(),
                     minutes.map(Option::unwrap_or_default),
                 ))
             })
@@ -328,23 +324,29 @@ impl Store {
     /// Every stored hour of every instance, ordered by instance and hour:
     /// for comparing two databases.
     pub async fn stored_hours(&self) -> Result<Vec<StoredHour>, StoreError> {
-        let rows: Vec<ListedRow> = sqlx::query_as(
-            "select i.id, i.slo_id || i.group_key, b.hour, b.packed, b.good, b.total
-                 from event_buckets b join slo_instances i on i.id = b.instance_id order by 2, 3",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query_err("list buckets"))?;
-        rows.into_iter()
-            .map(|(id, instance, hour, packed, good, total)| {
-                let (hour, minutes) = row_minutes(id, (hour, packed, good, total))?;
-                Ok(StoredHour {
-                    instance,
-                    hour,
-                    minutes,
-                })
-            })
-            .collect()
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("select slo_id || group_key, id from slo_instances order by 1")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_err("list instances"))?;
+        let mut out = Vec::new();
+        for (instance, id) in rows {
+            let hours: Vec<BucketRow> = sqlx::query_as(
+                "select b.instance_id, b.hour, b.packed, b.good, b.total from event_buckets b where b.instance_id = $1 order by b.hour",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(query_err("list buckets"))?;
+            for row in hours {
+                out.push(StoredHour {
+                    instance: instance.clone(),
+                    hour: row.hour,
+                    minutes: row.minutes()?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Deletes what an SLO's instances no longer need, as `plan` says.
