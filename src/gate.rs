@@ -125,12 +125,6 @@ pub fn judge(policy: &GatePolicy, facts: &Facts) -> Verdict {
             )],
         }
     };
-    if let Some((age, limit)) = facts.outdated {
-        return no_data(format!(
-            "the last evaluation is {age} old, more than the {limit} a current status may be \
-             (the scheduler is behind or stuck)"
-        ));
-    }
     let remaining = match (facts.data_state, facts.budget_remaining) {
         (DataState::Pending, _) => return no_data("not evaluated yet".to_string()),
         (DataState::NoData, _) => return no_data("no events in the SLO window".to_string()),
@@ -142,6 +136,13 @@ pub fn judge(policy: &GatePolicy, facts: &Facts) -> Verdict {
         (_, None) => return no_data("no error budget figure".to_string()),
         (_, Some(r)) => r,
     };
+    // Checked after `stale`, which names the real cause when cycles fail.
+    if let Some((age, limit)) = facts.outdated {
+        return no_data(format!(
+            "the last evaluation is {age} old, more than the {limit} a current status may be \
+             (the scheduler is behind or stuck)"
+        ));
+    }
     let mut reasons = Vec::new();
     if remaining < policy.min_budget_remaining {
         reasons.push(format!(
@@ -251,6 +252,7 @@ mod tests {
             ("outdated, healthy numbers", &default, outdated(facts(Ok, Some(0.9), &[])), Undecided, "12m old, more than the 5m"),
             ("outdated, deny", &strict, outdated(facts(Ok, Some(0.9), &[])), Deny, "scheduler is behind or stuck"),
             ("outdated, allow", &lenient, outdated(facts(Ok, Some(-0.5), &[])), Allow, "says allow"),
+            ("outdated and stale: stale is the cause", &default, outdated(facts(Stale, Some(0.9), &[])), Undecided, "Prometheus or the database unreachable"),
         ];
         for (name, policy, facts, want, reason) in cases {
             let verdict = judge(policy, &facts);
