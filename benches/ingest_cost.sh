@@ -31,27 +31,7 @@ resolve_bin PROMETHEUS_BIN prometheus prometheus
 resolve_bin PROMTOOL_BIN prometheus promtool
 export PROMETHEUS_BIN PROMTOOL_BIN
 
-pg_tmp=""
-cleanup() {
-    local rc=$?
-    if [[ -n $pg_tmp ]]; then
-        pg_stop_throwaway
-        rm -rf "$pg_tmp"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if [[ -n ${DATABASE_URL:-} ]]; then
-    log "using DATABASE_URL from the environment"
-else
-    pg_tmp=$(mktemp -d "${TMPDIR:-/tmp}/burnrate-bench-pg.XXXXXX")
-    chmod 755 "$pg_tmp" # the server runs as postgres when we are root
-    pg_start_throwaway "$pg_tmp/cluster"
-    log "throwaway PostgreSQL at $DATABASE_URL"
-fi
+pg_from_env_or_throwaway burnrate-bench-pg
 
 log "PROMETHEUS_BIN=$PROMETHEUS_BIN PROMTOOL_BIN=$PROMTOOL_BIN"
 cargo bench --bench ingest_cost

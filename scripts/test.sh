@@ -45,27 +45,7 @@ resolve_bin VICTORIA_METRICS_BIN victoria-metrics victoria-metrics victoria-metr
 
 # -------------------------------------------------------------- PostgreSQL --
 
-pg_dir=""
-cleanup() {
-    local rc=$?
-    if [[ -n $pg_dir ]]; then
-        pg_stop_throwaway
-        rm -rf "$pg_dir"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if [[ -n ${DATABASE_URL:-} ]]; then
-    log "using DATABASE_URL from the environment"
-else
-    pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/burnrate-pg.XXXXXX")
-    rmdir "$pg_dir"
-    pg_start_throwaway "$pg_dir"
-    log "throwaway PostgreSQL at $DATABASE_URL (data in $pg_dir)"
-fi
+pg_from_env_or_throwaway burnrate-pg
 
 log "PROMETHEUS_BIN=$PROMETHEUS_BIN"
 log "PROMTOOL_BIN=$PROMTOOL_BIN"

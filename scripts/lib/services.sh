@@ -191,3 +191,19 @@ pg_stop_throwaway() {
             "${PG_AS[@]}" "$PG_CTL" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
 }
+
+# pg_from_env_or_throwaway PREFIX: keeps DATABASE_URL when it is set;
+# otherwise starts a throwaway cluster in a new $TMPDIR/PREFIX.XXXXXX and
+# installs traps that stop and remove it when the script exits.
+pg_from_env_or_throwaway() {
+    if [[ -n ${DATABASE_URL:-} ]]; then
+        log "using DATABASE_URL from the environment"
+        return
+    fi
+    PG_THROWAWAY_DIR=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    trap 'rc=$?; pg_stop_throwaway; rm -rf "$PG_THROWAWAY_DIR"; exit "$rc"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    pg_start_throwaway "$PG_THROWAWAY_DIR"
+    log "throwaway PostgreSQL at $DATABASE_URL (data in $PG_THROWAWAY_DIR)"
+}
