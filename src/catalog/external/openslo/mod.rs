@@ -46,7 +46,7 @@ use super::super::decode::{self, Ctx, Fields};
 use super::super::diagnostic::{Diagnostics, Pos};
 use super::super::layers::SloDraft;
 use super::super::yaml::{Node, Value};
-use super::{scalar, skip};
+use super::{K8S_METADATA_FIELDS, scalar, skip};
 
 pub use v1alpha::decode_v1alpha;
 
@@ -101,25 +101,16 @@ impl fmt::Display for Kind {
 }
 
 const OBJECT_FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
-/// OpenSLO's metadata fields, and Kubernetes' (OpenSLO follows its object format).
-const METADATA_FIELDS: [&str; 16] = [
-    "name",
-    "displayName",
-    "labels",
-    "annotations",
-    "namespace",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "managedFields",
-    "ownerReferences",
-    "finalizers",
-    "generateName",
-    "selfLink",
-];
+/// Kubernetes object metadata (OpenSLO follows its object format), plus `displayName`.
+const METADATA_FIELDS: [&str; K8S_METADATA_FIELDS.len() + 1] = {
+    let mut fields = ["displayName"; K8S_METADATA_FIELDS.len() + 1];
+    let mut i = 0;
+    while i < K8S_METADATA_FIELDS.len() {
+        fields[i + 1] = K8S_METADATA_FIELDS[i];
+        i += 1;
+    }
+    fields
+};
 
 struct Object<'a> {
     path: &'a Path,
