@@ -11,16 +11,22 @@ use chrono::{TimeZone, Utc};
 use support::TestDatabase;
 use support::synthetic::{DAY, HOUR, MINUTE};
 
+/// A fresh database, its store, and one ungrouped instance of `slo_id`.
+async fn store_with_instance(slo_id: &str) -> (TestDatabase, Store, i64) {
+    let db = TestDatabase::create().await;
+    let store = Store::connect(db.url()).await.expect("store");
+    let id = store
+        .instance_id(slo_id, &Default::default())
+        .await
+        .expect("instance");
+    (db, store, id)
+}
+
 /// Rows written as `float8[]` arrays before migration 0003 are read as they
 /// are, and a partial write into one keeps its other minutes and packs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_from_before_packing_are_read_and_merged() {
-    let db = TestDatabase::create().await;
-    let store = Store::connect(db.url()).await.expect("store");
-    let id = store
-        .instance_id("shop/legacy", &Default::default())
-        .await
-        .expect("instance");
+    let (db, store, id) = store_with_instance("shop/legacy").await;
     let hour = support::now_ms() / HOUR * HOUR - 5 * HOUR;
     // Minutes 0..30 fetched (i good of i + 1), 30..60 not fetched.
     let good: Vec<Option<f64>> = (0..60).map(|i| (i < 30).then_some(i as f64)).collect();
@@ -114,12 +120,7 @@ fn plan(before: i64, thin_before: i64) -> PrunePlan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
-    let db = TestDatabase::create().await;
-    let store = Store::connect(db.url()).await.expect("store");
-    let id = store
-        .instance_id("shop/thin", &Default::default())
-        .await
-        .expect("instance");
+    let (db, store, id) = store_with_instance("shop/thin").await;
     let now = support::now_ms() / HOUR * HOUR;
     let first = now - 3 * DAY;
     let mut at = first;
@@ -180,12 +181,7 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
 /// Alert transitions before `transitions_before` are deleted, later ones kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_alert_transitions_are_pruned() {
-    let db = TestDatabase::create().await;
-    let store = Store::connect(db.url()).await.expect("store");
-    let id = store
-        .instance_id("shop/alerts", &Default::default())
-        .await
-        .expect("instance");
+    let (db, store, id) = store_with_instance("shop/alerts").await;
     let now = support::now_ms() / MINUTE * MINUTE;
     let pool = db.pool().await;
     for days in [120, 91, 89, 1] {
