@@ -324,29 +324,28 @@ impl Store {
     /// Every stored hour of every instance, ordered by instance and hour:
     /// for comparing two databases.
     pub async fn stored_hours(&self) -> Result<Vec<StoredHour>, StoreError> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("select slo_id || group_key, id from slo_instances order by 1")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(query_err("list instances"))?;
-        let mut out = Vec::new();
-        for (instance, id) in rows {
-            let hours: Vec<BucketRow> = sqlx::query_as(
-                "select b.instance_id, b.hour, b.packed, b.good, b.total from event_buckets b where b.instance_id = $1 order by b.hour",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(query_err("list buckets"))?;
-            for row in hours {
-                out.push(StoredHour {
-                    instance: instance.clone(),
-                    hour: row.hour,
-                    minutes: row.minutes()?,
-                });
-            }
+        #[derive(sqlx::FromRow)]
+        struct Listed {
+            key: String,
+            #[sqlx(flatten)]
+            row: BucketRow,
         }
-        Ok(out)
+        let rows: Vec<Listed> = sqlx::query_as(
+            "select i.slo_id || i.group_key as key, b.instance_id, b.hour, b.packed, b.good, b.total
+             from event_buckets b join slo_instances i on i.id = b.instance_id order by 1, b.hour",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("list buckets"))?;
+        rows.into_iter()
+            .map(|Listed { key, row }| {
+                Ok(StoredHour {
+                    minutes: row.minutes()?,
+                    instance: key,
+                    hour: row.hour,
+                })
+            })
+            .collect()
     }
 
     /// Deletes what an SLO's instances no longer need, as `plan` says.
