@@ -166,7 +166,7 @@ async fn run() {
         watch_interval: Duration::from_secs(3600),
         api: ApiSettings {
             tokens: burnrate::api::Tokens {
-                read: Some(burnrate::api::Secret::new(token)),
+                read: Some(burnrate::secret::Secret::new(token)),
                 write: None,
             },
             ..ApiSettings::default()

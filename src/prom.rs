@@ -10,7 +10,14 @@ use prometheus_http_query::response::Data;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::duration::Duration;
-use crate::ingest::increments::{Labels, RawSeries};
+use crate::labels::Labels;
+
+/// One series' raw samples as Prometheus stored them (ms timestamps, ascending).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSeries {
+    pub labels: Labels,
+    pub samples: Vec<(i64, f64)>,
+}
 
 /// How to reach the server.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AlertRef, alert_labels};
 use crate::catalog::{Catalog, Severity};
-use crate::ingest::increments::Labels;
+use crate::labels::Labels;
 use crate::serve::Snapshot;
 use crate::serve::status::AlertState;
 

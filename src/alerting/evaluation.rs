@@ -13,7 +13,7 @@ use super::{
 };
 use crate::catalog::Slo;
 use crate::engine::{AlertPhase, Transition, step};
-use crate::ingest::increments::Labels;
+use crate::labels::Labels;
 use crate::store::alerts::TransitionRecord;
 use crate::store::{Store, StoreError};
 

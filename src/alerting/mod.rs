@@ -49,7 +49,7 @@ use std::fmt::Write as _;
 
 use crate::catalog::{AlertTier, ExhaustionAlert, Slo};
 use crate::duration::Duration;
-use crate::ingest::increments::Labels;
+use crate::labels::Labels;
 
 pub use delivery::{AlertSender, DeliverySettings, DeliveryStats, PostableAlert};
 pub use state::{AlertKey, InstanceAlerts, TrackedAlert};
@@ -180,7 +180,7 @@ fn percent_text(ratio: Option<f64>) -> String {
 
 /// The name of an instance as people read it: `checkout/availability{route="/pay"}`.
 pub fn instance_name(slo: &Slo, group: &Labels) -> String {
-    format!("{}{}", slo.id, crate::store::group_key_text(group))
+    format!("{}{}", slo.id, crate::labels::group_key_text(group))
 }
 
 /// Settings of `burnrate serve` for alerts.

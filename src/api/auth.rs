@@ -2,65 +2,15 @@
 //! token reads are open; without a write token writes are refused (403),
 //! never open. Tokens are compared in constant time and never logged.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
 
 use super::problem::Problem;
-
-/// A secret string: `Debug` and `Display` print `<redacted>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// Reads a secret from a file, trimming surrounding whitespace (a trailing newline).
-    pub fn from_file(path: &std::path::Path) -> std::io::Result<Secret> {
-        let text = std::fs::read_to_string(path)?;
-        Ok(Secret(text.trim().to_string()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Constant-time comparison (the length of the secret is not hidden).
-    pub fn matches(&self, candidate: &[u8]) -> bool {
-        self.0.as_bytes().ct_eq(candidate).into()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.trim().to_string()))
-    }
-}
+pub use crate::secret::Secret;
 
 /// A token given directly (flag or environment) or in a file; an empty one is an error.
 pub fn token_from(

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use serde_json::Value;
 
 use super::Format;
-use crate::api::Secret;
 use crate::duration::Duration;
+use crate::secret::Secret;
 
 pub const EXIT_ALLOW: u8 = 0;
 pub const EXIT_DENY: u8 = 1;

@@ -8,20 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::EventCounts;
-
-pub const MINUTE_MS: i64 = 60_000;
-pub const HOUR_MS: i64 = 60 * MINUTE_MS;
-
-/// Floors a Unix-millisecond timestamp to its hour.
-pub fn hour_of(ms: i64) -> i64 {
-    ms.div_euclid(HOUR_MS) * HOUR_MS
-}
-
-/// The start of the bucket holding a sample at `ms`. Buckets are left-open,
-/// `(start, start + 1m]`, to match windows `(T - W, T]`.
-pub fn bucket_of(ms: i64) -> i64 {
-    (ms - 1).div_euclid(MINUTE_MS) * MINUTE_MS
-}
+use crate::time::{HOUR_MS, MINUTE_MS, hour_of};
 
 #[derive(Debug, Clone, Default)]
 struct HourBlock {
@@ -142,21 +129,6 @@ mod tests {
 
     fn c(good: f64, total: f64) -> EventCounts {
         EventCounts { good, total }
-    }
-
-    #[test]
-    fn buckets_are_left_open() {
-        let cases = [
-            (1, 0),
-            (60_000, 0),
-            (60_001, 60_000),
-            (119_999, 60_000),
-            (120_000, 60_000),
-            (0, -60_000),
-        ];
-        for (ms, start) in cases {
-            assert_eq!(bucket_of(ms), start, "{ms}");
-        }
     }
 
     #[test]

@@ -8,17 +8,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::history::bucket_of;
 use crate::engine::EventCounts;
-
-pub type Labels = BTreeMap<String, String>;
-
-/// One series' raw samples as Prometheus stored them (ms timestamps, ascending).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawSeries {
-    pub labels: Labels,
-    pub samples: Vec<(i64, f64)>,
-}
+use crate::labels::Labels;
+use crate::prom::RawSeries;
+use crate::time::Minute;
 
 /// Per group (the values of the `group_by` labels), per bucket start: a number.
 pub type Grouped<T> = BTreeMap<Labels, BTreeMap<i64, T>>;
@@ -72,7 +65,7 @@ pub fn counter_increments(
                 Some(_) => value, // counter reset: it restarted from zero
                 None => 0.0,
             };
-            *buckets.entry(bucket_of(ts)).or_default() += increase;
+            *buckets.entry(Minute::bucket_of(ts).ms()).or_default() += increase;
             prev = Some(value);
         }
     }
@@ -116,7 +109,7 @@ pub fn gauge_events(
     for s in series {
         let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
         for &(ts, value) in s.samples.iter().filter(|(ts, _)| *ts > from && *ts <= to) {
-            *buckets.entry(bucket_of(ts)).or_default() += EventCounts {
+            *buckets.entry(Minute::bucket_of(ts).ms()).or_default() += EventCounts {
                 good: value.clamp(0.0, 1.0),
                 total: 1.0,
             };

@@ -6,17 +6,17 @@ pub mod increments;
 
 use std::collections::{BTreeMap, HashMap};
 
-use history::MINUTE_MS;
 use increments::{
-    Grouped, LastSamples, RawSeries, combine, counter_increments, gauge_events, group_key,
-    last_samples_at, series_key,
+    Grouped, LastSamples, combine, counter_increments, gauge_events, group_key, last_samples_at,
+    series_key,
 };
 
 use crate::catalog::promql::{MatchKind, Selector};
 use crate::catalog::{Counts, Indicator, Slo};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
-use crate::prom::{Prometheus, PrometheusError};
+use crate::prom::{Prometheus, PrometheusError, RawSeries};
+use crate::time::MINUTE_MS;
 
 /// How far back to look for a series' last sample when no carried sample is
 /// known (the first span after start-up). Between spans, last samples are
@@ -197,7 +197,7 @@ pub fn le_regex(le: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use increments::Labels;
+    use crate::labels::Labels;
 
     #[test]
     fn le_regex_matches_equivalent_spellings() {

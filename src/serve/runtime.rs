@@ -15,11 +15,13 @@ use crate::alerting::{AlertFigures, AlertKey, AlertRef, Alerting, InstanceAlerts
 use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::engine::{self, AlertPhase, EventCounts, ExhaustionEta, Suppression};
-use crate::ingest::history::{EventHistory, HOUR_MS, MINUTE_MS, hour_of};
-use crate::ingest::increments::Labels;
+use crate::ingest::history::EventHistory;
 use crate::ingest::{self};
+use crate::labels::Labels;
+use crate::labels::group_key_text;
 use crate::prom::Prometheus;
-use crate::store::{IngestionState, PrunePlan, Store, StoreError, group_key_text, to_time};
+use crate::store::{IngestionState, PrunePlan, Store, StoreError};
+use crate::time::{HOUR_MS, MINUTE_MS, floor_minute, hour_of, to_time};
 
 /// Windows every instance reports a burn rate for.
 pub const REPORTED_WINDOWS: [Duration; 7] = [
@@ -612,10 +614,6 @@ fn count_failure(error: &CycleError) {
         CycleError::Store(_) => &super::health::DATABASE_ERRORS,
     };
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn floor_minute(ms: i64) -> i64 {
-    ms - ms.rem_euclid(MINUTE_MS)
 }
 
 fn alert_state(phase: &AlertPhase) -> AlertState {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::catalog::{Severity, Slo};
 use crate::engine::EventCounts;
-use crate::ingest::increments::Labels;
+use crate::labels::Labels;
 
 /// The state of an instance's data, beyond the engine's own states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, group_key_text, query_err};
-use crate::ingest::increments::Labels;
+use super::{Store, StoreError, query_err};
+use crate::labels::{Labels, group_key_text};
 
 /// Which instance, which span, and the spacing of points.
 #[derive(Debug, Clone)]

@@ -7,13 +7,13 @@ pub mod packed;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::engine::EventCounts;
-use crate::ingest::history::{HOUR_MS, MINUTE_MS, hour_of};
-use crate::ingest::increments::Labels;
+use crate::labels::{Labels, group_key_text};
+use crate::time::{HOUR_MS, MINUTE_MS, hour_of, to_time};
 use packed::HourMinutes;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,22 +106,6 @@ pub struct IngestionState {
     pub sli_fingerprint: String,
     pub ingested_until: i64,
     pub history_from: i64,
-}
-
-/// The canonical text of group labels: `{a="1",b="2"}`, or empty.
-pub fn group_key_text(labels: &Labels) -> String {
-    if labels.is_empty() {
-        return String::new();
-    }
-    let inner: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}={}", crate::catalog::promql::quote(v)))
-        .collect();
-    format!("{{{}}}", inner.join(","))
-}
-
-pub fn to_time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 #[derive(Clone)]

@@ -1,0 +1,19 @@
+//! Label sets: the group labels that tell a grouped SLO's instances apart,
+//! and their canonical text in instance ids.
+
+use std::collections::BTreeMap;
+
+/// Label names to values, ordered by name.
+pub type Labels = BTreeMap<String, String>;
+
+/// The canonical text of group labels: `{a="1",b="2"}`, or empty.
+pub fn group_key_text(labels: &Labels) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let inner: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", crate::catalog::promql::quote(v)))
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
