@@ -45,7 +45,10 @@ impl AlertFilter {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(states) = list(&self.state) {
             for s in states {
-                if !matches!(s, "pending" | "firing") {
+                if !matches!(
+                    AlertState::parse(s),
+                    Some(AlertState::Pending | AlertState::Firing)
+                ) {
                     return Err(format!(
                         "state `{s}`: expected `pending` or `firing` (inactive alerts are not listed)"
                     ));
@@ -167,12 +170,7 @@ pub fn active_alerts(
             });
         }
         for alert in candidates {
-            let state = match alert.state {
-                AlertState::Inactive => continue,
-                AlertState::Pending => "pending",
-                AlertState::Firing => "firing",
-            };
-            if !matches(&states, &[state]) {
+            if alert.state == AlertState::Inactive || !matches(&states, &[alert.state.as_str()]) {
                 continue;
             }
             let label_severity = alert.labels.get("severity").map_or("", String::as_str);

@@ -224,7 +224,7 @@ fn instance(
         slo: slo.to_string(),
         decision: decision.into(),
         reasons,
-        data_state: facts.data_state.into(),
+        data_state: facts.data_state,
         budget_remaining: facts.budget_remaining,
         min_budget_remaining: if policy.min_budget_remaining.is_finite() {
             policy.min_budget_remaining

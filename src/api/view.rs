@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::catalog::Severity;
-use crate::serve::status::{self, InstanceStatus};
+use crate::serve::status::InstanceStatus;
 use crate::serve::{AppState, Snapshot};
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded in an
@@ -28,95 +28,7 @@ pub fn href(id: &str) -> String {
     format!("/api/v1/slos/{}", utf8_percent_encode(id, SEGMENT))
 }
 
-/// The state of an instance's data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DataState {
-    /// Not evaluated yet (backfill still running).
-    Pending,
-    Ok,
-    /// No events in the SLO window.
-    NoData,
-    /// Few events in the SLO window.
-    LowTraffic,
-    /// The last cycle failed; the numbers are from the last good one.
-    Stale,
-}
-
-impl DataState {
-    pub const ALL: [DataState; 5] = [
-        DataState::Pending,
-        DataState::Ok,
-        DataState::NoData,
-        DataState::LowTraffic,
-        DataState::Stale,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataState::Pending => "pending",
-            DataState::Ok => "ok",
-            DataState::NoData => "no_data",
-            DataState::LowTraffic => "low_traffic",
-            DataState::Stale => "stale",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<DataState> {
-        DataState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl From<status::DataState> for DataState {
-    fn from(s: status::DataState) -> Self {
-        match s {
-            status::DataState::Pending => DataState::Pending,
-            status::DataState::Ok => DataState::Ok,
-            status::DataState::NoData => DataState::NoData,
-            status::DataState::LowTraffic => DataState::LowTraffic,
-            status::DataState::Stale => DataState::Stale,
-        }
-    }
-}
-
-/// The state of an alert; for an instance, the worst of its alerts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertState {
-    Inactive,
-    Pending,
-    Firing,
-}
-
-impl AlertState {
-    pub const ALL: [AlertState; 3] = [
-        AlertState::Inactive,
-        AlertState::Pending,
-        AlertState::Firing,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertState::Inactive => "inactive",
-            AlertState::Pending => "pending",
-            AlertState::Firing => "firing",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<AlertState> {
-        AlertState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl From<status::AlertState> for AlertState {
-    fn from(s: status::AlertState) -> Self {
-        match s {
-            status::AlertState::Inactive => AlertState::Inactive,
-            status::AlertState::Pending => AlertState::Pending,
-            status::AlertState::Firing => AlertState::Firing,
-        }
-    }
-}
+pub use crate::engine::{AlertState, DataState};
 
 /// An alert's severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -251,7 +163,7 @@ impl SloStatus {
             .map(|a| Alert {
                 tier: a.tier.clone(),
                 severity: a.severity.into(),
-                state: a.state.into(),
+                state: a.state,
                 since: a.since,
                 long_window: a.long_window.clone(),
                 short_window: a.short_window.clone(),
@@ -263,7 +175,7 @@ impl SloStatus {
             .collect();
         let budget_exhausted = s.budget_exhausted.as_ref().map(|e| BudgetExhaustedAlert {
             severity: e.severity.into(),
-            state: e.state.into(),
+            state: e.state,
             threshold: finite(Some(e.threshold)),
         });
         let alert_state = alerts
@@ -284,7 +196,7 @@ impl SloStatus {
             objective: finite_or_zero(s.objective),
             window: s.window.clone(),
             evaluated_at: s.evaluated_at,
-            data_state: s.data_state.into(),
+            data_state: s.data_state,
             alert_state,
             sli: finite(s.sli),
             events: Events {

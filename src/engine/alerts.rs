@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::budget::{BudgetStatus, DataState, EventCounts, WindowStatus, window_status};
+use super::budget::{BudgetStatus, EventCounts, WindowStatus, window_status};
+use super::states::{AlertState, DataState};
 use crate::catalog::model::{AlertTier, ExhaustionAlert, Severity};
 use crate::catalog::objective::Objective;
 use crate::duration::Duration;
@@ -105,6 +106,23 @@ impl AlertPhase {
     /// True while firing.
     pub fn is_firing(&self) -> bool {
         matches!(self, AlertPhase::Firing { .. })
+    }
+
+    /// The phase without its start.
+    pub fn state(&self) -> AlertState {
+        match self {
+            AlertPhase::Inactive => AlertState::Inactive,
+            AlertPhase::Pending { .. } => AlertState::Pending,
+            AlertPhase::Firing { .. } => AlertState::Firing,
+        }
+    }
+
+    /// When the current pending or firing phase began.
+    pub fn since(&self) -> Option<DateTime<Utc>> {
+        match self {
+            AlertPhase::Inactive => None,
+            AlertPhase::Pending { since } | AlertPhase::Firing { since } => Some(*since),
+        }
     }
 }
 

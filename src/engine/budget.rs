@@ -10,6 +10,7 @@ use std::ops::{Add, AddAssign, Sub, SubAssign};
 
 use serde::Serialize;
 
+use super::states::DataState;
 use crate::catalog::objective::Objective;
 use crate::duration::Duration;
 
@@ -82,18 +83,6 @@ impl Sum for EventCounts {
     fn sum<I: Iterator<Item = EventCounts>>(iter: I) -> EventCounts {
         iter.fold(EventCounts::default(), Add::add)
     }
-}
-
-/// Whether a window's numbers can be trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataState {
-    Ok,
-    /// No events at all: a state of its own, never 100% and never NaN.
-    NoData,
-    /// Fewer events than one budget event (`budget * total < 1`): a single
-    /// failure is a large share of the budget, so ratios mean little.
-    LowTraffic,
 }
 
 /// SLI, error ratio and burn rate over one window; all `None` without data.

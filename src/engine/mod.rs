@@ -3,11 +3,13 @@
 
 pub mod alerts;
 pub mod budget;
+pub mod states;
 
 pub use alerts::{
     AlertPhase, Suppression, TierEvaluation, Transition, evaluate_exhaustion, evaluate_tier, step,
 };
 pub use budget::{
-    BudgetStatus, DataState, EventCounts, ExhaustionEta, WindowStatus, budget_status, data_state,
+    BudgetStatus, EventCounts, ExhaustionEta, WindowStatus, budget_status, data_state,
     exhaustion_eta, window_status,
 };
+pub use states::{AlertState, DataState};

@@ -7,14 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
-use super::status::{
-    AlertState, DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus,
-};
+use super::status::{DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
 use crate::alerting::evaluation::{self, InstanceRef, Observation};
 use crate::alerting::{AlertFigures, AlertKey, AlertRef, Alerting, InstanceAlerts, TrackedAlert};
 use crate::catalog::Slo;
 use crate::duration::Duration;
-use crate::engine::{self, AlertPhase, EventCounts, ExhaustionEta, Suppression};
+use crate::engine::{self, EventCounts, ExhaustionEta, Suppression};
 use crate::ingest::history::EventHistory;
 use crate::ingest::{self};
 use crate::labels::Labels;
@@ -453,8 +451,8 @@ impl SloRuntime {
                 alerts.push(TierStatus {
                     tier: tier.name.clone(),
                     severity: tier.severity,
-                    state: alert_state(&phase),
-                    since: phase_since(&phase),
+                    state: phase.state(),
+                    since: phase.since(),
                     long_window: tier.long_window.to_string(),
                     short_window: tier.short_window.to_string(),
                     burn_rate_threshold: tier.burn_rate,
@@ -485,7 +483,7 @@ impl SloRuntime {
                 });
                 ExhaustionStatus {
                     severity: alert.severity,
-                    state: alert_state(&phase),
+                    state: phase.state(),
                     threshold: alert.threshold,
                 }
             });
@@ -509,11 +507,7 @@ impl SloRuntime {
             status.objective = slo.objective.ratio();
             status.window = slo.window.to_string();
             status.evaluated_at = Some(at_time);
-            status.data_state = match budget.window.data_state {
-                engine::DataState::Ok => DataState::Ok,
-                engine::DataState::NoData => DataState::NoData,
-                engine::DataState::LowTraffic => DataState::LowTraffic,
-            };
+            status.data_state = budget.window.data_state;
             status.sli = budget.window.sli;
             status.events = slo_events;
             status.error_budget = ErrorBudget {
@@ -541,7 +535,7 @@ impl SloRuntime {
                     .record_evaluation(
                         instance.id,
                         at,
-                        data_state_text(status.data_state),
+                        status.data_state.as_str(),
                         slo_events,
                         status.sli,
                         budget.remaining,
@@ -614,29 +608,4 @@ fn count_failure(error: &CycleError) {
         CycleError::Store(_) => &super::health::DATABASE_ERRORS,
     };
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
-
-fn alert_state(phase: &AlertPhase) -> AlertState {
-    match phase {
-        AlertPhase::Inactive => AlertState::Inactive,
-        AlertPhase::Pending { .. } => AlertState::Pending,
-        AlertPhase::Firing { .. } => AlertState::Firing,
-    }
-}
-
-fn phase_since(phase: &AlertPhase) -> Option<DateTime<Utc>> {
-    match phase {
-        AlertPhase::Inactive => None,
-        AlertPhase::Pending { since } | AlertPhase::Firing { since } => Some(*since),
-    }
-}
-
-pub fn data_state_text(state: DataState) -> &'static str {
-    match state {
-        DataState::Pending => "pending",
-        DataState::Ok => "ok",
-        DataState::NoData => "no_data",
-        DataState::LowTraffic => "low_traffic",
-        DataState::Stale => "stale",
-    }
 }

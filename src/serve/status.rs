@@ -7,20 +7,8 @@ use serde::Serialize;
 
 use crate::catalog::{Severity, Slo};
 use crate::engine::EventCounts;
+pub use crate::engine::{AlertState, DataState};
 use crate::labels::Labels;
-
-/// The state of an instance's data, beyond the engine's own states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DataState {
-    /// Not evaluated yet (backfill still running).
-    Pending,
-    Ok,
-    NoData,
-    LowTraffic,
-    /// Prometheus could not be reached on the last cycle; numbers are from the last good one.
-    Stale,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBudget {
@@ -33,14 +21,6 @@ pub struct ErrorBudget {
     pub remaining_minutes: Option<f64>,
     /// When the budget runs out at the current (1h) burn rate.
     pub exhaustion_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertState {
-    Inactive,
-    Pending,
-    Firing,
 }
 
 #[derive(Debug, Clone, Serialize)]

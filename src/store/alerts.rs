@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{Store, StoreError, query_err};
 use crate::alerting::{AlertKey, TrackedAlert};
-use crate::engine::{AlertPhase, Transition};
+use crate::engine::{AlertPhase, AlertState, Transition};
 
 /// A transition to record, with the numbers behind it.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,9 +84,9 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(id, alert, phase, since, started, resolved_at)| {
-                let phase = match (phase.as_str(), since) {
-                    ("pending", Some(since)) => AlertPhase::Pending { since },
-                    ("firing", Some(since)) => AlertPhase::Firing { since },
+                let phase = match (AlertState::parse(&phase), since) {
+                    (Some(AlertState::Pending), Some(since)) => AlertPhase::Pending { since },
+                    (Some(AlertState::Firing), Some(since)) => AlertPhase::Firing { since },
                     _ => AlertPhase::Inactive,
                 };
                 let tracked = TrackedAlert {
@@ -136,11 +136,7 @@ impl Store {
             .map_err(query_err("record alert transition"))?;
         }
         for (instance, key, state) in states {
-            let (phase, since) = match state.phase {
-                AlertPhase::Inactive => ("inactive", None),
-                AlertPhase::Pending { since } => ("pending", Some(since)),
-                AlertPhase::Firing { since } => ("firing", Some(since)),
-            };
+            let (phase, since) = (state.phase.state().as_str(), state.phase.since());
             sqlx::query(
                 "insert into alert_states (instance_id, alert, phase, since, resolved_started_at, resolved_at)
                  values ($1, $2, $3, $4, $5, $6)
