@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::catalog::{GatePolicy, NoDataDecision, Severity};
 use crate::duration::Duration;
-use crate::serve::status::{AlertState, DataState, InstanceStatus};
+use crate::evaluation::{AlertState, DataState, InstanceStatus};
 
 /// The answer for one instance, one SLO, or the whole request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cli;
 pub mod duration;
 pub mod engine;
+pub mod evaluation;
 pub mod gate;
 pub mod ingest;
 pub mod labels;

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use burnrate::catalog::{self, Slo};
+use burnrate::evaluation::InstanceStatus;
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
-use burnrate::serve::status::InstanceStatus;
 use burnrate::store::{Store, StoredHour};
 use chrono::{TimeZone, Utc};
 use support::synthetic::{DAY, HOUR, Incident, MINUTE, Scenario, exact_increase};
@@ -278,7 +278,7 @@ async fn prometheus_outage_loses_nothing() {
         for s in b.statuses() {
             assert_eq!(
                 s.data_state,
-                burnrate::serve::status::DataState::Stale,
+                burnrate::evaluation::DataState::Stale,
                 "{}",
                 s.id
             );
@@ -307,7 +307,7 @@ async fn prometheus_outage_loses_nothing() {
         end,
     };
     for s in b.statuses() {
-        assert_eq!(s.data_state, burnrate::serve::status::DataState::Ok);
+        assert_eq!(s.data_state, burnrate::evaluation::DataState::Ok);
         check(s, &truth, Some(&s.group["route"]), last);
     }
 }

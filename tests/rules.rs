@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use burnrate::alerting::{AlertRef, AlertingConfig, alert_labels};
 use burnrate::catalog::{self, Catalog};
+use burnrate::evaluation::{AlertState, InstanceStatus};
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::rules::{RuleOptions, generate};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
-use burnrate::serve::status::{AlertState, InstanceStatus};
 use burnrate::store::Store;
 use chrono::{TimeZone, Utc};
 use support::process::find_binary;

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{AlertRef, alert_labels};
 use crate::catalog::{Catalog, Severity};
+use crate::evaluation::AlertState;
+use crate::evaluation::Snapshot;
 use crate::labels::Labels;
-use crate::serve::Snapshot;
-use crate::serve::status::AlertState;
 
 /// Filters of `GET /api/v1/alerts`; each takes a comma-separated list, all must match.
 #[derive(Debug, Clone, Default, Deserialize)]

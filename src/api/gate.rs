@@ -13,8 +13,8 @@ use super::Api;
 use super::params::Params;
 use super::problem::Problem;
 use super::view::DataState;
+use crate::evaluation::InstanceStatus;
 use crate::gate::{self, Decision, Facts, Freshness, Verdict};
-use crate::serve::status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -131,7 +131,7 @@ fn decide(api: &Api, params: &Params) -> Result<GateResult, Problem> {
     };
     let view = api.view();
     // Ids start with `service/`, and `0` follows `/`: the service's instances are one range.
-    let mut by_slo: BTreeMap<&str, Vec<&status::InstanceStatus>> = BTreeMap::new();
+    let mut by_slo: BTreeMap<&str, Vec<&InstanceStatus>> = BTreeMap::new();
     let (low, high) = (format!("{service}/"), format!("{service}0"));
     for s in view.snapshot.instances.range(low..high).map(|(_, s)| s) {
         if s.service == service {
@@ -147,7 +147,7 @@ fn decide(api: &Api, params: &Params) -> Result<GateResult, Problem> {
         let statuses = by_slo.remove(slo.id.as_str()).unwrap_or_default();
         if statuses.is_empty() {
             let facts = Facts {
-                data_state: status::DataState::Pending,
+                data_state: DataState::Pending,
                 budget_remaining: None,
                 firing: Vec::new(),
                 outdated: None,

@@ -12,8 +12,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::catalog::Severity;
-use crate::serve::status::InstanceStatus;
-use crate::serve::{AppState, Snapshot};
+use crate::evaluation::InstanceStatus;
+use crate::evaluation::Snapshot;
+use crate::serve::AppState;
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded in an
 /// id path segment, `/` included.

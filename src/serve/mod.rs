@@ -6,24 +6,22 @@ pub mod http;
 pub mod reload;
 pub mod runtime;
 pub mod scheduler;
-pub mod status;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::duration::Duration;
+use crate::evaluation::{InstanceStatus, Snapshot};
 use crate::prom::{Prometheus, PrometheusConfig, PrometheusError};
 use crate::store::{Store, StoreError};
 use reload::Reloader;
 use runtime::{IngestSettings, Services};
-use status::InstanceStatus;
 
 /// Everything `serve` needs to run.
 #[derive(Debug, Clone)]
@@ -58,14 +56,6 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-}
-
-/// The latest evaluation of every instance, swapped whole after each cycle.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    pub instances: BTreeMap<String, InstanceStatus>,
-    pub published_at: Option<DateTime<Utc>>,
-    pub cycle_duration: std::time::Duration,
 }
 
 /// State shared by the scheduler and the HTTP handlers.

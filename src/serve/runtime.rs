@@ -7,12 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
-use super::status::{DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
 use crate::alerting::evaluation::{self, InstanceRef, Observation};
 use crate::alerting::{AlertFigures, AlertKey, AlertRef, Alerting, InstanceAlerts, TrackedAlert};
 use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::engine::{self, EventCounts, ExhaustionEta, Suppression};
+use crate::evaluation::{DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
 use crate::ingest::history::EventHistory;
 use crate::ingest::{self};
 use crate::labels::Labels;
