@@ -25,10 +25,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::alerting::{AlertRef, alert_rule_labels, alertname, format_factor, slo_series_labels};
+use crate::alerting::{alert_rule_labels, alertname, format_factor, slo_series_labels};
 use crate::catalog::promql::{MatchKind, quote};
 use crate::catalog::{Catalog, Counts, Indicator, Slo, SloWindow};
 use crate::duration::Duration;
+use crate::evaluation::AlertRef;
 use crate::ingest::le_regex;
 
 /// Options of the generated file.

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use burnrate::alerting::api::{AlertFilter, HistoryQuery, active_alerts};
+use burnrate::alerting::queries::{AlertFilter, active_alerts};
 use burnrate::alerting::{AlertSettings, AlertingConfig, DeliverySettings};
 use burnrate::catalog::{self, Catalog, Slo};
 use burnrate::duration::Duration;
@@ -18,6 +18,7 @@ use burnrate::evaluation::Snapshot;
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
 use burnrate::store::Store;
+use burnrate::store::alerts::TransitionQuery;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use support::synthetic::{HOUR, MINUTE};
@@ -367,21 +368,21 @@ async fn page_alert_fires_survives_a_restart_and_resolves_in_alertmanager() {
         .store
         .alert_history(
             "shop/availability",
-            &HistoryQuery {
+            &TransitionQuery {
                 alert: Some("page-1h".into()),
-                ..HistoryQuery::default()
+                ..TransitionQuery::default()
             },
         )
         .await
         .expect("history");
     let kinds: Vec<(&str, DateTime<Utc>)> = history
         .iter()
-        .map(|h| (h.transition.as_str(), h.at))
+        .map(|h| (h.record.transition.as_str(), h.record.at))
         .collect();
     assert_eq!(kinds, [("resolved", time(end)), ("firing", time(t1))]);
-    assert_eq!(history[0].started_at, Some(time(t1)));
+    assert_eq!(history[0].record.started_at, Some(time(t1)));
     assert_eq!(
-        history[1].labels,
+        serde_json::to_value(&history[1].record.labels).expect("json"),
         serde_json::to_value(&want).expect("json")
     );
 }

@@ -11,8 +11,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use burnrate::alerting::{AlertRef, AlertingConfig, alert_labels};
+use burnrate::alerting::{AlertingConfig, alert_labels};
 use burnrate::catalog::{self, Catalog};
+use burnrate::evaluation::AlertRef;
 use burnrate::evaluation::{AlertState, InstanceStatus};
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::rules::{RuleOptions, generate};

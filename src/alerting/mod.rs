@@ -39,20 +39,22 @@
 //! long-window burn rate, or the budget left for the exhaustion alert); other
 //! Go-template forms are sent as written.
 
-pub mod api;
 pub mod delivery;
-pub mod evaluation;
-pub mod state;
+pub mod queries;
+pub mod tracking;
+pub mod transitions;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::catalog::{AlertTier, ExhaustionAlert, Slo};
+use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::labels::Labels;
 
 pub use delivery::{AlertSender, DeliverySettings, DeliveryStats, PostableAlert};
-pub use state::{AlertKey, InstanceAlerts, TrackedAlert};
+pub use tracking::{InstanceAlerts, TrackedAlert};
+
+use crate::evaluation::{AlertFigures, AlertRef};
 
 /// `alertname` of burn-rate alerts when the policy names none.
 pub const DEFAULT_ALERTNAME: &str = "SLOBurnRate";
@@ -62,29 +64,6 @@ pub const EXHAUSTED_ALERTNAME: &str = "SLOBudgetExhausted";
 /// Labels no catalog label may override.
 pub const IDENTITY_LABELS: [&str; 5] =
     ["alertname", "service", "slo", "long_window", "short_window"];
-
-/// Which of an SLO's alerts.
-#[derive(Debug, Clone, Copy)]
-pub enum AlertRef<'a> {
-    Tier(&'a AlertTier),
-    BudgetExhausted(&'a ExhaustionAlert),
-}
-
-impl AlertRef<'_> {
-    pub fn key(&self) -> AlertKey {
-        match self {
-            AlertRef::Tier(t) => AlertKey::Tier(t.name.clone()),
-            AlertRef::BudgetExhausted(_) => AlertKey::BudgetExhausted,
-        }
-    }
-
-    pub fn severity(&self) -> crate::catalog::Severity {
-        match self {
-            AlertRef::Tier(t) => t.severity,
-            AlertRef::BudgetExhausted(e) => e.severity,
-        }
-    }
-}
 
 /// The alert name of an SLO's alert.
 pub fn alertname(slo: &Slo, alert: AlertRef<'_>) -> String {
@@ -160,14 +139,6 @@ pub fn alert_labels(slo: &Slo, group: &Labels, alert: AlertRef<'_>) -> BTreeMap<
     // `group_by` label): drop it so both paths give the same label set.
     out.retain(|_, v| !v.is_empty());
     out
-}
-
-/// The numbers an alert's description reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct AlertFigures {
-    pub long_burn_rate: Option<f64>,
-    pub short_burn_rate: Option<f64>,
-    pub budget_remaining: Option<f64>,
 }
 
 fn rate_text(rate: Option<f64>) -> String {

@@ -13,7 +13,8 @@ use serde_json::json;
 use super::Api;
 use super::params::Params;
 use super::problem::Problem;
-use crate::alerting::api::{AlertFilter, HistoryQuery, active_alerts};
+use crate::alerting::queries::{AlertFilter, active_alerts};
+use crate::store::alerts::TransitionQuery;
 
 /// `GET /api/v1/alerts?service=&slo=&severity=&state=`: pending and firing
 /// alerts, firing first. Each filter takes several values (repeated or
@@ -73,7 +74,7 @@ pub async fn history(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri)
 async fn history_inner(api: &Api, params: &Params) -> Result<Response, Problem> {
     params.only(&["slo", "alert", "since", "before", "limit"])?;
     let slo = params.required("slo")?;
-    let query = HistoryQuery {
+    let query = TransitionQuery {
         before: params.time("before")?,
         since: params.time("since")?,
         limit: params

@@ -137,6 +137,29 @@ pub enum Transition {
     Cancelled,
 }
 
+impl Transition {
+    pub const ALL: [Transition; 4] = [
+        Transition::Pending,
+        Transition::Firing,
+        Transition::Resolved,
+        Transition::Cancelled,
+    ];
+
+    /// The spelling in JSON and PostgreSQL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Pending => "pending",
+            Transition::Firing => "firing",
+            Transition::Resolved => "resolved",
+            Transition::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Transition> {
+        Transition::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
 /// Advances an alert by one evaluation of its condition at `now`.
 pub fn step(
     prev: &AlertPhase,

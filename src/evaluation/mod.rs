@@ -3,12 +3,16 @@
 //! gate, the alert listing and the API read are declared here, below the
 //! scheduler that produces them.
 
+pub mod alerts;
+pub mod instance;
 pub mod status;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+pub use alerts::{AlertFigures, AlertKey, AlertRef, Observation};
+pub use instance::{Evaluation, REPORTED_WINDOWS, WindowPlan, WindowSums, evaluate};
 pub use status::{
     AlertState, DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus,
 };

@@ -7,33 +7,19 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
-use crate::alerting::evaluation::{self, InstanceRef, Observation};
-use crate::alerting::{AlertFigures, AlertKey, AlertRef, Alerting, InstanceAlerts, TrackedAlert};
+use crate::alerting::transitions::{self, InstanceRef};
+use crate::alerting::{Alerting, InstanceAlerts, TrackedAlert};
 use crate::catalog::Slo;
 use crate::duration::Duration;
-use crate::engine::{self, EventCounts, ExhaustionEta, Suppression};
-use crate::evaluation::{DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
+use crate::engine::EventCounts;
+use crate::evaluation::{self, DataState, Evaluation, InstanceStatus, WindowPlan};
 use crate::ingest::history::EventHistory;
 use crate::ingest::{self};
 use crate::labels::Labels;
 use crate::labels::group_key_text;
 use crate::prom::Prometheus;
 use crate::store::{IngestionState, PrunePlan, Store, StoreError};
-use crate::time::{HOUR_MS, MINUTE_MS, floor_minute, hour_of, to_time};
-
-/// Windows every instance reports a burn rate for.
-pub const REPORTED_WINDOWS: [Duration; 7] = [
-    Duration::from_mins(5),
-    Duration::from_mins(30),
-    Duration::from_hours(1),
-    Duration::from_hours(2),
-    Duration::from_hours(6),
-    Duration::from_days(1),
-    Duration::from_days(3),
-];
-
-/// The window whose burn rate counts as "current" for time-to-exhaustion.
-const CURRENT_BURN_WINDOW: Duration = Duration::from_hours(1);
+use crate::time::{HOUR_MS, MINUTE_MS, Minute, floor_minute, hour_of, to_time};
 
 /// Tunables shared by all runtimes.
 #[derive(Debug, Clone)]
@@ -150,7 +136,7 @@ impl SloRuntime {
     pub async fn cycle(&mut self, services: &Services, now: DateTime<Utc>) {
         let now_ms = now.timestamp_millis();
         let result = self.ingest(services, now_ms).await;
-        let evaluated_at = now_ms - now_ms.rem_euclid(MINUTE_MS);
+        let evaluated_at = Minute::floor(now_ms);
         match result {
             Ok(()) => {
                 if let Err(e) = self.evaluate(services, evaluated_at).await {
@@ -172,10 +158,10 @@ impl SloRuntime {
 
     /// Keeps firing alerts alive in Alertmanager through a failed cycle.
     /// Instances this cycle already evaluated were sent then and are not due.
-    fn resend_alerts(&mut self, services: &Services, at: i64) {
-        let at = to_time(at);
+    fn resend_alerts(&mut self, services: &Services, at: Minute) {
+        let at = at.time();
         for instance in self.instances.values_mut() {
-            evaluation::resend_unchanged(
+            transitions::resend_unchanged(
                 &self.slo,
                 &instance.status.group,
                 &mut instance.alerts,
@@ -230,11 +216,15 @@ impl SloRuntime {
             self.insert_instance(id, Labels::new(), EventHistory::default());
         }
         // Alerts pick up where they were: a firing alert keeps its start.
-        for (id, key, tracked) in services.store.alert_states(slo_id).await? {
-            if let Some(instance) = self.instances.values_mut().find(|i| i.id == id)
+        for stored in services.store.alert_states(slo_id).await? {
+            let tracked = TrackedAlert::restored(&stored);
+            if let Some(instance) = self
+                .instances
+                .values_mut()
+                .find(|i| i.id == stored.instance_id)
                 && tracked != TrackedAlert::default()
             {
-                instance.alerts.set(key, tracked);
+                instance.alerts.set(stored.alert, tracked);
             }
         }
         self.loaded = true;
@@ -378,25 +368,14 @@ impl SloRuntime {
         Ok(())
     }
 
-    async fn evaluate(&mut self, services: &Services, at: i64) -> Result<(), CycleError> {
+    async fn evaluate(&mut self, services: &Services, at: Minute) -> Result<(), CycleError> {
         let slo = Arc::clone(&self.slo);
-        let at_time = to_time(at);
-        let window_start = floor_minute(slo.window.start(at_time).timestamp_millis());
-        let window_length = slo.window.nominal_length();
-        let mut windows: BTreeSet<Duration> = REPORTED_WINDOWS.iter().copied().collect();
-        for tier in &slo.alerting.tiers {
-            windows.insert(tier.long_window);
-            windows.insert(tier.short_window);
-        }
-        let record = at % (services.settings.history_step.as_millis() as i64).max(MINUTE_MS) == 0;
+        let plan = WindowPlan::new(&slo, at);
+        let record =
+            at.ms() % (services.settings.history_step.as_millis() as i64).max(MINUTE_MS) == 0;
         for instance in self.instances.values_mut() {
-            let mut ranges: Vec<(i64, i64)> = windows
-                .iter()
-                .map(|w| (at - w.as_millis() as i64, at))
-                .collect();
-            ranges.push((window_start, at));
-            for (from, to) in &ranges {
-                for hour in instance.history.missing_detail(*from, *to) {
+            for (from, to) in plan.ranges() {
+                for hour in instance.history.missing_detail(from, to) {
                     for (h, m) in services
                         .store
                         .load_hours(instance.id, hour, hour + HOUR_MS)
@@ -406,90 +385,20 @@ impl SloRuntime {
                     }
                 }
             }
-            let sum = |from: i64| instance.history.sum(from, at).unwrap_or_default();
-            let mut burn_rates = BTreeMap::new();
-            let mut sums: BTreeMap<Duration, EventCounts> = BTreeMap::new();
-            for w in &windows {
-                let events = sum(at - w.as_millis() as i64);
-                sums.insert(*w, events);
-                if REPORTED_WINDOWS.contains(w) {
-                    burn_rates.insert(
-                        w.to_string(),
-                        engine::window_status(slo.objective, events).burn_rate,
-                    );
-                }
-            }
-            let slo_events = sum(window_start);
-            let current =
-                engine::window_status(slo.objective, sums[&CURRENT_BURN_WINDOW]).burn_rate;
-            let budget = engine::budget_status(slo.objective, window_length, slo_events, current);
-            burn_rates.insert(slo.window.to_string(), budget.window.burn_rate);
-
-            let mut alerts = Vec::new();
-            let mut observations = Vec::new();
-            for tier in &slo.alerting.tiers {
-                let eval = engine::evaluate_tier(
-                    tier,
-                    slo.objective,
-                    sums[&tier.long_window],
-                    sums[&tier.short_window],
-                );
-                let prev = instance.alerts.phase(&AlertKey::Tier(tier.name.clone()));
-                let (phase, transition) =
-                    engine::step(&prev, eval.condition, at_time, tier.for_duration);
-                observations.push(Observation {
-                    alert: AlertRef::Tier(tier),
-                    phase,
-                    transition,
-                    figures: AlertFigures {
-                        long_burn_rate: eval.long.burn_rate,
-                        short_burn_rate: eval.short.burn_rate,
-                        budget_remaining: budget.remaining,
-                    },
-                    threshold: tier.burn_rate,
-                });
-                alerts.push(TierStatus {
-                    tier: tier.name.clone(),
-                    severity: tier.severity,
-                    state: phase.state(),
-                    since: phase.since(),
-                    long_window: tier.long_window.to_string(),
-                    short_window: tier.short_window.to_string(),
-                    burn_rate_threshold: tier.burn_rate,
-                    long_burn_rate: eval.long.burn_rate,
-                    short_burn_rate: eval.short.burn_rate,
-                    suppressed: eval.suppressed.map(|s| match s {
-                        Suppression::NoData => "no_data".to_string(),
-                        Suppression::BelowMinEvents { events, min_events } => format!(
-                            "{events} events in the long window, below the minimum of {min_events}"
-                        ),
-                    }),
-                });
-            }
-            let budget_exhausted = slo.alerting.budget_exhausted.as_ref().map(|alert| {
-                let firing = engine::evaluate_exhaustion(alert, &budget);
-                let prev = instance.alerts.phase(&AlertKey::BudgetExhausted);
-                let (phase, transition) = engine::step(&prev, firing, at_time, Duration::ZERO);
-                observations.push(Observation {
-                    alert: AlertRef::BudgetExhausted(alert),
-                    phase,
-                    transition,
-                    figures: AlertFigures {
-                        long_burn_rate: current,
-                        short_burn_rate: None,
-                        budget_remaining: budget.remaining,
-                    },
-                    threshold: alert.threshold,
-                });
-                ExhaustionStatus {
-                    severity: alert.severity,
-                    state: phase.state(),
-                    threshold: alert.threshold,
-                }
-            });
+            let sums = plan.sums(|from| instance.history.sum(from, at.ms()).unwrap_or_default());
+            let Evaluation {
+                status,
+                observations,
+            } = evaluation::evaluate(
+                &slo,
+                &instance.status,
+                |key| instance.alerts.phase(key),
+                &sums,
+                at,
+            );
             // Stored before anything else changes: on a database error the
             // phases stay as they were and the next cycle tries again.
-            evaluation::commit(
+            transitions::commit(
                 &services.store,
                 &services.alerting,
                 InstanceRef {
@@ -499,65 +408,30 @@ impl SloRuntime {
                 },
                 &mut instance.alerts,
                 &observations,
-                at_time,
+                at.time(),
             )
             .await?;
-
-            let status = &mut instance.status;
-            status.objective = slo.objective.ratio();
-            status.window = slo.window.to_string();
-            status.evaluated_at = Some(at_time);
-            status.data_state = budget.window.data_state;
-            status.sli = budget.window.sli;
-            status.events = slo_events;
-            status.error_budget = ErrorBudget {
-                remaining: budget.remaining,
-                consumed: budget.consumed,
-                total_events: budget.budget_events,
-                remaining_events: budget.remaining_events,
-                total_minutes: budget.budget_minutes,
-                remaining_minutes: budget.remaining_minutes,
-                exhaustion_at: match budget.time_to_exhaustion {
-                    Some(ExhaustionEta::In { seconds }) => {
-                        Some(at_time + chrono::Duration::milliseconds((seconds * 1000.0) as i64))
-                    }
-                    Some(ExhaustionEta::AlreadyExhausted) => Some(at_time),
-                    _ => None,
-                },
-            };
-            status.burn_rates = burn_rates;
-            status.alerts = alerts;
-            status.budget_exhausted = budget_exhausted;
-            status.error = None;
+            instance.status = status;
+            let status = &instance.status;
             if record {
                 services
                     .store
                     .record_evaluation(
                         instance.id,
-                        at,
+                        at.ms(),
                         status.data_state.as_str(),
-                        slo_events,
+                        sums.slo_window,
                         status.sli,
-                        budget.remaining,
+                        status.error_budget.remaining,
                         &status.burn_rates,
                     )
                     .await?;
             }
             // Minute detail only where a window edge cuts an hour, and for the
             // newest hours ingestion rewrites; the rest keep their sums.
-            let edges = windows
-                .iter()
-                .map(|w| at - w.as_millis() as i64)
-                .chain([window_start]);
-            let longest = windows
-                .iter()
-                .max()
-                .copied()
-                .unwrap_or(Duration::ZERO)
-                .as_millis() as i64;
             instance.history.compact(
-                &detail_hours(at, edges),
-                window_start.min(at - longest) - HOUR_MS,
+                &detail_hours(at.ms(), plan.edges()),
+                plan.earliest() - HOUR_MS,
             );
         }
         Ok(())
@@ -565,7 +439,8 @@ impl SloRuntime {
 
     /// Drops stored data no window needs any more and thins evaluations
     /// past the detail span, once an hour.
-    async fn prune(&mut self, services: &Services, at: i64) {
+    async fn prune(&mut self, services: &Services, at: Minute) {
+        let at = at.ms();
         let hour = hour_of(at);
         let previous = std::mem::replace(&mut self.last_pruned_hour, hour);
         if hour == previous {

@@ -3,16 +3,17 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, query_err};
-use crate::alerting::{AlertKey, TrackedAlert};
 use crate::engine::{AlertPhase, AlertState, Transition};
+use crate::evaluation::AlertKey;
 
-/// A transition to record, with the numbers behind it.
-#[derive(Debug, Clone, PartialEq)]
+/// One alert transition with the numbers behind it: what the evaluator
+/// records, and what the history shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TransitionRecord {
-    pub instance_id: i64,
+    #[serde(serialize_with = "alert_name")]
     pub alert: AlertKey,
     pub transition: Transition,
     pub at: DateTime<Utc>,
@@ -28,32 +29,45 @@ pub struct TransitionRecord {
     pub reason: Option<String>,
 }
 
+fn alert_name<S: serde::Serializer>(key: &AlertKey, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(key.display_name())
+}
+
 /// One row of an alert's history, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryEntry {
     /// The instance id (`service/name{labels}`).
     pub instance: String,
-    pub alert: String,
-    pub transition: String,
-    pub at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub severity: String,
-    pub long_window: Option<String>,
-    pub short_window: Option<String>,
-    pub long_burn_rate: Option<f64>,
-    pub short_burn_rate: Option<f64>,
-    pub threshold: Option<f64>,
-    pub budget_remaining: Option<f64>,
-    pub labels: serde_json::Value,
-    pub reason: Option<String>,
+    #[serde(flatten)]
+    pub record: TransitionRecord,
 }
 
-fn transition_text(t: Transition) -> &'static str {
-    match t {
-        Transition::Pending => "pending",
-        Transition::Firing => "firing",
-        Transition::Resolved => "resolved",
-        Transition::Cancelled => "cancelled",
+/// The stored state of one alert of one instance (`alert_states`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAlert {
+    pub instance_id: i64,
+    pub alert: AlertKey,
+    pub phase: AlertPhase,
+    /// The last firing episode, `(started, resolved)`, once resolved.
+    pub resolved: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Query of the alert history of one SLO (or one instance of it).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TransitionQuery {
+    /// Only transitions before this instant (for paging back).
+    pub before: Option<DateTime<Utc>>,
+    /// Only transitions at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<u32>,
+    /// Only this alert: a tier name or `budget_exhausted`.
+    pub alert: Option<String>,
+}
+
+impl TransitionQuery {
+    pub fn limit(&self) -> i64 {
+        i64::from(self.limit.unwrap_or(100).clamp(1, 1000))
     }
 }
 
@@ -68,10 +82,7 @@ type StateRow = (
 
 impl Store {
     /// The stored state of every alert of an SLO's instances: (instance id, alert, state).
-    pub async fn alert_states(
-        &self,
-        slo_id: &str,
-    ) -> Result<Vec<(i64, AlertKey, TrackedAlert)>, StoreError> {
+    pub async fn alert_states(&self, slo_id: &str) -> Result<Vec<StoredAlert>, StoreError> {
         let rows: Vec<StateRow> = sqlx::query_as(
             "select s.instance_id, s.alert, s.phase, s.since, s.resolved_started_at, s.resolved_at
              from alert_states s join slo_instances i on i.id = s.instance_id
@@ -89,12 +100,12 @@ impl Store {
                     (Some(AlertState::Firing), Some(since)) => AlertPhase::Firing { since },
                     _ => AlertPhase::Inactive,
                 };
-                let tracked = TrackedAlert {
+                StoredAlert {
+                    instance_id: id,
+                    alert: AlertKey::from_db(&alert),
                     phase,
                     resolved: started.zip(resolved_at),
-                    ..TrackedAlert::default()
-                };
-                (id, AlertKey::from_db(&alert), tracked)
+                }
             })
             .collect())
     }
@@ -103,23 +114,23 @@ impl Store {
     /// transition already recorded (same alert, instant and kind) is skipped.
     pub async fn record_alert_changes(
         &self,
-        transitions: &[TransitionRecord],
-        states: &[(i64, AlertKey, TrackedAlert)],
+        transitions: &[(i64, TransitionRecord)],
+        states: &[StoredAlert],
     ) -> Result<(), StoreError> {
         if transitions.is_empty() && states.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool().begin().await.map_err(query_err("begin"))?;
-        for t in transitions {
+        for (instance_id, t) in transitions {
             sqlx::query(
                 "insert into alert_transitions (instance_id, alert, transition, at, started_at, severity, long_window, short_window,
                    long_burn_rate, short_burn_rate, threshold, budget_remaining, labels, reason)
                  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                  on conflict (instance_id, alert, at, transition) do nothing",
             )
-            .bind(t.instance_id)
+            .bind(instance_id)
             .bind(t.alert.as_db())
-            .bind(transition_text(t.transition))
+            .bind(t.transition.as_str())
             .bind(t.at)
             .bind(t.started_at)
             .bind(&t.severity)
@@ -135,7 +146,7 @@ impl Store {
             .await
             .map_err(query_err("record alert transition"))?;
         }
-        for (instance, key, state) in states {
+        for state in states {
             let (phase, since) = (state.phase.state().as_str(), state.phase.since());
             sqlx::query(
                 "insert into alert_states (instance_id, alert, phase, since, resolved_started_at, resolved_at)
@@ -143,8 +154,8 @@ impl Store {
                  on conflict (instance_id, alert) do update set phase = excluded.phase, since = excluded.since,
                    resolved_started_at = excluded.resolved_started_at, resolved_at = excluded.resolved_at, updated_at = now()",
             )
-            .bind(instance)
-            .bind(key.as_db())
+            .bind(state.instance_id)
+            .bind(state.alert.as_db())
             .bind(phase)
             .bind(since)
             .bind(state.resolved.map(|(started, _)| started))
@@ -162,7 +173,7 @@ impl Store {
     pub async fn alert_history(
         &self,
         slo_or_instance: &str,
-        query: &crate::alerting::api::HistoryQuery,
+        query: &TransitionQuery,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
         let alert = query.alert.as_deref().map(|a| {
             if a == "budget_exhausted" {
@@ -171,9 +182,9 @@ impl Store {
                 a.to_string()
             }
         });
-        sqlx::query_as(
-            "select i.slo_id || i.group_key as instance, case when t.alert = '@budget_exhausted' then 'budget_exhausted' else t.alert end as alert,
-               t.transition, t.at, t.started_at, t.severity, t.long_window, t.short_window, t.long_burn_rate, t.short_burn_rate,
+        let rows: Vec<HistoryRow> = sqlx::query_as(
+            "select i.slo_id || i.group_key, t.alert, t.transition, t.at, t.started_at, t.severity,
+               t.long_window, t.short_window, t.long_burn_rate, t.short_burn_rate,
                t.threshold, t.budget_remaining, t.labels, t.reason
              from alert_transitions t join slo_instances i on i.id = t.instance_id
              where (i.slo_id = $1 or i.slo_id || i.group_key = $1)
@@ -189,7 +200,11 @@ impl Store {
         .bind(query.limit())
         .fetch_all(self.pool())
         .await
-        .map_err(query_err("read alert history"))
+        .map_err(query_err("read alert history"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(HistoryEntry::from_row)
+            .collect())
     }
 
     /// Whether an SLO or instance id is known (has ever been evaluated).
@@ -201,6 +216,49 @@ impl Store {
         .fetch_one(self.pool())
         .await
         .map_err(query_err("look up SLO"))
+    }
+}
+
+type HistoryRow = (
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    serde_json::Value,
+    Option<String>,
+);
+
+impl HistoryEntry {
+    /// A stored row; one with a transition burnrate does not know is skipped.
+    fn from_row(row: HistoryRow) -> Option<HistoryEntry> {
+        let (instance, alert, transition, at, started_at, severity, long_window, short_window) =
+            (row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7);
+        Some(HistoryEntry {
+            instance,
+            record: TransitionRecord {
+                alert: AlertKey::from_db(&alert),
+                transition: Transition::parse(&transition)?,
+                at,
+                started_at,
+                severity,
+                long_window,
+                short_window,
+                long_burn_rate: row.8,
+                short_burn_rate: row.9,
+                threshold: row.10,
+                budget_remaining: row.11,
+                labels: serde_json::from_value(row.12).unwrap_or_default(),
+                reason: row.13,
+            },
+        })
     }
 }
 

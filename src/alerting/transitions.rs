@@ -7,28 +7,16 @@
 use chrono::{DateTime, Utc};
 use tracing::info;
 
-use super::state::{AlertKey, InstanceAlerts, TrackedAlert};
-use super::{
-    AlertFigures, AlertRef, Alerting, PostableAlert, alert_annotations, alert_labels, instance_name,
-};
+use super::tracking::{InstanceAlerts, TrackedAlert};
+use super::{Alerting, PostableAlert, alert_annotations, alert_labels, instance_name};
 use crate::catalog::Slo;
-use crate::engine::{AlertPhase, Transition, step};
+use crate::engine::{AlertPhase, step};
+use crate::evaluation::{AlertFigures, AlertKey, AlertRef, Observation};
 use crate::labels::Labels;
 use crate::store::alerts::TransitionRecord;
 use crate::store::{Store, StoreError};
 
 /// One alert's outcome this cycle, before anything is recorded.
-#[derive(Debug, Clone)]
-pub struct Observation<'a> {
-    pub alert: AlertRef<'a>,
-    pub phase: AlertPhase,
-    pub transition: Option<Transition>,
-    pub figures: AlertFigures,
-    /// The tier's burn-rate factor, or the exhaustion alert's budget threshold.
-    pub threshold: f64,
-}
-
-/// One instance, for [`commit`].
 pub struct InstanceRef<'a> {
     pub slo: &'a Slo,
     pub id: i64,
@@ -66,23 +54,25 @@ pub async fn commit(
                 ),
                 AlertRef::BudgetExhausted(_) => (None, None),
             };
-            records.push(TransitionRecord {
-                instance_id: id,
-                alert: key.clone(),
-                transition,
-                at,
-                started_at: episode_start(&prev.phase, &tracked.phase),
-                severity: o.alert.severity().as_str().to_string(),
-                long_window,
-                short_window,
-                long_burn_rate: o.figures.long_burn_rate,
-                short_burn_rate: o.figures.short_burn_rate,
-                threshold: Some(o.threshold),
-                budget_remaining: o.figures.budget_remaining,
-                labels,
-                reason: None,
-            });
-            changed.push((id, key.clone(), tracked.clone()));
+            records.push((
+                id,
+                TransitionRecord {
+                    alert: key.clone(),
+                    transition,
+                    at,
+                    started_at: episode_start(&prev.phase, &tracked.phase),
+                    severity: o.alert.severity().as_str().to_string(),
+                    long_window,
+                    short_window,
+                    long_burn_rate: o.figures.long_burn_rate,
+                    short_burn_rate: o.figures.short_burn_rate,
+                    threshold: Some(o.threshold),
+                    budget_remaining: o.figures.budget_remaining,
+                    labels,
+                    reason: None,
+                },
+            ));
+            changed.push(tracked.stored(id, &key));
         }
         next.push((key, tracked));
     }
@@ -104,24 +94,26 @@ pub async fn commit(
             ..tracked.advanced(phase, transition, at)
         };
         if let Some(transition) = transition {
-            records.push(TransitionRecord {
-                instance_id: id,
-                alert: key.clone(),
-                transition,
-                at,
-                started_at: episode_start(&tracked.phase, &phase),
-                severity: String::from("unknown"),
-                long_window: None,
-                short_window: None,
-                long_burn_rate: None,
-                short_burn_rate: None,
-                threshold: None,
-                budget_remaining: None,
-                labels: Default::default(),
-                reason: Some("no longer in the SLO's alert policy".into()),
-            });
+            records.push((
+                id,
+                TransitionRecord {
+                    alert: key.clone(),
+                    transition,
+                    at,
+                    started_at: episode_start(&tracked.phase, &phase),
+                    severity: String::from("unknown"),
+                    long_window: None,
+                    short_window: None,
+                    long_burn_rate: None,
+                    short_burn_rate: None,
+                    threshold: None,
+                    budget_remaining: None,
+                    labels: Default::default(),
+                    reason: Some("no longer in the SLO's alert policy".into()),
+                },
+            ));
         }
-        changed.push((id, key.clone(), after));
+        changed.push(after.stored(id, key));
     }
     store.record_alert_changes(&records, &changed).await?;
 

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AlertRef, alert_labels};
+use super::alert_labels;
 use crate::catalog::{Catalog, Severity};
 use crate::evaluation::AlertState;
-use crate::evaluation::Snapshot;
+use crate::evaluation::{AlertRef, Snapshot};
 use crate::labels::Labels;
 
 /// Filters of `GET /api/v1/alerts`; each takes a comma-separated list, all must match.
@@ -190,23 +190,4 @@ pub fn active_alerts(
         ))
     });
     out
-}
-
-/// Query of the alert history of one SLO (or one instance of it).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct HistoryQuery {
-    /// Only transitions before this instant (for paging back).
-    pub before: Option<DateTime<Utc>>,
-    /// Only transitions at or after this instant.
-    pub since: Option<DateTime<Utc>>,
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<u32>,
-    /// Only this alert: a tier name or `budget_exhausted`.
-    pub alert: Option<String>,
-}
-
-impl HistoryQuery {
-    pub fn limit(&self) -> i64 {
-        i64::from(self.limit.unwrap_or(100).clamp(1, 1000))
-    }
 }

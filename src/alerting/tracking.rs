@@ -6,46 +6,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{AlertFigures, AlertSettings};
+use super::AlertSettings;
 use crate::engine::{AlertPhase, Transition};
+use crate::evaluation::{AlertFigures, AlertKey};
+use crate::store::alerts::StoredAlert;
 
 /// Which alert of an instance: a burn-rate tier, or the budget-exhausted alert.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AlertKey {
-    Tier(String),
-    BudgetExhausted,
-}
-
-/// The database spelling of [`AlertKey::BudgetExhausted`]; `@` starts no tier name.
-const EXHAUSTED_KEY: &str = "@budget_exhausted";
-
-impl AlertKey {
-    /// The key as stored: the tier name, or `@budget_exhausted`.
-    pub fn as_db(&self) -> &str {
-        match self {
-            AlertKey::Tier(name) => name,
-            AlertKey::BudgetExhausted => EXHAUSTED_KEY,
-        }
-    }
-
-    pub fn from_db(text: &str) -> Self {
-        if text == EXHAUSTED_KEY {
-            AlertKey::BudgetExhausted
-        } else {
-            AlertKey::Tier(text.to_string())
-        }
-    }
-
-    /// The name the API shows: the tier name, or `budget_exhausted`.
-    pub fn display_name(&self) -> &str {
-        match self {
-            AlertKey::Tier(name) => name,
-            AlertKey::BudgetExhausted => "budget_exhausted",
-        }
-    }
-}
-
-/// One alert of one instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackedAlert {
     pub phase: AlertPhase,
@@ -71,6 +37,25 @@ impl Default for TrackedAlert {
 }
 
 impl TrackedAlert {
+    /// An alert as PostgreSQL kept it (never sent since this process started).
+    pub fn restored(stored: &StoredAlert) -> TrackedAlert {
+        TrackedAlert {
+            phase: stored.phase,
+            resolved: stored.resolved,
+            ..TrackedAlert::default()
+        }
+    }
+
+    /// What PostgreSQL keeps of this alert.
+    pub fn stored(&self, instance_id: i64, alert: &AlertKey) -> StoredAlert {
+        StoredAlert {
+            instance_id,
+            alert: alert.clone(),
+            phase: self.phase,
+            resolved: self.resolved,
+        }
+    }
+
     /// The state after an evaluation moved the phase to `phase` with `transition`.
     pub fn advanced(
         &self,
@@ -320,13 +305,5 @@ mod tests {
         assert_eq!(refired.resolved, None);
         assert!(!resolved.is_idle(at(40), &settings));
         assert!(resolved.is_idle(at(46), &settings));
-    }
-
-    #[test]
-    fn keys_round_trip_through_the_database_spelling() {
-        for key in [AlertKey::Tier("page-1h".into()), AlertKey::BudgetExhausted] {
-            assert_eq!(AlertKey::from_db(key.as_db()), key);
-        }
-        assert_eq!(AlertKey::BudgetExhausted.display_name(), "budget_exhausted");
     }
 }
