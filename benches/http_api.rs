@@ -154,7 +154,7 @@ async fn run() {
     let settings = ServeSettings {
         catalog: vec![dir.path().to_path_buf()],
         prometheus: PrometheusConfig::new(prom.url()),
-        database_url: db.url().to_string(),
+        database_url: burnrate::secret::Secret::new(db.url()),
         listen: "127.0.0.1:0".parse().unwrap(),
         interval: burnrate::duration::Duration::from_mins(1),
         concurrency: 8,

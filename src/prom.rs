@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::duration::Duration;
 use crate::labels::Labels;
+use crate::secret::Secret;
 
 /// One series' raw samples as Prometheus stored them (ms timestamps, ascending).
 #[derive(Debug, Clone, PartialEq)]
@@ -19,12 +20,25 @@ pub struct RawSeries {
     pub samples: Vec<(i64, f64)>,
 }
 
+/// A URL as errors and logs may show it: without `user:password@`.
+pub fn without_credentials(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// How to reach the server.
 #[derive(Debug, Clone)]
 pub struct PrometheusConfig {
     pub url: String,
-    pub bearer_token: Option<String>,
-    pub basic_auth: Option<(String, String)>,
+    pub bearer_token: Option<Secret>,
+    /// User name and password.
+    pub basic_auth: Option<(String, Secret)>,
     /// Extra headers on every request, e.g. `X-Scope-OrgID` for Mimir.
     pub headers: Vec<(String, String)>,
     pub timeout: StdDuration,
@@ -51,11 +65,39 @@ impl PrometheusConfig {
 pub enum PrometheusError {
     #[error("invalid Prometheus configuration: {0}")]
     Config(String),
-    #[error("query `{query}` against {server} failed: {message}")]
-    Query {
+    /// The request did not complete (connection, timeout, transport).
+    #[error("query `{query}` against {server} failed: {source}")]
+    Transport {
         server: String,
         query: String,
+        source: reqwest::Error,
+    },
+    /// The request failed inside the client library.
+    #[error("query `{query}` against {server} failed: {source}")]
+    Client {
+        server: String,
+        query: String,
+        source: prometheus_http_query::Error,
+    },
+    /// The server answered with an error of its own.
+    #[error("query `{query}` against {server} failed: HTTP {status}, {kind}: {message}")]
+    Answer {
+        server: String,
+        query: String,
+        status: u16,
+        kind: String,
         message: String,
+    },
+    /// The answer is not the API's JSON envelope.
+    #[error(
+        "query `{query}` against {server} failed: HTTP {status}, unreadable answer ({source}): {excerpt}"
+    )]
+    Unreadable {
+        server: String,
+        query: String,
+        status: u16,
+        source: serde_json::Error,
+        excerpt: String,
     },
     #[error("query `{query}` against {server} returned {found}, expected {expected}")]
     Shape {
@@ -91,10 +133,11 @@ impl Prometheus {
                     "give a bearer token or basic auth, not both".into(),
                 ));
             }
-            (Some(token), None) => Some(format!("Bearer {}", token.trim())),
+            (Some(token), None) => Some(format!("Bearer {}", token.expose().trim())),
             (None, Some((user, password))) => Some(format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.expose()))
             )),
             (None, None) => None,
         };
@@ -125,7 +168,7 @@ impl Prometheus {
             .map_err(|e| bad(&format!("URL `{}`", config.url), &e))?;
         Ok(Prometheus {
             client,
-            server: config.url.clone(),
+            server: without_credentials(&config.url),
         })
     }
 
@@ -133,11 +176,11 @@ impl Prometheus {
         &self.server
     }
 
-    fn query_error(&self, query: &str, e: impl std::fmt::Display) -> PrometheusError {
-        PrometheusError::Query {
+    fn client_error(&self, query: &str, source: prometheus_http_query::Error) -> PrometheusError {
+        PrometheusError::Client {
             server: self.server.clone(),
             query: query.to_string(),
-            message: e.to_string(),
+            source,
         }
     }
 
@@ -189,7 +232,7 @@ impl Prometheus {
             .query_range(query, start_ms / 1000, end_ms / 1000, step.as_secs_f64())
             .post_raw()
             .await
-            .map_err(|e| self.query_error(query, e))?;
+            .map_err(|e| self.client_error(query, e))?;
         match self.decode(query, response).await? {
             Data::Matrix(series) => {
                 Ok(series.into_iter().map(|s| to_raw(s.into_inner())).collect())
@@ -206,7 +249,7 @@ impl Prometheus {
             .at(at_ms.div_euclid(1000))
             .post_raw()
             .await
-            .map_err(|e| self.query_error(query, e))?;
+            .map_err(|e| self.client_error(query, e))?;
         self.decode(query, response).await
     }
 
@@ -230,29 +273,33 @@ impl Prometheus {
         let body = response
             .bytes()
             .await
-            .map_err(|e| self.query_error(query, e))?;
+            .map_err(|source| PrometheusError::Transport {
+                server: self.server.clone(),
+                query: query.to_string(),
+                source,
+            })?;
         let envelope: Envelope = match serde_json::from_slice(&body) {
             Ok(envelope) => envelope,
             Err(e) => {
                 let excerpt: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-                return Err(self.query_error(
-                    query,
-                    format!("HTTP {status}, unreadable answer ({e}): {excerpt}"),
-                ));
+                return Err(PrometheusError::Unreadable {
+                    server: self.server.clone(),
+                    query: query.to_string(),
+                    status: status.as_u16(),
+                    source: e,
+                    excerpt,
+                });
             }
         };
         match (envelope.status.as_str(), envelope.data) {
             ("success", Some(data)) => Ok(data),
-            _ => {
-                let kind = envelope.error_type.unwrap_or_else(|| "error".into());
-                Err(self.query_error(
-                    query,
-                    format!(
-                        "HTTP {status}, {kind}: {}",
-                        envelope.error.unwrap_or_default()
-                    ),
-                ))
-            }
+            _ => Err(PrometheusError::Answer {
+                server: self.server.clone(),
+                query: query.to_string(),
+                status: status.as_u16(),
+                kind: envelope.error_type.unwrap_or_else(|| "error".into()),
+                message: envelope.error.unwrap_or_default(),
+            }),
         }
     }
 
@@ -284,5 +331,35 @@ fn to_raw(
             .iter()
             .map(|s| ((s.timestamp() * 1000.0).round() as i64, s.value()))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_errors_or_debug_output() {
+        #[rustfmt::skip]
+        let cases = [
+            ("http://user:pw@prom:9090/api", "http://prom:9090/api"),
+            ("https://user@prom/",           "https://prom/"),
+            ("http://prom:9090",             "http://prom:9090"),
+            ("not a url",                    "not a url"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(without_credentials(url), shown, "{url}");
+        }
+        let mut config = PrometheusConfig::new("http://user:pw@prom:9090");
+        config.bearer_token = Some(Secret::new("token-123"));
+        config.basic_auth = Some(("u".into(), Secret::new("pass-456")));
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("token-123") && !debug.contains("pass-456"),
+            "{debug}"
+        );
+        config.basic_auth = None;
+        let client = Prometheus::new(&config).expect("client");
+        assert_eq!(client.server(), "http://prom:9090/");
     }
 }

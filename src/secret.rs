@@ -54,3 +54,16 @@ impl FromStr for Secret {
         Ok(Secret(s.trim().to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_printed() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "<redacted> <redacted>");
+        assert_eq!(s.expose(), "hunter2");
+        assert!(s.matches(b"hunter2") && !s.matches(b"hunter3"));
+    }
+}

@@ -55,7 +55,7 @@ async fn catalog_changes_apply_without_restart() {
     let settings = ServeSettings {
         catalog: vec![dir.path().to_path_buf()],
         prometheus: PrometheusConfig::new(prom.url()),
-        database_url: db.url().to_string(),
+        database_url: burnrate::secret::Secret::new(db.url()),
         listen: "127.0.0.1:0".parse().expect("addr"),
         interval: burnrate::duration::Duration::from_mins(1),
         concurrency: 4,
@@ -98,7 +98,10 @@ async fn catalog_changes_apply_without_restart() {
         .reloader
         .reload("test")
         .expect_err("a broken catalog is refused");
-    assert!(refused.contains("broken.yaml:5:16"), "{refused}");
+    assert!(
+        refused.to_string().contains("broken.yaml:5:16"),
+        "{refused}"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         ids(),

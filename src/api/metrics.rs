@@ -349,7 +349,7 @@ fn render_health(out: &mut String, view: &View, catalog_slos: usize) {
         "counter",
         "SLO cycles that failed on a Prometheus query since start.",
     );
-    f.sample(name, "", crate::serve::health::prometheus_errors() as f64);
+    f.sample(name, "", crate::health::prometheus_errors() as f64);
 
     let name = "burnrate_database_errors_total";
     let mut f = Family::header(
@@ -358,7 +358,7 @@ fn render_health(out: &mut String, view: &View, catalog_slos: usize) {
         "counter",
         "SLO cycles that failed on a PostgreSQL query since start.",
     );
-    f.sample(name, "", crate::serve::health::database_errors() as f64);
+    f.sample(name, "", crate::health::database_errors() as f64);
 
     let name = "burnrate_ingestion_lag_seconds";
     let mut f = Family::header(

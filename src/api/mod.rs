@@ -23,6 +23,7 @@ pub mod ops;
 pub mod params;
 pub mod problem;
 pub mod slos;
+pub mod state;
 pub mod view;
 
 use std::sync::Arc;
@@ -44,7 +45,7 @@ pub use auth::{Secret, Tokens};
 use problem::Problem;
 use view::{View, ViewCache};
 
-use crate::serve::AppState;
+pub use state::AppState;
 
 /// How the API is exposed.
 #[derive(Debug, Clone)]

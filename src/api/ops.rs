@@ -87,24 +87,26 @@ pub async fn reload(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) 
         return p.into_response();
     }
     let reloader = api.app.reloader.clone();
-    let result = tokio::task::spawn_blocking(move || reloader.reload("API request"))
-        .await
-        .unwrap_or_else(|e| Err(format!("the reload failed: {e}")));
+    let result = tokio::task::spawn_blocking(move || reloader.reload("API request")).await;
     match result {
-        Ok(slos) => Json(Reloaded { slos }).into_response(),
-        Err(message) => {
-            let mut lines = message.lines();
-            let first = lines.next().unwrap_or("errors").trim_end_matches(':');
+        Ok(Ok(slos)) => Json(Reloaded { slos }).into_response(),
+        Ok(Err(refused)) => {
+            let errors = refused.lines();
             let mut p = Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("the catalog was refused ({first}); the last good catalog keeps running"),
+                format!(
+                    "the catalog was refused ({} error(s)); the last good catalog keeps running",
+                    errors.len()
+                ),
             );
-            p.errors = lines.map(str::to_string).collect();
-            if p.errors.is_empty() {
-                p.errors.push(message.clone());
-            }
+            p.errors = errors;
             p.into_response()
         }
+        Err(e) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the reload failed: {e}"),
+        )
+        .into_response(),
     }
 }
 

@@ -11,10 +11,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use crate::catalog::Severity;
 use crate::evaluation::InstanceStatus;
 use crate::evaluation::Snapshot;
-use crate::serve::AppState;
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded in an
 /// id path segment, `/` included.

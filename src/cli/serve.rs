@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::alerting::{AlertSettings, AlertingConfig};
-use crate::api::{ApiSettings, CorsOrigins, Secret, Tokens, auth};
+use crate::api::{ApiSettings, CorsOrigins, Tokens, auth};
 use crate::duration::Duration;
 use crate::prom::PrometheusConfig;
+use crate::secret::Secret;
 use crate::serve::runtime::IngestSettings;
 use crate::serve::{App, ServeSettings};
 use crate::telemetry::{self, LogFormat};
@@ -58,7 +59,7 @@ pub struct ServeArgs {
     pub prometheus_insecure_skip_verify: bool,
     /// PostgreSQL connection URL.
     #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    pub database_url: Secret,
     /// Address of the HTTP API.
     #[arg(long, env = "BURNRATE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -205,10 +206,8 @@ impl ServeArgs {
     }
 }
 
-fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text.trim().to_string())
+fn read_secret(path: &std::path::Path) -> anyhow::Result<Secret> {
+    Secret::from_file(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {

@@ -1,26 +1,22 @@
 //! `burnrate serve`: the scheduler, the catalog it runs, and the HTTP API,
 //! built from one settings value so tests start exactly what users run.
 
-pub mod health;
 pub mod http;
-pub mod reload;
 pub mod runtime;
 pub mod scheduler;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use chrono::Utc;
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::api::AppState;
 use crate::duration::Duration;
-use crate::evaluation::{InstanceStatus, Snapshot};
 use crate::prom::{Prometheus, PrometheusConfig, PrometheusError};
+use crate::reload::{self, Reloader};
 use crate::store::{Store, StoreError};
-use reload::Reloader;
 use runtime::{IngestSettings, Services};
 
 /// Everything `serve` needs to run.
@@ -28,7 +24,8 @@ use runtime::{IngestSettings, Services};
 pub struct ServeSettings {
     pub catalog: Vec<PathBuf>,
     pub prometheus: PrometheusConfig,
-    pub database_url: String,
+    /// PostgreSQL URL; it may hold a password.
+    pub database_url: crate::secret::Secret,
     pub listen: SocketAddr,
     pub interval: Duration,
     pub concurrency: usize,
@@ -44,59 +41,18 @@ pub struct ServeSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("the catalog cannot be loaded: {0}")]
-    Catalog(String),
+    Catalog(#[from] reload::CatalogError),
     #[error(transparent)]
     Prometheus(#[from] PrometheusError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot set up alert delivery: {0}")]
-    Alerting(String),
+    Alerting(#[source] reqwest::Error),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
     },
-}
-
-/// State shared by the scheduler and the HTTP handlers.
-pub struct AppState {
-    snapshot: RwLock<Arc<Snapshot>>,
-    pub reloader: Reloader,
-    pub store: Store,
-    evaluated: AtomicBool,
-    /// How old an evaluation may be before the gate stops trusting it.
-    pub max_status_age: Duration,
-}
-
-impl AppState {
-    /// The current snapshot; readers never wait for a cycle.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot
-            .read()
-            .map(|s| Arc::clone(&s))
-            .unwrap_or_default()
-    }
-
-    pub fn publish(
-        &self,
-        statuses: impl Iterator<Item = InstanceStatus>,
-        cycle_duration: std::time::Duration,
-    ) {
-        let snapshot = Snapshot {
-            instances: statuses.map(|s| (s.id.clone(), s)).collect(),
-            published_at: Some(Utc::now()),
-            cycle_duration,
-        };
-        if let Ok(mut slot) = self.snapshot.write() {
-            *slot = Arc::new(snapshot);
-        }
-        self.evaluated.store(true, Ordering::Release);
-    }
-
-    /// True once the first cycle has finished.
-    pub fn evaluated(&self) -> bool {
-        self.evaluated.load(Ordering::Acquire)
-    }
 }
 
 /// A built application: listening, not yet running.
@@ -111,10 +67,10 @@ pub struct App {
 impl App {
     /// Loads the catalog, connects to PostgreSQL (applying migrations) and binds the listener.
     pub async fn build(settings: ServeSettings) -> Result<Self, ServeError> {
-        let catalog = reload::load_catalog(&settings.catalog).map_err(ServeError::Catalog)?;
+        let catalog = reload::load_catalog(&settings.catalog)?;
         info!(slos = catalog.slos.len(), "catalog loaded");
         let prometheus = Prometheus::new(&settings.prometheus)?;
-        let store = Store::connect(&settings.database_url).await?;
+        let store = Store::connect(settings.database_url.expose()).await?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -123,17 +79,12 @@ impl App {
                     source,
                 })?;
         let (reloader, catalog_rx) = Reloader::new(settings.catalog.clone(), catalog);
-        let state = Arc::new(AppState {
-            snapshot: RwLock::default(),
+        let state = Arc::new(AppState::new(
             reloader,
-            store: store.clone(),
-            evaluated: AtomicBool::new(false),
-            max_status_age: max_status_age(settings.interval),
-        });
-        let alerting = settings
-            .alerting
-            .start()
-            .map_err(|e| ServeError::Alerting(e.to_string()))?;
+            store.clone(),
+            max_status_age(settings.interval),
+        ));
+        let alerting = settings.alerting.start().map_err(ServeError::Alerting)?;
         if !settings.alerting.alertmanager_urls.is_empty() {
             info!(alertmanagers = ?settings.alerting.alertmanager_urls, "delivering alerts");
         }

@@ -479,8 +479,8 @@ fn detail_hours(at: i64, edges: impl Iterator<Item = i64>) -> BTreeSet<i64> {
 /// Counts a failed cycle by the dependency that failed, for `/metrics`.
 fn count_failure(error: &CycleError) {
     let counter = match error {
-        CycleError::Prometheus(_) => &super::health::PROMETHEUS_ERRORS,
-        CycleError::Store(_) => &super::health::DATABASE_ERRORS,
+        CycleError::Prometheus(_) => &crate::health::PROMETHEUS_ERRORS,
+        CycleError::Store(_) => &crate::health::DATABASE_ERRORS,
     };
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }

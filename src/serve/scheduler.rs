@@ -9,8 +9,8 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use super::AppState;
 use super::runtime::{Services, SloRuntime, sli_fingerprint};
+use crate::api::AppState;
 use crate::catalog::Catalog;
 use crate::duration::Duration;
 

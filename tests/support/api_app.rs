@@ -20,11 +20,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use burnrate::api::AppState;
 use burnrate::api::{ApiSettings, Secret, Tokens};
 use burnrate::catalog;
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
-use burnrate::serve::{App, AppState, ServeSettings};
+use burnrate::serve::{App, ServeSettings};
 use burnrate::store::Store;
 use chrono::{TimeZone, Utc};
 use tempfile::TempDir;
@@ -209,7 +210,7 @@ impl Fixture {
         let settings = ServeSettings {
             catalog: vec![catalog_dir.path().to_path_buf()],
             prometheus: PrometheusConfig::new(prom.url()),
-            database_url: db.url().to_string(),
+            database_url: burnrate::secret::Secret::new(db.url()),
             listen: "127.0.0.1:0".parse().unwrap(),
             interval: burnrate::duration::Duration::from_secs(10),
             concurrency: 4,
@@ -291,7 +292,7 @@ async fn seed_history(
     dir: &PathBuf,
     end: i64,
 ) -> Vec<i64> {
-    let catalog = burnrate::serve::reload::load_catalog(std::slice::from_ref(dir))
+    let catalog = burnrate::reload::load_catalog(std::slice::from_ref(dir))
         .unwrap_or_else(|e| panic!("test catalog invalid: {e}"));
     let services = Services {
         prometheus: Prometheus::new(&PrometheusConfig::new(prom.url())).expect("client"),

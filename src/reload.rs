@@ -1,6 +1,7 @@
 //! Catalog changes without restart: SIGHUP, a file watch (polling), or the
 //! API's reload. A catalog with errors is refused and the last good one kept.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -8,15 +9,38 @@ use std::time::SystemTime;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::catalog::{self, Catalog};
+use crate::catalog::{self, Catalog, Diagnostic};
 
-/// Loads and validates a catalog; on any error, every diagnostic as one message.
-pub fn load_catalog(paths: &[PathBuf]) -> Result<Catalog, String> {
-    let loaded = catalog::load_paths(paths).map_err(|e| e.to_string())?;
-    loaded.into_result().map_err(|diagnostics| {
-        let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-        format!("{} error(s):\n{}", lines.len(), lines.join("\n"))
-    })
+/// Why a catalog was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The files could not be read at all.
+    #[error(transparent)]
+    Load(#[from] catalog::LoadError),
+    /// The files were read and have errors.
+    #[error("{} error(s):\n{}", .0.len(), lines(.0).join("\n"))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl CatalogError {
+    /// One line per problem.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            CatalogError::Load(e) => vec![e.to_string()],
+            CatalogError::Invalid(diagnostics) => lines(diagnostics),
+        }
+    }
+}
+
+fn lines(diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics.iter().map(ToString::to_string).collect()
+}
+
+/// Loads and validates a catalog.
+pub fn load_catalog(paths: &[PathBuf]) -> Result<Catalog, CatalogError> {
+    catalog::load_paths(paths)?
+        .into_result()
+        .map_err(CatalogError::Invalid)
 }
 
 /// Publishes catalogs to the scheduler.
@@ -43,7 +67,7 @@ impl Reloader {
     }
 
     /// Re-reads the catalog; keeps the running one if the new one has errors.
-    pub fn reload(&self, reason: &str) -> Result<usize, String> {
+    pub fn reload(&self, reason: &str) -> Result<usize, CatalogError> {
         match load_catalog(&self.paths) {
             Ok(catalog) => {
                 let count = catalog.slos.len();
@@ -51,12 +75,9 @@ impl Reloader {
                 self.tx.send_replace(Arc::new(catalog));
                 Ok(count)
             }
-            Err(message) => {
-                error!(
-                    reason,
-                    "catalog refused, keeping the last good one: {message}"
-                );
-                Err(message)
+            Err(e) => {
+                error!(reason, "catalog refused, keeping the last good one: {e}");
+                Err(e)
             }
         }
     }
@@ -97,24 +118,58 @@ impl Reloader {
 /// Names, sizes and modification times of every file under the paths.
 fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
     let mut out = Vec::new();
+    let mut visited = HashSet::new();
     for p in paths {
-        walk(p, &mut out);
+        walk(p, &mut out, &mut visited);
     }
     out.sort();
     out
 }
 
-fn walk(path: &Path, out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>) {
+/// Walks a tree, following symlinks but entering each directory once, so a
+/// symlink loop ends the walk instead of recursing without end.
+fn walk(
+    path: &Path,
+    out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>,
+    visited: &mut HashSet<PathBuf>,
+) {
     let Ok(meta) = std::fs::metadata(path) else {
         return;
     };
     if meta.is_dir() {
+        let Ok(real) = std::fs::canonicalize(path) else {
+            return;
+        };
+        if !visited.insert(real) {
+            return;
+        }
         if let Ok(entries) = std::fs::read_dir(path) {
             for entry in entries.flatten() {
-                walk(&entry.path(), out);
+                walk(&entry.path(), out, visited);
             }
         }
     } else {
         out.push((path.to_path_buf(), meta.len(), meta.modified().ok()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watcher_survives_symlink_loops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sub = dir.path().join("team");
+        std::fs::create_dir(&sub).expect("mkdir");
+        std::fs::write(sub.join("slos.yaml"), "version: burnrate/v1\n").expect("write");
+        std::os::unix::fs::symlink(dir.path(), sub.join("loop")).expect("symlink");
+        std::os::unix::fs::symlink("self", dir.path().join("self")).expect("symlink");
+        let files = fingerprint(&[dir.path().to_path_buf()]);
+        let names: Vec<_> = files
+            .iter()
+            .filter_map(|(p, _, _)| p.file_name()?.to_str())
+            .collect();
+        assert_eq!(names, ["slos.yaml"]);
     }
 }
