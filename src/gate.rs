@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::catalog::{GatePolicy, NoDataDecision, Severity};
+use crate::catalog::{Catalog, GatePolicy, NoDataDecision, Severity, Slo};
 use crate::duration::Duration;
 use crate::evaluation::{AlertState, DataState, InstanceStatus};
 
@@ -183,6 +183,159 @@ pub fn judge(policy: &GatePolicy, facts: &Facts) -> Verdict {
     }
 }
 
+/// Why a gate request names nothing to judge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectError {
+    #[error("no service `{service}` in the catalog (services: {known})")]
+    UnknownService { service: String, known: String },
+    #[error("service `{service}` has no SLO named `{slo}`")]
+    UnknownSlo { service: String, slo: String },
+}
+
+/// The SLOs a request for `service` (and perhaps one SLO name) judges.
+pub fn select<'a>(
+    catalog: &'a Catalog,
+    service: &str,
+    slo: Option<&str>,
+) -> Result<Vec<&'a Slo>, SubjectError> {
+    let in_service: Vec<&Slo> = catalog
+        .slos
+        .iter()
+        .filter(|s| s.service == service)
+        .collect();
+    if in_service.is_empty() {
+        let mut known: Vec<&str> = catalog.slos.iter().map(|s| s.service.as_str()).collect();
+        known.dedup();
+        let shown: Vec<&str> = known.iter().take(20).copied().collect();
+        let more = if known.len() > shown.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        return Err(SubjectError::UnknownService {
+            service: service.to_string(),
+            known: format!("{}{more}", shown.join(", ")),
+        });
+    }
+    let Some(name) = slo else {
+        return Ok(in_service);
+    };
+    let found: Vec<&Slo> = in_service.into_iter().filter(|s| s.name == name).collect();
+    if found.is_empty() {
+        return Err(SubjectError::UnknownSlo {
+            service: service.to_string(),
+            slo: name.to_string(),
+        });
+    }
+    Ok(found)
+}
+
+/// One instance's part in a release decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceVerdict {
+    /// The instance id (the SLO id when no instance exists yet).
+    pub id: String,
+    /// The SLO id.
+    pub slo: String,
+    pub verdict: Verdict,
+    pub facts: Facts,
+    /// The policy's minimum, finite (ratio of the budget).
+    pub min_budget_remaining: f64,
+    /// Firing alerts whose severity denies releases under the policy.
+    pub denying_alerts: Vec<String>,
+}
+
+/// The decision for a whole request, with the instances behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub decision: Decision,
+    /// One line for people.
+    pub summary: String,
+    /// The reasons of every instance that decided the outcome, each
+    /// prefixed with its id.
+    pub reasons: Vec<String>,
+    pub instances: Vec<InstanceVerdict>,
+}
+
+/// Judges every instance of the chosen SLOs and combines their decisions.
+/// `what` names the subject in the summary (`service checkout`,
+/// `checkout/availability`). An SLO without instances yet is judged as
+/// `pending`, under its own id.
+pub fn decide(what: &str, slos: &[(&Slo, Vec<&InstanceStatus>)], freshness: &Freshness) -> Release {
+    let mut instances = Vec::new();
+    for (slo, statuses) in slos {
+        let pending = Facts {
+            data_state: DataState::Pending,
+            budget_remaining: None,
+            firing: Vec::new(),
+            outdated: None,
+        };
+        if statuses.is_empty() {
+            instances.push(instance_verdict(slo.id.as_str(), slo, pending));
+        }
+        for status in statuses {
+            instances.push(instance_verdict(
+                &status.id,
+                slo,
+                Facts::of(status, freshness),
+            ));
+        }
+    }
+    let decision = Decision::combine(instances.iter().map(|i| i.verdict.decision));
+    let decisive: Vec<&InstanceVerdict> = instances
+        .iter()
+        .filter(|i| i.verdict.decision == decision)
+        .collect();
+    let reasons = decisive
+        .iter()
+        .flat_map(|i| {
+            i.verdict
+                .reasons
+                .iter()
+                .map(move |r| format!("{}: {r}", i.id))
+        })
+        .collect();
+    let (n, total) = (decisive.len(), instances.len());
+    let summary = match decision {
+        Decision::Allow => {
+            format!("allow: all {total} SLO instance(s) of {what} are within their gate policy")
+        }
+        Decision::Deny => {
+            format!("deny: {n} of {total} SLO instance(s) of {what} are outside their gate policy")
+        }
+        Decision::Undecided => {
+            format!("undecided: {n} of {total} SLO instance(s) of {what} cannot be judged")
+        }
+    };
+    Release {
+        decision,
+        summary,
+        reasons,
+        instances,
+    }
+}
+
+fn instance_verdict(id: &str, slo: &Slo, facts: Facts) -> InstanceVerdict {
+    let policy = &slo.gate;
+    InstanceVerdict {
+        id: id.to_string(),
+        slo: slo.id.to_string(),
+        verdict: judge(policy, &facts),
+        min_budget_remaining: if policy.min_budget_remaining.is_finite() {
+            policy.min_budget_remaining
+        } else {
+            0.0
+        },
+        denying_alerts: facts
+            .firing
+            .iter()
+            .filter(|(_, s)| policy.deny_when_firing.contains(s))
+            .map(|(t, _)| t.clone())
+            .collect(),
+        facts,
+    }
+}
+
 /// A ratio as a percentage for people: `0.1234` → `12.34%`.
 pub fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;
@@ -310,5 +463,112 @@ mod tests {
         assert_eq!(percent(0.0), "0%");
         assert_eq!(percent(-0.055), "-5.5%");
         assert_eq!(percent(1.0), "100%");
+    }
+
+    fn catalog() -> Catalog {
+        let mut source = String::new();
+        for (service, names) in [
+            ("shop", ["availability", "latency"]),
+            ("auth", ["login", "token"]),
+        ] {
+            source.push_str(&format!(
+                "---\nversion: burnrate/v1\nservice: {service}\nslos:\n"
+            ));
+            for name in names {
+                source.push_str(&format!(
+                    "  - name: {name}\n    objective: 99\n    indicator:\n      bool_gauge:\n        metric: up{{job=\"{name}\"}}\n"
+                ));
+            }
+        }
+        match crate::catalog::load_str(std::path::Path::new("t.yaml"), &source).into_result() {
+            Ok(c) => c,
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn selecting_the_subject() {
+        let c = catalog();
+        let names = |r: Result<Vec<&Slo>, SubjectError>| {
+            r.map(|v| v.iter().map(|s| s.id.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            names(select(&c, "shop", None)),
+            Ok(vec![
+                "shop/availability".to_string(),
+                "shop/latency".to_string()
+            ])
+        );
+        assert_eq!(
+            names(select(&c, "shop", Some("latency"))),
+            Ok(vec!["shop/latency".to_string()])
+        );
+        let unknown = select(&c, "cart", None).expect_err("unknown service");
+        assert_eq!(
+            unknown.to_string(),
+            "no service `cart` in the catalog (services: auth, shop)"
+        );
+        assert_eq!(
+            select(&c, "shop", Some("login"))
+                .expect_err("unknown slo")
+                .to_string(),
+            "service `shop` has no SLO named `login`"
+        );
+    }
+
+    fn status(slo: &Slo, suffix: &str, state: DataState, remaining: Option<f64>) -> InstanceStatus {
+        let mut s = InstanceStatus::pending(slo, format!("{}{suffix}", slo.id), Default::default());
+        s.data_state = state;
+        s.error_budget.remaining = remaining;
+        s
+    }
+
+    type Subjects<'a> = Vec<(&'a Slo, Vec<&'a InstanceStatus>)>;
+
+    #[test]
+    fn a_release_combines_its_instances() {
+        use DataState::*;
+        let c = catalog();
+        let shop = select(&c, "shop", None).expect("shop");
+        let (a, l) = (shop[0], shop[1]);
+        let fresh = Freshness {
+            now: Utc::now(),
+            max_age: Duration::from_days(365 * 100),
+        };
+        let good_a = status(a, "", Ok, Some(0.9));
+        let spent_l = status(l, "{r=\"1\"}", Ok, Some(-0.1));
+        let good_l = status(l, "{r=\"2\"}", Ok, Some(0.5));
+        let stale_l = status(l, "{r=\"3\"}", Stale, Some(0.5));
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Subjects, Decision, &str, usize)> = vec![
+            ("all healthy",              vec![(a, vec![&good_a]), (l, vec![&good_l])],           Decision::Allow,     "allow: all 2 SLO instance(s) of service shop are within their gate policy", 2),
+            ("one spent instance denies", vec![(a, vec![&good_a]), (l, vec![&good_l, &spent_l])], Decision::Deny,      "deny: 1 of 3 SLO instance(s) of service shop are outside their gate policy", 1),
+            ("deny beats undecided",     vec![(a, vec![&stale_l]), (l, vec![&spent_l])],          Decision::Deny,      "deny: 1 of 2", 1),
+            ("stale is undecided",       vec![(a, vec![&good_a]), (l, vec![&stale_l])],           Decision::Undecided, "undecided: 1 of 2 SLO instance(s) of service shop cannot be judged", 1),
+            ("an SLO with no instance yet is pending", vec![(a, vec![&good_a]), (l, vec![])],     Decision::Undecided, "undecided: 1 of 2", 1),
+        ];
+        for (case, slos, want, summary, reasons) in cases {
+            let release = decide("service shop", &slos, &fresh);
+            assert_eq!(release.decision, want, "{case}: {release:?}");
+            assert!(
+                release.summary.starts_with(summary),
+                "{case}: {}",
+                release.summary
+            );
+            assert_eq!(
+                release.reasons.len(),
+                reasons,
+                "{case}: {:?}",
+                release.reasons
+            );
+        }
+        let pending = decide("shop/latency", &[(l, vec![])], &fresh);
+        assert_eq!(pending.instances[0].id, "shop/latency");
+        assert_eq!(pending.instances[0].facts.data_state, Pending);
+        assert!(
+            pending.reasons[0].starts_with("shop/latency: not evaluated yet"),
+            "{:?}",
+            pending.reasons
+        );
     }
 }

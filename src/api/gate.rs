@@ -14,7 +14,7 @@ use super::params::Params;
 use super::problem::Problem;
 use super::view::DataState;
 use crate::evaluation::InstanceStatus;
-use crate::gate::{self, Decision, Facts, Freshness, Verdict};
+use crate::gate::{self, Decision, Freshness, InstanceVerdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -98,37 +98,8 @@ fn decide(api: &Api, params: &Params) -> Result<GateResult, Problem> {
     let service = params.required("service")?;
     let slo_name = params.non_empty("slo")?;
     let catalog = api.app.reloader.current();
-    let in_service: Vec<_> = catalog
-        .slos
-        .iter()
-        .filter(|s| s.service == service)
-        .collect();
-    if in_service.is_empty() {
-        let mut known: Vec<&str> = catalog.slos.iter().map(|s| s.service.as_str()).collect();
-        known.dedup();
-        let shown: Vec<&str> = known.iter().take(20).copied().collect();
-        return Err(Problem::not_found(format!(
-            "no service `{service}` in the catalog (services: {}{})",
-            shown.join(", "),
-            if known.len() > shown.len() {
-                ", ..."
-            } else {
-                ""
-            }
-        )));
-    }
-    let chosen: Vec<_> = match slo_name {
-        Some(name) => {
-            let found: Vec<_> = in_service.into_iter().filter(|s| s.name == name).collect();
-            if found.is_empty() {
-                return Err(Problem::not_found(format!(
-                    "service `{service}` has no SLO named `{name}`"
-                )));
-            }
-            found
-        }
-        None => in_service,
-    };
+    let chosen =
+        gate::select(&catalog, service, slo_name).map_err(|e| Problem::not_found(e.to_string()))?;
     let view = api.view();
     // Ids start with `service/`, and `0` follows `/`: the service's instances are one range.
     let mut by_slo: BTreeMap<&str, Vec<&InstanceStatus>> = BTreeMap::new();
@@ -138,104 +109,45 @@ fn decide(api: &Api, params: &Params) -> Result<GateResult, Problem> {
             by_slo.entry(s.slo.as_str()).or_default().push(s);
         }
     }
+    let slos: Vec<_> = chosen
+        .into_iter()
+        .map(|slo| (slo, by_slo.remove(slo.id.as_str()).unwrap_or_default()))
+        .collect();
     let freshness = Freshness {
         now: Utc::now(),
         max_age: api.app.max_status_age,
     };
-    let mut instances = Vec::new();
-    for slo in chosen {
-        let statuses = by_slo.remove(slo.id.as_str()).unwrap_or_default();
-        if statuses.is_empty() {
-            let facts = Facts {
-                data_state: DataState::Pending,
-                budget_remaining: None,
-                firing: Vec::new(),
-                outdated: None,
-            };
-            instances.push(instance(
-                slo.id.as_str(),
-                slo.id.as_str(),
-                &slo.gate,
-                &facts,
-            ));
-        }
-        for s in statuses {
-            instances.push(instance(
-                &s.id,
-                slo.id.as_str(),
-                &slo.gate,
-                &Facts::of(s, &freshness),
-            ));
-        }
-    }
-    let decision = Decision::combine(instances.iter().map(|i| match i.decision {
-        GateDecision::Allow => Decision::Allow,
-        GateDecision::Deny => Decision::Deny,
-        GateDecision::Undecided => Decision::Undecided,
-    }));
-    let decisive: Vec<&GateInstance> = instances
-        .iter()
-        .filter(|i| GateDecision::from(decision) == i.decision)
-        .collect();
-    let reasons: Vec<String> = decisive
-        .iter()
-        .flat_map(|i| i.reasons.iter().map(move |r| format!("{}: {r}", i.id)))
-        .collect();
     let what = match slo_name {
         Some(name) => format!("{service}/{name}"),
         None => format!("service {service}"),
     };
-    let summary = match decision {
-        Decision::Allow => format!(
-            "allow: all {} SLO instance(s) of {what} are within their gate policy",
-            instances.len()
-        ),
-        Decision::Deny => format!(
-            "deny: {} of {} SLO instance(s) of {what} are outside their gate policy",
-            decisive.len(),
-            instances.len()
-        ),
-        Decision::Undecided => format!(
-            "undecided: {} of {} SLO instance(s) of {what} cannot be judged",
-            decisive.len(),
-            instances.len()
-        ),
-    };
+    let release = gate::decide(&what, &slos, &freshness);
     Ok(GateResult {
         service: service.to_string(),
         slo: slo_name.map(str::to_string),
-        decision: decision.into(),
-        summary,
-        reasons,
+        decision: release.decision.into(),
+        summary: release.summary,
+        reasons: release.reasons,
         evaluated_at: view.snapshot.published_at,
-        instances,
+        instances: release
+            .instances
+            .into_iter()
+            .map(GateInstance::from)
+            .collect(),
     })
 }
 
-fn instance(
-    id: &str,
-    slo: &str,
-    policy: &crate::catalog::GatePolicy,
-    facts: &Facts,
-) -> GateInstance {
-    let Verdict { decision, reasons } = gate::judge(policy, facts);
-    GateInstance {
-        id: id.to_string(),
-        slo: slo.to_string(),
-        decision: decision.into(),
-        reasons,
-        data_state: facts.data_state,
-        budget_remaining: facts.budget_remaining,
-        min_budget_remaining: if policy.min_budget_remaining.is_finite() {
-            policy.min_budget_remaining
-        } else {
-            0.0
-        },
-        firing: facts
-            .firing
-            .iter()
-            .filter(|(_, s)| policy.deny_when_firing.contains(s))
-            .map(|(t, _)| t.clone())
-            .collect(),
+impl From<InstanceVerdict> for GateInstance {
+    fn from(i: InstanceVerdict) -> Self {
+        GateInstance {
+            id: i.id,
+            slo: i.slo,
+            decision: i.verdict.decision.into(),
+            reasons: i.verdict.reasons,
+            data_state: i.facts.data_state,
+            budget_remaining: i.facts.budget_remaining,
+            min_budget_remaining: i.min_budget_remaining,
+            firing: i.denying_alerts,
+        }
     }
 }
