@@ -6,6 +6,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
 COPY benches benches
+COPY tests/support tests/support
 RUN cargo build --release --locked --bin burnrate
 
 FROM debian:bookworm-slim

@@ -9,10 +9,6 @@
 //! Environment: WRK_DURATION (default 20s), WRK_CONNECTIONS (default 32),
 //! WRK_THREADS (default 2).
 
-#[allow(dead_code, unused_imports, clippy::all)]
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::fmt::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -22,6 +18,7 @@ use burnrate::prom::PrometheusConfig;
 use burnrate::serve::runtime::IngestSettings;
 use burnrate::serve::{App, ServeSettings};
 use support::{Series, TestDatabase, TestPrometheus, now_ms};
+use testkit as support;
 
 const SERVICES: usize = 10;
 const PER_SERVICE: usize = 100;

@@ -36,9 +36,6 @@
 //! (3), `BENCH_PROMQL_CONCURRENCY` (4), `BENCH_BURNRATE_CONCURRENCY` (the
 //! serve default, 8).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -53,6 +50,7 @@ type SeriesSamples = Vec<(i64, f64)>;
 
 use serde_json::Value;
 use support::{Series, TestDatabase, TestPrometheus};
+use testkit as support;
 
 /// promtool's block range: blocks never straddle a multiple of this.
 const BLOCK_RANGE_S: i64 = 720 * 3600;
@@ -1106,7 +1104,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         .await
         .expect("count evaluations");
     // Evaluations accumulate for as long as the window, thinned as pruning
-    // leaves them (tests/store.rs): every 5 minutes for the last day, the last
+    // leaves them (tests/serve/store.rs): every 5 minutes for the last day, the last
     // of each hour before. That many rows for 10 instances, written like
     // burnrate writes them.
     let per_window = 288 + (cfg.days - 1) * 24;

@@ -4,7 +4,8 @@
 #
 #   scripts/test.sh              # fmt check, clippy, every test
 #   scripts/test.sh engine       # extra arguments go to the test runner (a filter here)
-#   scripts/test.sh harness      # the name of a tests/*.rs file runs that binary
+#   scripts/test.sh serve        # an area (tests/NAME/main.rs) runs that test binary
+#   scripts/test.sh ingestion    # a module name filters by test path (serve's ingestion::*)
 #   SKIP_LINT=1 scripts/test.sh  # while iterating: tests only (ignored when CI=true)
 #
 # Works on a fresh Debian machine where the user is root and has cargo:
@@ -13,7 +14,7 @@
 #   * uses DATABASE_URL when it is set, otherwise starts a throwaway
 #     PostgreSQL cluster in a temp dir on a free port and removes it on exit;
 #   * exports PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_BIN,
-#     VICTORIA_METRICS_BIN and DATABASE_URL for tests/support;
+#     VICTORIA_METRICS_BIN and DATABASE_URL for tests/support (the testkit crate);
 #   * runs cargo fmt --check, cargo clippy -D warnings, then cargo nextest
 #     (or cargo test when cargo-nextest is absent), failing fast.
 set -euo pipefail
@@ -68,10 +69,10 @@ if [[ -n ${SKIP_LINT:-} && ${SKIP_LINT} != 0 && ${CI:-} != true ]]; then
     lint_skipped=1
 else
     step cargo fmt --all -- --check
-    step cargo clippy --all-targets -- -D warnings
+    step cargo clippy --workspace --all-targets -- -D warnings
 fi
 
-# An argument naming an integration test binary (tests/NAME.rs) selects that
+# An argument naming an integration test binary (tests/NAME/main.rs) selects that
 # binary (--test NAME); anything else is passed to the runner as is (a test
 # name filter, or runner flags). Arguments after `--` are never rewritten.
 runner_args=()
@@ -80,7 +81,7 @@ while [[ $# -gt 0 ]]; do
         runner_args+=("$@")
         break
     fi
-    if [[ $1 != -* && -f tests/$1.rs ]]; then
+    if [[ $1 != -* && -f tests/$1/main.rs ]]; then
         runner_args+=(--test "$1")
     else
         runner_args+=("$1")

@@ -3,8 +3,6 @@
 //! engine fires (`promtool test rules` against a runtime over a real
 //! Prometheus).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,9 +18,9 @@ use burnrate::rules::{RuleOptions, generate};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
 use burnrate::store::Store;
 use chrono::{TimeZone, Utc};
-use support::process::find_binary;
-use support::synthetic::MINUTE;
-use support::{Series, TestDatabase, TestPrometheus};
+use testkit::process::find_binary;
+use testkit::synthetic::MINUTE;
+use testkit::{Series, TestDatabase, TestPrometheus};
 
 fn promtool() -> Command {
     Command::new(find_binary("PROMTOOL_BIN", "promtool"))
@@ -218,7 +216,7 @@ async fn generated_rules_fire_where_burnrate_fires() {
         Err(d) => panic!("test catalog invalid: {d:?}"),
     };
     // Minute 0 of the promtool test is `t0` in Prometheus.
-    let t0 = support::now_ms() / MINUTE * MINUTE - (MINUTES + 5) * MINUTE;
+    let t0 = testkit::now_ms() / MINUTE * MINUTE - (MINUTES + 5) * MINUTE;
     let series = counters();
     let prom = TestPrometheus::start().await;
     let seeded: Vec<Series> = series

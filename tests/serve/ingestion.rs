@@ -1,8 +1,6 @@
 //! `burnrate serve`'s ingestion against a real Prometheus and PostgreSQL,
 //! compared with exact truth computed from the seeded raw samples.
 
-mod support;
-
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,8 +10,8 @@ use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
 use burnrate::store::{Store, StoredHour};
 use chrono::{TimeZone, Utc};
-use support::synthetic::{DAY, HOUR, Incident, MINUTE, Scenario, exact_increase};
-use support::{Series, TestDatabase, TestPrometheus};
+use testkit::synthetic::{DAY, HOUR, Incident, MINUTE, Scenario, exact_increase};
+use testkit::{Series, TestDatabase, TestPrometheus};
 
 const OBJECTIVE_BUDGET: f64 = 0.001;
 const WINDOW: i64 = 7 * DAY;
@@ -157,7 +155,7 @@ fn check(status: &InstanceStatus, truth: &Truth, route: Option<&str>, at: i64) {
 async fn incremental_ingestion_matches_exact_truth() {
     let prom = TestPrometheus::start().await;
     let db = TestDatabase::create().await;
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     let series = scenario(end).series();
     prom.remote_write(&series).await;
     let truth = Truth {
@@ -202,7 +200,7 @@ async fn incremental_ingestion_matches_exact_truth() {
 async fn reingesting_never_double_counts() {
     let prom = TestPrometheus::start().await;
     let db = TestDatabase::create().await;
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     let series = scenario(end).series();
     prom.remote_write(&series).await;
     let services = services(&prom, &db).await;
@@ -254,7 +252,7 @@ async fn all_buckets(db: &TestDatabase) -> Vec<StoredHour> {
 async fn prometheus_outage_loses_nothing() {
     let mut prom = TestPrometheus::start().await;
     let (steady_db, outage_db) = (TestDatabase::create().await, TestDatabase::create().await);
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     let series = scenario(end).series();
     prom.remote_write(&series).await;
     let slo = Arc::new(slo(BY_ROUTE).remove(0));
@@ -315,9 +313,9 @@ async fn prometheus_outage_loses_nothing() {
 /// The same exactness against VictoriaMetrics, a second server speaking the Prometheus API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn victoria_metrics_backend_matches_exact_truth() {
-    let vm = support::TestVictoriaMetrics::start().await;
+    let vm = testkit::TestVictoriaMetrics::start().await;
     let db = TestDatabase::create().await;
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     let series = scenario(end).series();
     vm.remote_write(&series).await;
     let services = Services {
@@ -347,7 +345,7 @@ async fn victoria_metrics_backend_matches_exact_truth() {
 async fn every_indicator_kind_counts_events() {
     let prom = TestPrometheus::start().await;
     let db = TestDatabase::create().await;
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     let start = end - 2 * DAY;
     let mut bucket_fast = Vec::new();
     let mut bucket_slow = Vec::new();
@@ -479,7 +477,7 @@ async fn windows_outlive_prometheus_retention() {
     let full = TestPrometheus::start().await;
     let short = TestPrometheus::start().await;
     let db = TestDatabase::create().await;
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     let series = scenario(end).series();
     full.remote_write(&series).await;
     let recent: Vec<Series> = series
@@ -529,7 +527,7 @@ async fn windows_outlive_prometheus_retention() {
 async fn methods_side_by_side() {
     let prom = TestPrometheus::start().await;
     let db = TestDatabase::create().await;
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     let series = scenario(end).series();
     prom.remote_write(&series).await;
     let truth = Truth {

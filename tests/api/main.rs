@@ -4,10 +4,7 @@
 //! the OpenAPI document validated and a property-based run against it, and
 //! the `burnrate gate` command's exit codes.
 
-mod support;
-
-#[path = "support/api_app.rs"]
-mod api_app;
+mod app;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api_app::{Fixture, IDS, MINUTE, Options, READ_TOKEN, WRITE_TOKEN};
+use app::{Fixture, IDS, MINUTE, Options, READ_TOKEN, WRITE_TOKEN};
 use burnrate::api::ApiSettings;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
@@ -125,7 +122,7 @@ fn ids(list: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_over_http() {
-    api_app::catalog_is_valid();
+    app::catalog_is_valid();
     let f = Fixture::start(Options::default()).await;
     // Without --cors-origin, no CORS headers at all.
     let cross = f
@@ -738,7 +735,7 @@ async fn serve_router(f: &Fixture, settings: ApiSettings) -> String {
 }
 
 fn promtool_check_metrics(text: &str) {
-    let promtool = support::process::find_binary("PROMTOOL_BIN", "promtool");
+    let promtool = testkit::process::find_binary("PROMTOOL_BIN", "promtool");
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -1277,7 +1274,7 @@ async fn grafana_dashboard_queries_return_data() {
         .expect("dashboards/burnrate.json"),
     )
     .expect("dashboard JSON");
-    let now = || support::now_ms() as f64 / 1000.0;
+    let now = || testkit::now_ms() as f64 / 1000.0;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let up = f

@@ -1,15 +1,13 @@
 //! The PostgreSQL store on its own: the packed bucket rows, rows from
 //! before packing, and the thinning of evaluation history.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use burnrate::engine::EventCounts;
 use burnrate::store::{IngestionState, PrunePlan, Store};
 use chrono::{TimeZone, Utc};
-use support::TestDatabase;
-use support::synthetic::{DAY, HOUR, MINUTE};
+use testkit::TestDatabase;
+use testkit::synthetic::{DAY, HOUR, MINUTE};
 
 /// A fresh database, its store, and one ungrouped instance of `slo_id`.
 async fn store_with_instance(slo_id: &str) -> (TestDatabase, Store, i64) {
@@ -27,7 +25,7 @@ async fn store_with_instance(slo_id: &str) -> (TestDatabase, Store, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_from_before_packing_are_read_and_merged() {
     let (db, store, id) = store_with_instance("shop/legacy").await;
-    let hour = support::now_ms() / HOUR * HOUR - 5 * HOUR;
+    let hour = testkit::now_ms() / HOUR * HOUR - 5 * HOUR;
     // Minutes 0..30 fetched (i good of i + 1), 30..60 not fetched.
     let good: Vec<Option<f64>> = (0..60).map(|i| (i < 30).then_some(i as f64)).collect();
     let total: Vec<Option<f64>> = (0..60)
@@ -121,7 +119,7 @@ fn plan(before: i64, thin_before: i64) -> PrunePlan {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
     let (db, store, id) = store_with_instance("shop/thin").await;
-    let now = support::now_ms() / HOUR * HOUR;
+    let now = testkit::now_ms() / HOUR * HOUR;
     let first = now - 3 * DAY;
     let mut at = first;
     while at <= now {
@@ -182,7 +180,7 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_alert_transitions_are_pruned() {
     let (db, store, id) = store_with_instance("shop/alerts").await;
-    let now = support::now_ms() / MINUTE * MINUTE;
+    let now = testkit::now_ms() / MINUTE * MINUTE;
     let pool = db.pool().await;
     for days in [120, 91, 89, 1] {
         sqlx::query(

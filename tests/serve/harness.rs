@@ -1,10 +1,8 @@
 //! Proves the shared test helpers in tests/support work against the real
 //! servers: Prometheus, VictoriaMetrics and PostgreSQL.
 
-mod support;
-
-use support::remote_write::{BATCH_SAMPLES, build_requests};
-use support::{Series, TestDatabase, TestPrometheus, TestVictoriaMetrics, now_ms};
+use testkit::remote_write::{BATCH_SAMPLES, build_requests};
+use testkit::{Series, TestDatabase, TestPrometheus, TestVictoriaMetrics, now_ms};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -179,7 +177,7 @@ async fn victoria_metrics_returns_the_samples_written() {
     let data = vm
         .query("harness_requests_total[10m]", end as f64 / 1000.0)
         .await;
-    let got = support::parse_matrix(&data);
+    let got = testkit::parse_matrix(&data);
     assert_eq!(got.len(), 2, "{data}");
     for (got, want) in got.iter().zip(&series) {
         assert_eq!(got.samples, want.samples[1..], "{:?}", got.labels);
@@ -265,7 +263,7 @@ fn remote_write_requests_are_batched_with_sorted_labels() {
 
 #[test]
 fn database_urls_get_the_test_database_name() {
-    use support::database::with_database;
+    use testkit::database::with_database;
     assert_eq!(
         with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
         "postgres://postgres@127.0.0.1:5432/x"

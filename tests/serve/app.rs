@@ -1,8 +1,6 @@
 //! The whole `burnrate serve` application: catalog reloads without restart,
 //! and a process killed in the middle of a backfill.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -13,8 +11,8 @@ use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
 use burnrate::serve::{App, ServeSettings};
 use burnrate::store::Store;
 use chrono::Utc;
-use support::synthetic::{DAY, HOUR, MINUTE, Scenario};
-use support::{TestDatabase, TestPrometheus};
+use testkit::synthetic::{DAY, HOUR, MINUTE, Scenario};
+use testkit::{TestDatabase, TestPrometheus};
 
 fn scenario(end: i64) -> Scenario {
     Scenario {
@@ -48,7 +46,7 @@ async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
 async fn catalog_changes_apply_without_restart() {
     let prom = TestPrometheus::start().await;
     let db = TestDatabase::create().await;
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     prom.remote_write(&scenario(end).series()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("a.yaml"), slo_file("first")).expect("write");
@@ -148,7 +146,7 @@ fn spawn_serve(catalog: &Path, prom: &str, db: &str, log: &Path) -> Child {
 async fn killed_mid_backfill_leaves_no_duplicate_or_missing_bucket() {
     let prom = TestPrometheus::start().await;
     let (killed_db, reference_db) = (TestDatabase::create().await, TestDatabase::create().await);
-    let end = support::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
     prom.remote_write(&scenario(end).series()).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let catalog = dir.path().join("slos.yaml");

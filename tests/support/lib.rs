@@ -1,7 +1,8 @@
-//! Shared helpers for burnrate's integration tests.
+//! Shared helpers for burnrate's integration tests and benchmarks.
 //!
-//! Each test binary includes this module with `mod support;`. It starts real
-//! servers as child processes (there is no Docker here):
+//! A crate of its own, so each test binary and benchmark depends on it
+//! instead of including its files. It starts real servers as child
+//! processes (there is no Docker here):
 //!
 //! * [`TestPrometheus`]: a Prometheus on a free port with a temp data dir,
 //!   accepting remote write (including out-of-order samples up to 31 days
@@ -22,9 +23,6 @@
 //! Every helper is async and meant to be called from `#[tokio::test]`
 //! functions (either runtime flavour). Helpers panic with a descriptive
 //! message on failure, except the `try_*` variants, which return errors.
-
-// Not every test binary uses every helper.
-#![allow(dead_code, unused_imports)]
 
 pub mod alertmanager;
 pub mod database;

@@ -2,8 +2,6 @@
 //! runtime over a real PostgreSQL, and a real Alertmanager receiving the
 //! alerts (with a webhook receiver counting its notifications).
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,8 +19,8 @@ use burnrate::store::Store;
 use burnrate::store::alerts::TransitionQuery;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
-use support::synthetic::{HOUR, MINUTE};
-use support::{CaptureServer, Series, TestAlertmanager, TestDatabase, TestPrometheus};
+use testkit::synthetic::{HOUR, MINUTE};
+use testkit::{CaptureServer, Series, TestAlertmanager, TestDatabase, TestPrometheus};
 
 const CATALOG: &str = "version: burnrate/v1
 service: shop
@@ -179,7 +177,7 @@ fn notifications(hooks: &CaptureServer, status: &str) -> usize {
 /// the short window, it resolves in Alertmanager.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_alert_fires_survives_a_restart_and_resolves_in_alertmanager() {
-    let end = support::now_ms() / MINUTE * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE;
     let burn = (end - 40 * MINUTE, end - 12 * MINUTE);
     let prom = TestPrometheus::start().await;
     prom.remote_write(&series(end - 3 * HOUR, end, burn)).await;
@@ -392,7 +390,7 @@ async fn page_alert_fires_survives_a_restart_and_resolves_in_alertmanager() {
 /// with back-off, and delivers once a real Alertmanager listens there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unresponsive_alertmanager_never_blocks_evaluation() {
-    let end = support::now_ms() / MINUTE * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE;
     let prom = TestPrometheus::start().await;
     prom.remote_write(&series(end - 2 * HOUR, end, (end - 30 * MINUTE, end)))
         .await;
@@ -479,7 +477,7 @@ fn posted_page_alerts(hooks: &CaptureServer) -> Vec<(DateTime<Utc>, DateTime<Utc
 /// Once Prometheus answers again, evaluation carries on with the same episode.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firing_alerts_are_resent_while_prometheus_is_down() {
-    let end = support::now_ms() / MINUTE * MINUTE;
+    let end = testkit::now_ms() / MINUTE * MINUTE;
     let mut prom = TestPrometheus::start().await;
     prom.remote_write(&series(end - 2 * HOUR, end, (end - 30 * MINUTE, end)))
         .await;

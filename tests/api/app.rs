@@ -2,9 +2,6 @@
 //! remote write, a fresh PostgreSQL database, a catalog of three services,
 //! five minutes of stored history, and the app listening on 127.0.0.1:0.
 //!
-//! Included by tests/api.rs with `#[path = "support/api_app.rs"] mod api_app;`
-//! (next to `mod support;`), so tests/support/mod.rs stays as it is.
-//!
 //! What the seeded data gives, once the first cycle is done:
 //!
 //! | id | data state | gate |
@@ -31,7 +28,7 @@ use chrono::{TimeZone, Utc};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-use crate::support::{Series, TestDatabase, TestPrometheus, now_ms};
+use testkit::{Series, TestDatabase, TestPrometheus, now_ms};
 
 pub const READ_TOKEN: &str = "read-token-for-tests-0123456789";
 pub const WRITE_TOKEN: &str = "write-token-for-tests-9876543210";

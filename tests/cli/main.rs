@@ -1,0 +1,7 @@
+//! The commands SRE teams run in CI: `burnrate check` and `convert` on native,
+//! Sloth, Pyrra and OpenSLO files, and `burnrate rules` checked by promtool
+//! and evaluated by a real Prometheus.
+
+mod check;
+mod external_formats;
+mod rules;

@@ -1,0 +1,8 @@
+//! `burnrate serve` against real servers: exact ingestion, alert state and
+//! delivery, the store, the whole application, and the test harness itself.
+
+mod alerting;
+mod app;
+mod harness;
+mod ingestion;
+mod store;
