@@ -63,6 +63,11 @@ impl Minute {
         self.0
     }
 
+    /// The minute after this one.
+    pub fn next(self) -> Minute {
+        Minute(self.0 + MINUTE_MS)
+    }
+
     /// The start of the hour holding this minute.
     pub fn hour(self) -> i64 {
         hour_of(self.0)

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::EventCounts;
-use crate::time::{HOUR_MS, MINUTE_MS, hour_of};
+use crate::time::{HOUR_MS, MINUTE_MS, Minute, hour_of};
 
 #[derive(Debug, Clone, Default)]
 struct HourBlock {
@@ -24,9 +24,8 @@ pub struct EventHistory {
 
 impl EventHistory {
     /// Overwrites one minute. The hour's detail must be present (or the hour new).
-    pub fn set_minute(&mut self, minute: i64, counts: EventCounts) {
-        debug_assert_eq!(minute % MINUTE_MS, 0);
-        let hour = hour_of(minute);
+    pub fn set_minute(&mut self, minute: Minute, counts: EventCounts) {
+        let hour = minute.hour();
         let block = self.hours.entry(hour).or_insert_with(|| HourBlock {
             sum: EventCounts::default(),
             minutes: Some(Box::new([EventCounts::default(); 60])),
@@ -34,8 +33,7 @@ impl EventHistory {
         let minutes = block
             .minutes
             .get_or_insert_with(|| Box::new([EventCounts::default(); 60]));
-        let slot = ((minute - hour) / MINUTE_MS) as usize;
-        minutes[slot] = counts;
+        minutes[minute.slot()] = counts;
         block.sum = minutes.iter().copied().sum();
     }
 
@@ -136,7 +134,7 @@ mod tests {
         let mut h = EventHistory::default();
         // Three hours of one event per minute, the minute index as good events.
         for m in 0..180 {
-            h.set_minute(m * MINUTE_MS, c(m as f64, 1.0));
+            h.set_minute(Minute::nth(m), c(m as f64, 1.0));
         }
         let expect =
             |from: i64, to: i64| -> EventCounts { (from..to).map(|m| c(m as f64, 1.0)).sum() };
@@ -164,7 +162,7 @@ mod tests {
     fn compaction_keeps_sums_and_asks_for_detail_at_cut_hours() {
         let mut h = EventHistory::default();
         for m in 0..180 {
-            h.set_minute(m * MINUTE_MS, c(1.0, 2.0));
+            h.set_minute(Minute::nth(m), c(1.0, 2.0));
         }
         h.compact(&BTreeSet::from([2 * HOUR_MS]), 0);
         assert!(!h.has_detail(0) && !h.has_detail(HOUR_MS) && h.has_detail(2 * HOUR_MS));
@@ -181,9 +179,9 @@ mod tests {
     #[test]
     fn overwriting_a_minute_is_idempotent() {
         let mut h = EventHistory::default();
-        h.set_minute(0, c(5.0, 10.0));
-        h.set_minute(0, c(5.0, 10.0));
-        h.set_minute(MINUTE_MS, c(1.0, 1.0));
+        h.set_minute(Minute::nth(0), c(5.0, 10.0));
+        h.set_minute(Minute::nth(0), c(5.0, 10.0));
+        h.set_minute(Minute::nth(1), c(1.0, 1.0));
         assert_eq!(h.sum(0, HOUR_MS), Some(c(6.0, 11.0)));
     }
 }

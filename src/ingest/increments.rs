@@ -14,7 +14,7 @@ use crate::prom::RawSeries;
 use crate::time::Minute;
 
 /// Per group (the values of the `group_by` labels), per bucket start: a number.
-pub type Grouped<T> = BTreeMap<Labels, BTreeMap<i64, T>>;
+pub type Grouped<T> = BTreeMap<Labels, BTreeMap<Minute, T>>;
 
 /// The labels that identify a series across queries (`__name__` is dropped by functions).
 pub fn series_key(labels: &Labels) -> Labels {
@@ -65,7 +65,7 @@ pub fn counter_increments(
                 Some(_) => value, // counter reset: it restarted from zero
                 None => 0.0,
             };
-            *buckets.entry(Minute::bucket_of(ts).ms()).or_default() += increase;
+            *buckets.entry(Minute::bucket_of(ts)).or_default() += increase;
             prev = Some(value);
         }
     }
@@ -109,7 +109,7 @@ pub fn gauge_events(
     for s in series {
         let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
         for &(ts, value) in s.samples.iter().filter(|(ts, _)| *ts > from && *ts <= to) {
-            *buckets.entry(Minute::bucket_of(ts).ms()).or_default() += EventCounts {
+            *buckets.entry(Minute::bucket_of(ts)).or_default() += EventCounts {
                 good: value.clamp(0.0, 1.0),
                 total: 1.0,
             };
@@ -180,7 +180,7 @@ mod tests {
         // First sample has no predecessor; 2 and 3 land in (0, 1m]; 5 lands in (1m, 2m].
         assert_eq!(
             out[&labels(&[("route", "/a")])],
-            BTreeMap::from([(0, 5.0), (M, 5.0)])
+            BTreeMap::from([(Minute::nth(0), 5.0), (Minute::nth(1), 5.0)])
         );
     }
 
@@ -193,7 +193,10 @@ mod tests {
         let preds = LastSamples::from([(labels(&[("pod", "a")]), (0, 100.0))]);
         let out = counter_increments(&s, &preds, &[], M, 2 * M);
         // 5 from the predecessor, 3 after the reset (the new value), then 4.
-        assert_eq!(out[&Labels::new()], BTreeMap::from([(M, 12.0)]));
+        assert_eq!(
+            out[&Labels::new()],
+            BTreeMap::from([(Minute::nth(1), 12.0)])
+        );
     }
 
     #[test]
@@ -203,7 +206,7 @@ mod tests {
             &[(10_000, 1.0), (M, 4.0), (M + 1, 6.0), (3 * M, 100.0)],
         )];
         let out = counter_increments(&s, &LastSamples::new(), &[], M, 2 * M);
-        assert_eq!(out[&Labels::new()], BTreeMap::from([(M, 2.0)]));
+        assert_eq!(out[&Labels::new()], BTreeMap::from([(Minute::nth(1), 2.0)]));
     }
 
     #[test]
@@ -226,7 +229,7 @@ mod tests {
         let out = counter_increments(&s, &LastSamples::new(), &["route".into()], 0, M);
         let got: Vec<(String, f64)> = out
             .iter()
-            .map(|(k, v)| (k["route"].clone(), v[&0]))
+            .map(|(k, v)| (k["route"].clone(), v[&Minute::nth(0)]))
             .collect();
         assert_eq!(
             got,
@@ -275,14 +278,14 @@ mod tests {
         )];
         let out = gauge_events(&s, &[], 0, 2 * M);
         assert_eq!(
-            out[&Labels::new()][&0],
+            out[&Labels::new()][&Minute::nth(0)],
             EventCounts {
                 good: 2.0,
                 total: 3.0
             }
         );
         assert_eq!(
-            out[&Labels::new()][&M],
+            out[&Labels::new()][&Minute::nth(1)],
             EventCounts {
                 good: 1.0,
                 total: 1.0
@@ -292,19 +295,22 @@ mod tests {
 
     #[test]
     fn combine_bad_and_good() {
-        let bad: Grouped<f64> = BTreeMap::from([(Labels::new(), BTreeMap::from([(0, 2.0)]))]);
-        let total: Grouped<f64> =
-            BTreeMap::from([(Labels::new(), BTreeMap::from([(0, 10.0), (M, 5.0)]))]);
+        let bad: Grouped<f64> =
+            BTreeMap::from([(Labels::new(), BTreeMap::from([(Minute::nth(0), 2.0)]))]);
+        let total: Grouped<f64> = BTreeMap::from([(
+            Labels::new(),
+            BTreeMap::from([(Minute::nth(0), 10.0), (Minute::nth(1), 5.0)]),
+        )]);
         let out = combine(&bad, &total, true);
         assert_eq!(
-            out[&Labels::new()][&0],
+            out[&Labels::new()][&Minute::nth(0)],
             EventCounts {
                 good: 8.0,
                 total: 10.0
             }
         );
         assert_eq!(
-            out[&Labels::new()][&M],
+            out[&Labels::new()][&Minute::nth(1)],
             EventCounts {
                 good: 5.0,
                 total: 5.0
@@ -312,7 +318,7 @@ mod tests {
         );
         let good_out = combine(&bad, &total, false);
         assert_eq!(
-            good_out[&Labels::new()][&0],
+            good_out[&Labels::new()][&Minute::nth(0)],
             EventCounts {
                 good: 2.0,
                 total: 10.0

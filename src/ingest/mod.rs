@@ -16,7 +16,7 @@ use crate::catalog::{Counts, Indicator, Slo};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::prom::{Prometheus, PrometheusError, RawSeries};
-use crate::time::MINUTE_MS;
+use crate::time::{MINUTE_MS, Minute};
 
 /// How far back to look for a series' last sample when no carried sample is
 /// known (the first span after start-up). Between spans, last samples are
@@ -44,12 +44,12 @@ pub struct Carry {
 pub async fn fetch_span(
     prom: &Prometheus,
     slo: &Slo,
-    from: i64,
+    start: Minute,
     to: i64,
     carry: &mut Option<Carry>,
     next_from: i64,
 ) -> Result<Grouped<EventCounts>, PrometheusError> {
-    debug_assert_eq!(from % MINUTE_MS, 0);
+    let from = start.ms();
     let group_by = &slo.group_by;
     let previous = carry.take().filter(|c| c.at == from);
     let previous = previous.as_ref();
@@ -104,7 +104,7 @@ pub async fn fetch_span(
             combine(&counted, &total, *counts == Counts::Bad)
         }
     };
-    fill_zero_buckets(&mut grouped, from, to);
+    fill_zero_buckets(&mut grouped, start, to);
     // Last samples at `next_from` are only known from this span if it starts there or earlier.
     if !next.by_selector.is_empty() && next_from >= from {
         *carry = Some(next);
@@ -166,7 +166,7 @@ async fn events_span(
         let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
         for (ts, value) in s.samples {
             if value.is_finite() {
-                *buckets.entry(ts - MINUTE_MS).or_default() += value * scale;
+                *buckets.entry(Minute::bucket_of(ts)).or_default() += value * scale;
             }
         }
     }
@@ -174,12 +174,12 @@ async fn events_span(
 }
 
 /// Every bucket in the span, for every instance seen, so a rewrite replaces stale values.
-fn fill_zero_buckets(grouped: &mut Grouped<EventCounts>, from: i64, to: i64) {
+fn fill_zero_buckets(grouped: &mut Grouped<EventCounts>, from: Minute, to: i64) {
     for buckets in grouped.values_mut() {
         let mut minute = from;
-        while minute < to {
+        while minute.ms() < to {
             buckets.entry(minute).or_default();
-            minute += MINUTE_MS;
+            minute = minute.next();
         }
     }
 }
@@ -210,16 +210,16 @@ mod tests {
         let mut g: Grouped<EventCounts> = BTreeMap::from([(
             Labels::new(),
             BTreeMap::from([(
-                MINUTE_MS,
+                Minute::nth(1),
                 EventCounts {
                     good: 1.0,
                     total: 1.0,
                 },
             )]),
         )]);
-        fill_zero_buckets(&mut g, 0, 2 * MINUTE_MS + 5_000);
-        let keys: Vec<i64> = g[&Labels::new()].keys().copied().collect();
+        fill_zero_buckets(&mut g, Minute::nth(0), 2 * MINUTE_MS + 5_000);
+        let keys: Vec<i64> = g[&Labels::new()].keys().map(|m| m.ms()).collect();
         assert_eq!(keys, [0, MINUTE_MS, 2 * MINUTE_MS]);
-        assert_eq!(g[&Labels::new()][&MINUTE_MS].total, 1.0);
+        assert_eq!(g[&Labels::new()][&Minute::nth(1)].total, 1.0);
     }
 }

@@ -282,7 +282,7 @@ impl SloRuntime {
             let grouped = match ingest::fetch_span(
                 &services.prometheus,
                 &self.slo,
-                from,
+                Minute::floor(from),
                 to,
                 &mut self.carry,
                 next_from,
@@ -295,7 +295,7 @@ impl SloRuntime {
                     return Err(e.into());
                 }
             };
-            let mut by_instance: BTreeMap<i64, BTreeMap<i64, EventCounts>> = BTreeMap::new();
+            let mut by_instance: BTreeMap<i64, BTreeMap<Minute, EventCounts>> = BTreeMap::new();
             for (group, minutes) in grouped {
                 if !self.instances.contains_key(&group) {
                     let id = services
@@ -337,13 +337,13 @@ impl SloRuntime {
     async fn apply_to_memory(
         &mut self,
         services: &Services,
-        written: &BTreeMap<i64, BTreeMap<i64, EventCounts>>,
+        written: &BTreeMap<i64, BTreeMap<Minute, EventCounts>>,
     ) -> Result<(), CycleError> {
         for instance in self.instances.values_mut() {
             let Some(minutes) = written.get(&instance.id) else {
                 continue;
             };
-            let hours: BTreeSet<i64> = minutes.keys().map(|&m| hour_of(m)).collect();
+            let hours: BTreeSet<i64> = minutes.keys().map(|m| m.hour()).collect();
             for hour in hours {
                 let compacted = !instance.history.has_detail(hour)
                     && instance
@@ -359,7 +359,9 @@ impl SloRuntime {
                         instance.history.load_hour(h, m);
                     }
                 } else {
-                    for (&minute, &counts) in minutes.range(hour..hour + HOUR_MS) {
+                    for (&minute, &counts) in
+                        minutes.range(Minute::floor(hour)..Minute::floor(hour + HOUR_MS))
+                    {
                         instance.history.set_minute(minute, counts);
                     }
                 }

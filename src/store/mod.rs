@@ -13,7 +13,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::engine::EventCounts;
 use crate::labels::{Labels, group_key_text};
-use crate::time::{HOUR_MS, MINUTE_MS, hour_of, to_time};
+use crate::time::{HOUR_MS, Minute, hour_of, to_time};
 use packed::HourMinutes;
 
 #[derive(Debug, thiserror::Error)]
@@ -205,16 +205,14 @@ impl Store {
     pub async fn write_span(
         &self,
         slo_id: &str,
-        buckets: &BTreeMap<i64, BTreeMap<i64, EventCounts>>,
+        buckets: &BTreeMap<i64, BTreeMap<Minute, EventCounts>>,
         state: &IngestionState,
     ) -> Result<(), StoreError> {
         let mut hours: BTreeMap<(i64, i64), HourMinutes> = BTreeMap::new();
         for (&instance, minutes) in buckets {
             for (&minute, counts) in minutes {
-                let slot = ((minute - hour_of(minute)) / MINUTE_MS) as usize;
-                hours
-                    .entry((instance, hour_of(minute)))
-                    .or_insert([None; 60])[slot] = Some(*counts);
+                hours.entry((instance, minute.hour())).or_insert([None; 60])[minute.slot()] =
+                    Some(*counts);
             }
         }
         let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;

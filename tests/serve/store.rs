@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use burnrate::engine::EventCounts;
 use burnrate::store::{IngestionState, PrunePlan, Store};
+use burnrate::time::Minute;
 use chrono::{TimeZone, Utc};
 use testkit::TestDatabase;
 use testkit::synthetic::{DAY, HOUR, MINUTE};
@@ -54,10 +55,10 @@ async fn rows_from_before_packing_are_read_and_merged() {
     assert_eq!(loaded[0].1[30], EventCounts::default());
 
     // Minutes 40 and 41 arrive.
-    let minutes: BTreeMap<i64, EventCounts> = [40, 41]
+    let minutes: BTreeMap<Minute, EventCounts> = [40, 41]
         .map(|m| {
             (
-                hour + m * MINUTE,
+                Minute::exact(hour + m * MINUTE).expect("aligned"),
                 EventCounts {
                     good: 7.0,
                     total: 9.0,
