@@ -336,6 +336,11 @@ fn instance_verdict(id: &str, slo: &Slo, facts: Facts) -> InstanceVerdict {
     }
 }
 
+/// Five intervals, at least five minutes: slow cycles pass, a stuck scheduler does not.
+pub fn max_status_age(interval: Duration) -> Duration {
+    Duration::from_millis(interval.as_millis().saturating_mul(5)).max(Duration::from_mins(5))
+}
+
 /// A ratio as a percentage for people: `0.1234` → `12.34%`.
 pub fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;

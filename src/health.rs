@@ -6,11 +6,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub static PROMETHEUS_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Cycles that failed because PostgreSQL did not answer or answered an error.
 pub static DATABASE_ERRORS: AtomicU64 = AtomicU64::new(0);
+/// Samples skipped because their value was NaN or infinite.
+pub static NONFINITE_SAMPLES: AtomicU64 = AtomicU64::new(0);
+/// Catalog reloads refused because the new catalog had errors.
+pub static CATALOG_RELOAD_FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Adds one to a counter.
+pub fn count(counter: &AtomicU64) {
+    add(counter, 1);
+}
+
+pub fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+pub fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
 
 pub fn prometheus_errors() -> u64 {
-    PROMETHEUS_ERRORS.load(Ordering::Relaxed)
+    read(&PROMETHEUS_ERRORS)
 }
 
 pub fn database_errors() -> u64 {
-    DATABASE_ERRORS.load(Ordering::Relaxed)
+    read(&DATABASE_ERRORS)
 }

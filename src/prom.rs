@@ -11,25 +11,13 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::duration::Duration;
 use crate::labels::Labels;
-use crate::secret::Secret;
+use crate::secret::{Secret, url_without_credentials};
 
 /// One series' raw samples as Prometheus stored them (ms timestamps, ascending).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawSeries {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
-}
-
-/// A URL as errors and logs may show it: without `user:password@`.
-pub fn without_credentials(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// How to reach the server.
@@ -168,7 +156,7 @@ impl Prometheus {
             .map_err(|e| bad(&format!("URL `{}`", config.url), &e))?;
         Ok(Prometheus {
             client,
-            server: without_credentials(&config.url),
+            server: url_without_credentials(&config.url),
         })
     }
 
@@ -324,14 +312,23 @@ fn to_raw(
         Vec<prometheus_http_query::response::Sample>,
     ),
 ) -> RawSeries {
-    RawSeries {
+    let total = samples.len();
+    let series = RawSeries {
         labels: metric.into_iter().collect(),
-        // Timestamps come as float seconds with millisecond precision.
+        // Timestamps come as float seconds with millisecond precision. NaN
+        // and infinities are no counts: one would poison its bucket, and the
+        // sample after it would look like a counter reset.
         samples: samples
             .iter()
+            .filter(|s| s.value().is_finite())
             .map(|s| ((s.timestamp() * 1000.0).round() as i64, s.value()))
             .collect(),
+    };
+    let skipped = total - series.samples.len();
+    if skipped > 0 {
+        crate::health::add(&crate::health::NONFINITE_SAMPLES, skipped as u64);
     }
+    series
 }
 
 #[cfg(test)]
@@ -348,7 +345,7 @@ mod tests {
             ("not a url",                    "not a url"),
         ];
         for (url, shown) in cases {
-            assert_eq!(without_credentials(url), shown, "{url}");
+            assert_eq!(url_without_credentials(url), shown, "{url}");
         }
         let mut config = PrometheusConfig::new("http://user:pw@prom:9090");
         config.bearer_token = Some(Secret::new("token-123"));

@@ -76,6 +76,7 @@ impl Reloader {
                 Ok(count)
             }
             Err(e) => {
+                crate::health::count(&crate::health::CATALOG_RELOAD_FAILURES);
                 error!(reason, "catalog refused, keeping the last good one: {e}");
                 Err(e)
             }

@@ -10,7 +10,7 @@
 //! nothing stale is sent after something newer.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -71,6 +71,8 @@ pub struct DeliveryStats {
     pub dropped: u64,
     /// Alerts waiting: queued plus held for a retry.
     pub pending: u64,
+    /// When a POST last succeeded (Unix ms); none yet.
+    pub last_success_ms: Option<i64>,
 }
 
 struct Queue {
@@ -84,6 +86,8 @@ struct Queue {
     sent: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    /// Unix ms of the last successful POST; 0 before the first.
+    last_success_ms: AtomicI64,
 }
 
 /// A handle to the delivery workers; cheap to clone.
@@ -121,7 +125,7 @@ impl AlertSender {
             .iter()
             .map(|url| {
                 Arc::new(Queue {
-                    url: url.clone(),
+                    url: crate::secret::url_without_credentials(url),
                     endpoint: alerts_endpoint(url),
                     buffer: Mutex::new(VecDeque::new()),
                     notify: Notify::new(),
@@ -130,6 +134,7 @@ impl AlertSender {
                     sent: AtomicU64::new(0),
                     failed: AtomicU64::new(0),
                     dropped: AtomicU64::new(0),
+                    last_success_ms: AtomicI64::new(0),
                 })
             })
             .collect();
@@ -174,6 +179,8 @@ impl AlertSender {
                 dropped: q.dropped.load(Ordering::Relaxed),
                 pending: q.buffer.lock().map_or(0, |b| b.len() as u64)
                     + q.held.load(Ordering::Relaxed),
+                last_success_ms: Some(q.last_success_ms.load(Ordering::Relaxed))
+                    .filter(|&ms| ms > 0),
             })
             .collect()
     }
@@ -258,6 +265,9 @@ async fn worker(queue: Arc<Queue>, client: reqwest::Client, settings: DeliverySe
         queue.sent.fetch_add(delivered as u64, Ordering::Relaxed);
         match result {
             Ok(()) => {
+                queue
+                    .last_success_ms
+                    .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
                 held.clear();
                 queue.held.store(0, Ordering::Relaxed);
                 if let Some(since) = failing_since.take() {

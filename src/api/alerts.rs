@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{OriginalUri, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -82,8 +81,7 @@ async fn history_inner(api: &Api, params: &Params) -> Result<Response, Problem> 
             .map(|n| u32::try_from(n).unwrap_or(1000)),
         alert: params.non_empty("alert")?.map(str::to_string),
     };
-    let unavailable =
-        |e: crate::store::StoreError| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    let unavailable = |e: crate::store::StoreError| Problem::database_unavailable(&e);
     let in_catalog = api.app.reloader.current().get(slo).is_some()
         || api.app.snapshot().instances.contains_key(slo);
     if !in_catalog && !api.app.store.knows_slo(slo).await.map_err(unavailable)? {

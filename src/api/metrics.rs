@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::Api;
 use super::params::Params;
 use super::view::{AlertState, DataState, View};
+use crate::alerting::{AlertSender, DeliveryStats};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -36,7 +37,12 @@ pub async fn metrics(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri)
     let per_instance = view.metrics(render_instances);
     let mut text = String::with_capacity(per_instance.len() + 1024);
     text.push_str(std::str::from_utf8(&per_instance).unwrap_or_default());
-    render_health(&mut text, &view, api.app.reloader.current().slos.len());
+    render_health(
+        &mut text,
+        &view,
+        api.app.reloader.current().slos.len(),
+        api.app.alert_sender.as_ref(),
+    );
     let mut response = text.into_response();
     response
         .headers_mut()
@@ -270,7 +276,12 @@ fn failure_kind(error: &str) -> &'static str {
     }
 }
 
-fn render_health(out: &mut String, view: &View, catalog_slos: usize) {
+fn render_health(
+    out: &mut String,
+    view: &View,
+    catalog_slos: usize,
+    alert_sender: Option<&AlertSender>,
+) {
     let snapshot = &view.snapshot;
     let version = env!("CARGO_PKG_VERSION");
     let mut f = Family::header(
@@ -342,23 +353,22 @@ fn render_health(out: &mut String, view: &View, catalog_slos: usize) {
         f.sample(name, &format!("kind=\"{kind}\""), count as f64);
     }
 
-    let name = "burnrate_prometheus_query_errors_total";
-    let mut f = Family::header(
-        out,
-        name,
-        "counter",
-        "SLO cycles that failed on a Prometheus query since start.",
-    );
-    f.sample(name, "", crate::health::prometheus_errors() as f64);
-
-    let name = "burnrate_database_errors_total";
-    let mut f = Family::header(
-        out,
-        name,
-        "counter",
-        "SLO cycles that failed on a PostgreSQL query since start.",
-    );
-    f.sample(name, "", crate::health::database_errors() as f64);
+    use crate::health::{
+        CATALOG_RELOAD_FAILURES, DATABASE_ERRORS, NONFINITE_SAMPLES, PROMETHEUS_ERRORS, read,
+    };
+    #[rustfmt::skip]
+    let counters = [
+        ("burnrate_prometheus_query_errors_total", "SLO cycles that failed on a Prometheus query since start.", &PROMETHEUS_ERRORS),
+        ("burnrate_database_errors_total", "SLO cycles that failed on a PostgreSQL query since start.", &DATABASE_ERRORS),
+        ("burnrate_nonfinite_samples_total", "Samples skipped because their value was NaN or infinite.", &NONFINITE_SAMPLES),
+        ("burnrate_catalog_reload_failures_total", "Catalog reloads refused because the new catalog had errors.", &CATALOG_RELOAD_FAILURES),
+    ];
+    for (name, help, counter) in counters {
+        Family::header(out, name, "counter", help).sample(name, "", read(counter) as f64);
+    }
+    if let Some(sender) = alert_sender {
+        render_delivery(out, &sender.stats());
+    }
 
     let name = "burnrate_ingestion_lag_seconds";
     let mut f = Family::header(
@@ -380,6 +390,27 @@ fn render_health(out: &mut String, view: &View, catalog_slos: usize) {
                 escape(&status.name)
             );
             f.sample(name, &labels, lag.max(0.0));
+        }
+    }
+}
+
+/// Alert delivery to each Alertmanager: what waits, what failed, when it last worked.
+fn render_delivery(out: &mut String, stats: &[DeliveryStats]) {
+    type Read = fn(&DeliveryStats) -> Option<f64>;
+    #[rustfmt::skip]
+    let families: [(&str, &str, &str, Read); 5] = [
+        ("burnrate_alertmanager_queue_length", "gauge", "Alerts waiting to be sent to an Alertmanager, queued or held for a retry.", |s| Some(s.pending as f64)),
+        ("burnrate_alertmanager_alerts_sent_total", "counter", "Alerts an Alertmanager accepted.", |s| Some(s.sent as f64)),
+        ("burnrate_alertmanager_failed_posts_total", "counter", "POSTs to an Alertmanager that failed (each is retried).", |s| Some(s.failed_attempts as f64)),
+        ("burnrate_alertmanager_alerts_dropped_total", "counter", "Alerts dropped unsent because the queue was full.", |s| Some(s.dropped as f64)),
+        ("burnrate_alertmanager_last_success_timestamp_seconds", "gauge", "When a POST to an Alertmanager last succeeded.", |s| s.last_success_ms.map(|ms| ms as f64 / 1000.0)),
+    ];
+    for (name, kind, help, read) in families {
+        let mut f = Family::header(out, name, kind, help);
+        for s in stats {
+            if let Some(value) = read(s) {
+                f.sample(name, &format!("alertmanager=\"{}\"", escape(&s.url)), value);
+            }
         }
     }
 }
@@ -409,5 +440,48 @@ mod tests {
             "prometheus"
         );
         assert_eq!(failure_kind("boom"), "other");
+    }
+}
+
+#[cfg(test)]
+mod delivery_tests {
+    use super::*;
+
+    #[test]
+    fn delivery_families_per_alertmanager() {
+        let stats = [
+            DeliveryStats {
+                url: "http://am-1:9093".into(),
+                sent: 12,
+                failed_attempts: 3,
+                dropped: 1,
+                pending: 2,
+                last_success_ms: Some(1_700_000_000_000),
+            },
+            DeliveryStats {
+                url: "http://am-2:9093".into(),
+                sent: 0,
+                failed_attempts: 5,
+                dropped: 0,
+                pending: 7,
+                last_success_ms: None,
+            },
+        ];
+        let mut out = String::new();
+        render_delivery(&mut out, &stats);
+        for line in [
+            "burnrate_alertmanager_queue_length{alertmanager=\"http://am-1:9093\"} 2",
+            "burnrate_alertmanager_queue_length{alertmanager=\"http://am-2:9093\"} 7",
+            "burnrate_alertmanager_alerts_sent_total{alertmanager=\"http://am-1:9093\"} 12",
+            "burnrate_alertmanager_failed_posts_total{alertmanager=\"http://am-2:9093\"} 5",
+            "burnrate_alertmanager_alerts_dropped_total{alertmanager=\"http://am-1:9093\"} 1",
+            "burnrate_alertmanager_last_success_timestamp_seconds{alertmanager=\"http://am-1:9093\"} 1700000000",
+        ] {
+            assert!(out.lines().any(|l| l == line), "missing `{line}` in\n{out}");
+        }
+        assert!(
+            !out.contains("last_success_timestamp_seconds{alertmanager=\"http://am-2:9093\"}"),
+            "no success yet, no sample"
+        );
     }
 }

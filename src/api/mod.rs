@@ -37,6 +37,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::{
+    MakeClassifier, NeverClassifyEos, StatusInRangeAsFailures, StatusInRangeFailureClass,
+};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -181,7 +184,28 @@ pub fn router(state: Arc<AppState>, settings: &ApiSettings) -> Router {
         .layer(middleware::from_fn(problem::problems_everywhere))
         // Outside the token checks: a preflight carries no token.
         .layer(option_layer(settings.cors.layer()))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new(QuietProbes))
+}
+
+/// How the trace layer classifies responses: a 5xx is a failure, logged at
+/// ERROR, except from the probes, whose 503 "not ready yet" is an answer
+/// that load balancers ask for every few seconds.
+#[derive(Debug, Clone, Copy)]
+struct QuietProbes;
+
+impl MakeClassifier for QuietProbes {
+    type Classifier = StatusInRangeAsFailures;
+    type FailureClass = StatusInRangeFailureClass;
+    type ClassifyEos = NeverClassifyEos<StatusInRangeFailureClass>;
+
+    fn make_classifier<B>(&self, request: &Request<B>) -> StatusInRangeAsFailures {
+        if matches!(request.uri().path(), "/healthz" | "/readyz") {
+            // 999 is a valid code no response carries: nothing is a failure.
+            StatusInRangeAsFailures::new(999..=999)
+        } else {
+            StatusInRangeAsFailures::new(500..=599)
+        }
+    }
 }
 
 async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
@@ -278,6 +302,41 @@ mod tests {
         ] {
             let err = parse(&[bad]).expect_err(bad);
             assert!(err.contains(bad), "{err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use tower_http::classify::{ClassifiedResponse, ClassifyResponse};
+
+    use super::*;
+
+    fn failure(path: &str, status: u16) -> bool {
+        let request = Request::builder()
+            .uri(path)
+            .body(())
+            .expect("request");
+        let response = Response::builder()
+            .status(status)
+            .body(())
+            .expect("response");
+        let classifier = QuietProbes.make_classifier(&request);
+        matches!(
+            classifier.classify_response(&response),
+            ClassifiedResponse::Ready(Err(_))
+        )
+    }
+
+    #[test]
+    fn only_server_errors_outside_the_probes_are_failures() {
+        #[rustfmt::skip]
+        let cases = [
+            ("/readyz", 503, false), ("/healthz", 500, false), ("/readyz", 200, false),
+            ("/api/v1/slos", 503, true), ("/metrics", 500, true), ("/api/v1/slos", 404, false),
+        ];
+        for (path, status, want) in cases {
+            assert_eq!(failure(path, status), want, "{path} {status}");
         }
     }
 }

@@ -29,9 +29,12 @@ pub struct Readiness {
     pub catalog_loaded: bool,
     pub database_reachable: bool,
     pub first_evaluation_done: bool,
+    /// The last cycle completed within three intervals (false: the scheduler is stuck or far behind).
+    pub cycles_on_time: bool,
 }
 
-/// Ready to serve: catalog loaded, database reachable, first evaluation done.
+/// Ready to serve: catalog loaded, database reachable, first evaluation done,
+/// and the last cycle no older than three intervals.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -47,7 +50,8 @@ pub async fn readyz(State(api): State<Arc<Api>>) -> Response {
     let first_evaluation_done = api.app.evaluated();
     // `App::build` refuses to start without a valid catalog, and a reload keeps the last good one.
     let catalog_loaded = true;
-    let ready = catalog_loaded && database_reachable && first_evaluation_done;
+    let cycles_on_time = api.app.cycling(chrono::Utc::now());
+    let ready = catalog_loaded && database_reachable && first_evaluation_done && cycles_on_time;
     let code = if ready {
         StatusCode::OK
     } else {
@@ -58,6 +62,7 @@ pub async fn readyz(State(api): State<Arc<Api>>) -> Response {
         catalog_loaded,
         database_reachable,
         first_evaluation_done,
+        cycles_on_time,
     };
     (code, Json(body)).into_response()
 }

@@ -12,10 +12,14 @@ use utoipa::ToSchema;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// The problem type of a request that failed on the database.
+pub const DATABASE_UNAVAILABLE: &str = "urn:burnrate:problem:database-unavailable";
+
 /// A problem document: what went wrong, for people and for tools.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Problem {
-    /// Always `about:blank`: the status code says the kind of problem.
+    /// `about:blank` (the status code says the kind of problem), or
+    /// `urn:burnrate:problem:database-unavailable` when the database failed.
     #[serde(rename = "type")]
     #[schema(example = "about:blank")]
     pub kind: &'static str,
@@ -47,6 +51,20 @@ impl Problem {
             detail: detail.into(),
             invalid_params: Vec::new(),
             errors: Vec::new(),
+        }
+    }
+
+    /// A 503 for a failed database query. The error goes to the log; the
+    /// client gets a fixed problem type and wording, never the database's
+    /// own text (which can name tables, hosts or users).
+    pub fn database_unavailable(error: &dyn std::error::Error) -> Self {
+        tracing::warn!(error = %error, "database query for an API request failed");
+        Problem {
+            kind: DATABASE_UNAVAILABLE,
+            ..Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; try again",
+            )
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -417,13 +417,7 @@ async fn history(api: &Api, status: &SloStatus, params: &Params) -> Result<Histo
             step_ms,
         })
         .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "history query failed");
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is unavailable; try again",
-            )
-        })?;
+        .map_err(|e| Problem::database_unavailable(&e))?;
     Ok(History {
         id: status.id.clone(),
         from,

@@ -5,8 +5,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
+use crate::alerting::AlertSender;
 use crate::duration::Duration;
 use crate::evaluation::{InstanceStatus, Snapshot};
 use crate::reload::Reloader;
@@ -20,6 +21,10 @@ pub struct AppState {
     evaluated: AtomicBool,
     /// How old an evaluation may be before the gate stops trusting it.
     pub max_status_age: Duration,
+    /// How old the last completed cycle may be before `/readyz` fails.
+    pub max_cycle_age: Duration,
+    /// Alert delivery, for its metrics; none without Alertmanager URLs.
+    pub alert_sender: Option<AlertSender>,
 }
 
 impl AppState {
@@ -54,14 +59,56 @@ impl AppState {
 }
 
 impl AppState {
-    /// A state with nothing published yet.
-    pub fn new(reloader: Reloader, store: Store, max_status_age: Duration) -> AppState {
+    /// A state with nothing published yet, for a scheduler that cycles every
+    /// `interval`. `store` should be a pool of the API's own, so readers can
+    /// never starve ingestion.
+    pub fn new(
+        reloader: Reloader,
+        store: Store,
+        interval: Duration,
+        alert_sender: Option<AlertSender>,
+    ) -> AppState {
         AppState {
             snapshot: RwLock::default(),
             reloader,
             store,
             evaluated: AtomicBool::new(false),
-            max_status_age,
+            max_status_age: crate::gate::max_status_age(interval),
+            max_cycle_age: Duration::from_millis(interval.as_millis().saturating_mul(3)),
+            alert_sender,
+        }
+    }
+
+    /// True while the last completed cycle is recent enough (three intervals):
+    /// a stuck scheduler makes the process unready.
+    pub fn cycling(&self, now: chrono::DateTime<Utc>) -> bool {
+        recent(self.snapshot().published_at, now, self.max_cycle_age)
+    }
+}
+
+/// Whether `at` is no older than `max_age` at `now` (never: not recent).
+fn recent(at: Option<DateTime<Utc>>, now: DateTime<Utc>, max_age: Duration) -> bool {
+    at.is_some_and(|at| (now - at).num_milliseconds() <= max_age.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn a_cycle_is_recent_for_three_intervals() {
+        let now = Utc
+            .with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+            .single()
+            .expect("time");
+        let ago = |s: i64| Some(now - chrono::Duration::seconds(s));
+        let limit = Duration::from_mins(3);
+        #[rustfmt::skip]
+        let cases = [(None, false), (ago(0), true), (ago(180), true), (ago(181), false), (ago(-5), true)];
+        for (at, want) in cases {
+            assert_eq!(recent(at, now, limit), want, "{at:?}");
         }
     }
 }

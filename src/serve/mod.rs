@@ -16,7 +16,7 @@ use crate::api::AppState;
 use crate::duration::Duration;
 use crate::prom::{Prometheus, PrometheusConfig, PrometheusError};
 use crate::reload::{self, Reloader};
-use crate::store::{Store, StoreError};
+use crate::store::{PoolSettings, Store, StoreError};
 use runtime::{IngestSettings, Services};
 
 /// Everything `serve` needs to run.
@@ -78,13 +78,16 @@ impl App {
                     addr: settings.listen,
                     source,
                 })?;
+        let api_store =
+            Store::connect_with(settings.database_url.expose(), PoolSettings::API).await?;
         let (reloader, catalog_rx) = Reloader::new(settings.catalog.clone(), catalog);
+        let alerting = settings.alerting.start().map_err(ServeError::Alerting)?;
         let state = Arc::new(AppState::new(
             reloader,
-            store.clone(),
-            max_status_age(settings.interval),
+            api_store,
+            settings.interval,
+            alerting.sender.clone(),
         ));
-        let alerting = settings.alerting.start().map_err(ServeError::Alerting)?;
         if !settings.alerting.alertmanager_urls.is_empty() {
             info!(alertmanagers = ?settings.alerting.alertmanager_urls, "delivering alerts");
         }
@@ -142,9 +145,4 @@ impl App {
         watcher.abort();
         Ok(())
     }
-}
-
-/// Five intervals, at least five minutes: slow cycles pass, a stuck scheduler does not.
-pub fn max_status_age(interval: Duration) -> Duration {
-    Duration::from_millis(interval.as_millis().saturating_mul(5)).max(Duration::from_mins(5))
 }

@@ -62,6 +62,18 @@ pub enum CycleError {
     Store(#[from] StoreError),
 }
 
+impl CycleError {
+    /// What API readers see in an instance's `error`: the Prometheus query
+    /// and server (without credentials) and the server's message, but of a
+    /// database failure only which step failed, never the database's text.
+    pub fn for_readers(&self) -> String {
+        match self {
+            CycleError::Prometheus(e) => e.to_string(),
+            CycleError::Store(e) => format!("the database failed ({})", e.step()),
+        }
+    }
+}
+
 struct Instance {
     id: i64,
     history: EventHistory,
@@ -141,7 +153,7 @@ impl SloRuntime {
             Ok(()) => {
                 if let Err(e) = self.evaluate(services, evaluated_at).await {
                     count_failure(&e);
-                    self.mark_stale(&e.to_string());
+                    self.mark_stale(&e.for_readers());
                     self.resend_alerts(services, evaluated_at);
                 }
                 self.mark_ingested();
@@ -150,7 +162,7 @@ impl SloRuntime {
             Err(e) => {
                 warn!(error = %e, "cycle failed; statuses are stale until the next good cycle");
                 count_failure(&e);
-                self.mark_stale(&e.to_string());
+                self.mark_stale(&e.for_readers());
                 self.resend_alerts(services, evaluated_at);
             }
         }

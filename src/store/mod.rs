@@ -6,10 +6,11 @@ pub mod history;
 pub mod packed;
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::engine::EventCounts;
 use crate::labels::{Labels, group_key_text};
@@ -36,6 +37,18 @@ pub enum StoreError {
         hour: DateTime<Utc>,
         reason: packed::UnpackError,
     },
+}
+
+impl StoreError {
+    /// Which step failed, in words that name no table, host or user.
+    pub fn step(&self) -> &'static str {
+        match self {
+            StoreError::Connect(_) => "connecting",
+            StoreError::Migrate(_) => "migrating the schema",
+            StoreError::Query { what, .. } => what,
+            StoreError::DamagedRow { .. } => "reading a damaged row",
+        }
+    }
 }
 
 fn query_err(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -108,6 +121,27 @@ pub struct IngestionState {
     pub history_from: i64,
 }
 
+/// How a connection pool is sized and how long one statement may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub statement_timeout: std::time::Duration,
+}
+
+impl PoolSettings {
+    /// Ingestion and evaluation: a backfill chunk's write may take a while.
+    pub const INGESTION: PoolSettings = PoolSettings {
+        max_connections: 8,
+        statement_timeout: std::time::Duration::from_secs(120),
+    };
+    /// API readers (history, alert history, `/readyz`): short and bounded, on
+    /// connections of their own so they can never starve ingestion.
+    pub const API: PoolSettings = PoolSettings {
+        max_connections: 4,
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -115,14 +149,27 @@ pub struct Store {
 
 impl Store {
     /// Connects and applies the migrations in `migrations/`.
+    /// Connects a pool for ingestion and evaluation and applies the migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = Store::connect_with(url, PoolSettings::INGESTION).await?;
+        sqlx::migrate!("./migrations").run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// Connects a pool of its own (no migrations), e.g. for API readers.
+    pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(StoreError::Connect)?
+            .options([(
+                "statement_timeout",
+                format!("{}ms", settings.statement_timeout.as_millis()),
+            )]);
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(settings.max_connections)
             .acquire_timeout(std::time::Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool })
     }
 

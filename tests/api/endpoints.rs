@@ -44,7 +44,7 @@ async fn probes_and_tokens() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.json(),
-        serde_json::json!({"ready": true, "catalog_loaded": true, "database_reachable": true, "first_evaluation_done": true})
+        serde_json::json!({"ready": true, "catalog_loaded": true, "database_reachable": true, "first_evaluation_done": true, "cycles_on_time": true})
     );
     // ---- read token.
     let r = request(
@@ -505,6 +505,8 @@ async fn metrics_pass_promtool() {
         "burnrate_build_info{version=",
         "burnrate_prometheus_query_errors_total ",
         "burnrate_database_errors_total ",
+        "burnrate_nonfinite_samples_total ",
+        "burnrate_catalog_reload_failures_total ",
         "burnrate_ingestion_lag_seconds{service=\"search\",slo=\"availability\"} ",
     ] {
         assert!(m.contains(needle), "/metrics lacks `{needle}`:\n{m}");

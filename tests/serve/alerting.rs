@@ -423,6 +423,7 @@ async fn unresponsive_alertmanager_never_blocks_evaluation() {
     .await;
     let stats = &sender.stats()[0];
     assert!(stats.pending >= 4 && stats.sent == 0, "{stats:?}");
+    assert_eq!(stats.last_success_ms, None, "nothing delivered yet");
 
     drop(black_hole);
     let am = TestAlertmanager::start_on(port, None).await;
@@ -444,6 +445,8 @@ async fn unresponsive_alertmanager_never_blocks_evaluation() {
         (4, 0, 0),
         "{stats:?}"
     );
+    let age = testkit::now_ms() - stats.last_success_ms.expect("a success");
+    assert!((0..60_000).contains(&age), "last success {age} ms ago");
 }
 
 /// The `/pay` page-1h alerts burnrate posted to the recorder: (startsAt, endsAt, description).

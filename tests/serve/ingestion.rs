@@ -598,3 +598,114 @@ async fn methods_side_by_side() {
         );
     }
 }
+
+/// NaN and infinite samples (an exporter's bug, a division by zero in a
+/// recording rule) are skipped: the bucket they fall in keeps its count, the
+/// sample after one is not mistaken for a counter reset, the gauge's event
+/// count ignores them, and the skip is counted for `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_finite_samples_are_skipped_not_counted() {
+    let prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let start = end - 6 * HOUR;
+    let (mut total, mut errors) = (Vec::new(), Vec::new());
+    let mut probe = Vec::new();
+    let mut poisoned = 0u64;
+    let (mut t, mut i) = (start, 0u64);
+    while t <= end {
+        // Three scrapes a minute; every 40th a NaN, every 97th an infinity,
+        // each half-way between two good samples.
+        total.push((t, 100.0 * i as f64));
+        errors.push((t, (i / 10) as f64));
+        probe.push((t, if i % 5 == 0 { 0.0 } else { 1.0 }));
+        let poison = match i {
+            i if i % 40 == 7 => Some(f64::NAN),
+            i if i % 97 == 11 => Some(f64::INFINITY),
+            _ => None,
+        };
+        if let Some(value) = poison {
+            total.push((t + 10_000, value));
+            errors.push((t + 10_000, value));
+            probe.push((t + 10_000, value));
+            poisoned += 3;
+        }
+        t += 20_000;
+        i += 1;
+    }
+    let finite = |s: &[(i64, f64)]| -> Vec<(i64, f64)> {
+        s.iter().copied().filter(|(_, v)| v.is_finite()).collect()
+    };
+    prom.remote_write(&[
+        Series::new("http_requests_total", &[], total.clone()),
+        Series::new("http_requests_total", &[("code", "500")], errors.clone()),
+        Series::new("probe_success", &[("target", "gw")], probe.clone()),
+    ])
+    .await;
+    let services = services(&prom, &db).await;
+    let slos = slo("  - name: availability
+    objective: 99.9
+    window: 7d
+    indicator:
+      ratio:
+        errors: http_requests_total{code=\"500\"}
+        total: http_requests_total{code=\"\"}
+  - name: probe
+    objective: 99
+    window: 7d
+    indicator:
+      bool_gauge:
+        metric: probe_success{target=\"gw\"}
+");
+    let at = end - MINUTE;
+    let from = at - 7 * DAY;
+    let inc =
+        |s: &[(i64, f64)]| exact_increase(&[Series::new("x", &[], finite(s))], |_| true, from, at);
+    let probes: Vec<f64> = finite(&probe)
+        .into_iter()
+        .filter(|(ts, _)| *ts > from && *ts <= at)
+        .map(|(_, v)| v)
+        .collect();
+    let skipped_before = burnrate::health::read(&burnrate::health::NONFINITE_SAMPLES);
+    let expected = [
+        ("shop/availability", inc(&total) - inc(&errors), inc(&total)),
+        (
+            "shop/probe",
+            probes.iter().sum::<f64>(),
+            probes.len() as f64,
+        ),
+    ];
+    for (slo, (id, good, all)) in slos.into_iter().zip(expected) {
+        let mut runtime = SloRuntime::new(Arc::new(slo));
+        runtime
+            .cycle(&services, Utc.timestamp_millis_opt(at + 20_000).unwrap())
+            .await;
+        let status = runtime.statuses().next().expect("one instance");
+        assert_eq!((status.id.as_str(), &status.error), (id, &None));
+        assert_eq!(
+            (status.events.good, status.events.total),
+            (good, all),
+            "{id}: exact counts without the poisoned samples"
+        );
+        assert!(
+            status.sli.is_some_and(f64::is_finite),
+            "{id}: {:?}",
+            status.sli
+        );
+    }
+    // Every poisoned sample up to the evaluation was read, and skipped.
+    let read: u64 = [&total, &errors, &probe]
+        .iter()
+        .map(|s| {
+            s.iter()
+                .filter(|(ts, v)| *ts <= at && !v.is_finite())
+                .count() as u64
+        })
+        .sum();
+    assert!(read > 0 && read <= poisoned);
+    let skipped = burnrate::health::read(&burnrate::health::NONFINITE_SAMPLES) - skipped_before;
+    assert!(
+        skipped >= read,
+        "{skipped} skipped, {read} seeded up to the evaluation"
+    );
+}
