@@ -313,10 +313,7 @@ mod trace_tests {
     use super::*;
 
     fn failure(path: &str, status: u16) -> bool {
-        let request = Request::builder()
-            .uri(path)
-            .body(())
-            .expect("request");
+        let request = Request::builder().uri(path).body(()).expect("request");
         let response = Response::builder()
             .status(status)
             .body(())

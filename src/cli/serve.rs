@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// Largest span fetched per query during backfill and gap healing.
     #[arg(long, default_value = "6h")]
     pub backfill_chunk: Duration,
+    /// How long data stays after its SLI changed, or beyond a shrunk window,
+    /// before it is deleted: a revert within this time brings it back.
+    #[arg(long, env = "BURNRATE_RETIRED_GRACE", default_value = "7d")]
+    pub retired_grace: Duration,
     /// File holding the bearer token for reads (API and /metrics); without a read token, reads are open.
     #[arg(long, env = "BURNRATE_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
@@ -171,6 +175,7 @@ impl ServeArgs {
             ingest: IngestSettings {
                 reread: self.reread,
                 chunk: self.backfill_chunk,
+                retired_grace: self.retired_grace,
                 ..IngestSettings::default()
             },
             watch_interval: std::time::Duration::from_secs(5),

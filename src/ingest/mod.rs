@@ -1,6 +1,7 @@
 //! Bringing event counts up to date: which Prometheus queries an indicator
 //! needs for a span of time, and turning their answers into minute buckets.
 
+pub mod fingerprint;
 pub mod history;
 pub mod increments;
 

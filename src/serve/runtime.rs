@@ -13,12 +13,13 @@ use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::evaluation::{self, DataState, Evaluation, InstanceStatus, WindowPlan};
+use crate::ingest::fingerprint::same_sli;
 use crate::ingest::history::EventHistory;
 use crate::ingest::{self};
 use crate::labels::Labels;
 use crate::labels::group_key_text;
 use crate::prom::Prometheus;
-use crate::store::{IngestionState, PrunePlan, Store, StoreError};
+use crate::store::{IngestionState, PrunePlan, Pruned, Retention, Store, StoreError};
 use crate::time::{HOUR_MS, MINUTE_MS, Minute, floor_minute, hour_of, to_time};
 
 /// Tunables shared by all runtimes.
@@ -32,6 +33,9 @@ pub struct IngestSettings {
     pub history_step: Duration,
     /// Older evaluations are thinned to the last of each hour.
     pub history_detail: Duration,
+    /// Data of a changed SLI, and data beyond a shrunk window, is kept this
+    /// long before it is deleted, so that a revert brings it back.
+    pub retired_grace: Duration,
 }
 
 impl Default for IngestSettings {
@@ -41,6 +45,7 @@ impl Default for IngestSettings {
             chunk: Duration::from_hours(6),
             history_step: Duration::from_mins(5),
             history_detail: Duration::from_days(1),
+            retired_grace: Duration::from_days(7),
         }
     }
 }
@@ -82,11 +87,7 @@ struct Instance {
     status: InstanceStatus,
 }
 
-/// A fingerprint of what an SLO counts: if it changes, stored counts are void.
-pub fn sli_fingerprint(slo: &Slo) -> String {
-    let indicator = serde_json::to_string(&slo.indicator).unwrap_or_default();
-    format!("{indicator}|group_by={}", slo.group_by.join(","))
-}
+pub use crate::ingest::fingerprint::sli_fingerprint;
 
 /// Alert transitions are kept this long, or the SLO window if longer.
 const ALERT_HISTORY: Duration = Duration::from_days(90);
@@ -200,15 +201,7 @@ impl SloRuntime {
     async fn load(&mut self, services: &Services, now_ms: i64) -> Result<(), CycleError> {
         let slo = Arc::clone(&self.slo);
         let slo_id = slo.id.as_str();
-        let state = services.store.ingestion_state(slo_id).await?;
-        self.state = match state {
-            Some(s) if s.sli_fingerprint != self.fingerprint => {
-                info!("SLI definition changed: discarding stored counts and backfilling again");
-                services.store.reset_slo(slo_id).await?;
-                None
-            }
-            other => other,
-        };
+        self.state = self.stored_state(services).await?;
         let from = now_ms - self.history_needed().as_millis() as i64 - HOUR_MS;
         for (id, group) in services.store.instances(slo_id).await? {
             let mut history = EventHistory::default();
@@ -241,6 +234,39 @@ impl SloRuntime {
         }
         self.loaded = true;
         Ok(())
+    }
+
+    /// The stored ingestion state for this SLO's SLI. Data of another SLI
+    /// is retired (kept for the grace period, not deleted), and data retired
+    /// earlier for this SLI is brought back: a revert loses nothing.
+    async fn stored_state(
+        &self,
+        services: &Services,
+    ) -> Result<Option<IngestionState>, CycleError> {
+        let store = &services.store;
+        let slo_id = self.slo.id.as_str();
+        match store.ingestion_state(slo_id).await? {
+            Some(state) if same_sli(&state.sli_fingerprint, &self.slo) => return Ok(Some(state)),
+            Some(state) => {
+                let instances = store.retire_slo(slo_id, &state.sli_fingerprint).await?;
+                info!(
+                    instances,
+                    grace = %services.settings.retired_grace,
+                    old_sli = %state.sli_fingerprint,
+                    "SLI definition changed: stored counts, evaluations and alert history retired \
+                     (kept for the grace period; a revert brings them back)"
+                );
+            }
+            None => {}
+        }
+        if let Some(instances) = store.restore_slo(slo_id, &self.fingerprint).await? {
+            info!(
+                instances,
+                "SLI definition matches retired data: counts, evaluations and alert history restored"
+            );
+            return Ok(store.ingestion_state(slo_id).await?);
+        }
+        Ok(None)
     }
 
     fn insert_instance(&mut self, id: i64, group: Labels, history: EventHistory) {
@@ -324,6 +350,7 @@ impl SloRuntime {
                 sli_fingerprint: self.fingerprint.clone(),
                 ingested_until: floor_minute(to),
                 history_from,
+                retention: self.state.as_ref().and_then(|s| s.retention),
             };
             services
                 .store
@@ -454,13 +481,39 @@ impl SloRuntime {
     /// Drops stored data no window needs any more and thins evaluations
     /// past the detail span, once an hour.
     async fn prune(&mut self, services: &Services, at: Minute) {
+        let now = at.time();
         let at = at.ms();
         let hour = hour_of(at);
         let previous = std::mem::replace(&mut self.last_pruned_hour, hour);
         if hour == previous {
             return;
         }
-        let keep_from = at - self.history_needed().as_millis() as i64 - HOUR_MS;
+        let store = &services.store;
+        let slo_id = self.slo.id.as_str();
+        let grace = services.settings.retired_grace;
+        let needed = self.history_needed();
+        let before = self.state.as_ref().and_then(|s| s.retention);
+        let retention = Retention::next(before, needed, now, grace);
+        if before != Some(retention) && self.state.is_some() {
+            if let Some(b) = before
+                && retention.kept < b.kept
+            {
+                info!(from = %b.kept, to = %retention.kept, %grace,
+                    "windows shrank longer ago than the grace period: data older than the shorter span is deleted");
+            }
+            if let Err(e) = store.set_retention(slo_id, &retention).await {
+                warn!(error = %e, "pruning skipped: cannot record the retention");
+                return;
+            }
+            if let Some(state) = self.state.as_mut() {
+                state.retention = Some(retention);
+            }
+        }
+        if needed < retention.kept {
+            debug!(needed = %needed, kept = %retention.kept, %grace,
+                "windows shrank: the longer span is kept until the grace period has passed");
+        }
+        let keep_from = at - retention.kept.as_millis() as i64 - HOUR_MS;
         let thin_before = hour_of(at - services.settings.history_detail.as_millis() as i64);
         // A run's first prune thins everything; later ones the hours that aged since.
         let thin_from = if previous == 0 {
@@ -475,10 +528,20 @@ impl SloRuntime {
             // Alert history outlives short windows: postmortems look back a quarter.
             transitions_before: keep_from.min(at - ALERT_HISTORY.as_millis() as i64),
         };
-        match services.store.prune(self.slo.id.as_str(), &plan).await {
-            Ok(0) => {}
-            Ok(rows) => debug!(rows, before = %to_time(keep_from), "pruned old data"),
+        match store.prune(slo_id, &plan).await {
+            Ok(p) if p == Pruned::default() => {}
+            Ok(p) => debug!(buckets = p.buckets, evaluations = p.evaluations, thinned = p.thinned,
+                transitions = p.transitions, before = %to_time(keep_from),
+                "deleted data older than any window needs, and thinned old evaluations to one an hour"),
             Err(e) => warn!(error = %e, "pruning failed"),
+        }
+        match store.purge_retired(slo_id, now - grace.to_chrono()).await {
+            Ok(purged) => {
+                for (sli, instances) in purged {
+                    info!(instances, %sli, %grace, "deleted data retired longer ago than the grace period");
+                }
+            }
+            Err(e) => warn!(error = %e, "deleting retired data failed"),
         }
     }
 }

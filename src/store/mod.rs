@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::labels::{Labels, group_key_text};
 use crate::time::{HOUR_MS, Minute, hour_of, to_time};
@@ -104,6 +105,19 @@ pub struct PrunePlan {
     pub transitions_before: i64,
 }
 
+/// Rows [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Hourly bucket rows older than every window.
+    pub buckets: u64,
+    /// Evaluations older than every window.
+    pub evaluations: u64,
+    /// Evaluations thinned to the last of their hour.
+    pub thinned: u64,
+    /// Alert transitions past their retention.
+    pub transitions: u64,
+}
+
 /// One stored hour of one instance, as [`Store::stored_hours`] lists them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredHour {
@@ -119,6 +133,43 @@ pub struct IngestionState {
     pub sli_fingerprint: String,
     pub ingested_until: i64,
     pub history_from: i64,
+    /// How far back data is kept; none until the first prune.
+    pub retention: Option<Retention>,
+}
+
+/// How far back an SLO's data is kept, and when that span was last needed.
+/// A shrunk window keeps the longer span for a grace period, so that a
+/// mistaken edit reverted in time loses nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub kept: Duration,
+    pub needed_at: DateTime<Utc>,
+}
+
+impl Retention {
+    /// The retention after a prune at `now` that needs `needed`: it grows at
+    /// once, and shrinks only once `grace` has passed since the longer span
+    /// was last needed.
+    pub fn next(
+        previous: Option<Retention>,
+        needed: Duration,
+        now: DateTime<Utc>,
+        grace: Duration,
+    ) -> Retention {
+        match previous {
+            Some(p) if needed < p.kept && (now - p.needed_at) < grace.to_chrono() => p,
+            _ => Retention {
+                kept: needed,
+                needed_at: now,
+            },
+        }
+    }
+}
+
+/// Where an SLO's data waits while retired: `<slo_id>#<fingerprint>`. No
+/// SLO id contains `#`, so no live SLO can read it.
+pub fn retired_key(slo_id: &str, fingerprint: &str) -> String {
+    format!("{slo_id}#{fingerprint}")
 }
 
 /// How a connection pool is sized and how long one statement may run.
@@ -221,28 +272,151 @@ impl Store {
         &self,
         slo_id: &str,
     ) -> Result<Option<IngestionState>, StoreError> {
-        let row: Option<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as("select sli_fingerprint, ingested_until, history_from from ingestion_state where slo_id = $1").bind(slo_id).fetch_optional(&self.pool).await.map_err(query_err("read ingestion state"))?;
-        Ok(row.map(|(sli_fingerprint, until, from)| IngestionState {
-            sli_fingerprint,
-            ingested_until: until.timestamp_millis(),
-            history_from: from.timestamp_millis(),
-        }))
+        type Row = (
+            String,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            Option<i64>,
+            Option<DateTime<Utc>>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "select sli_fingerprint, ingested_until, history_from, retention_ms, retention_needed_at
+             from ingestion_state where slo_id = $1",
+        )
+        .bind(slo_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query_err("read ingestion state"))?;
+        Ok(row.map(
+            |(sli_fingerprint, until, from, kept, needed_at)| IngestionState {
+                sli_fingerprint,
+                ingested_until: until.timestamp_millis(),
+                history_from: from.timestamp_millis(),
+                retention: kept.zip(needed_at).map(|(kept, needed_at)| Retention {
+                    kept: Duration::from_millis(kept.max(0) as u64),
+                    needed_at,
+                }),
+            },
+        ))
     }
 
-    /// Forgets an SLO's counts (its SLI changed, so the old counts mean something else).
-    pub async fn reset_slo(&self, slo_id: &str) -> Result<(), StoreError> {
+    /// Sets an SLO's data aside (its SLI changed, so the counts mean
+    /// something else now): its instances, with their buckets, evaluations
+    /// and alert history, and its ingestion state move under
+    /// [`retired_key`] until [`Store::restore_slo`] brings them back or
+    /// [`Store::purge_retired`] deletes them. Returns the instances moved.
+    pub async fn retire_slo(&self, slo_id: &str, fingerprint: &str) -> Result<u64, StoreError> {
+        let key = retired_key(slo_id, fingerprint);
         let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        // An older copy of the same SLI is superseded by this one.
         sqlx::query("delete from slo_instances where slo_id = $1")
-            .bind(slo_id)
+            .bind(&key)
             .execute(&mut *tx)
             .await
-            .map_err(query_err("reset instances"))?;
+            .map_err(query_err("drop a superseded retired copy"))?;
         sqlx::query("delete from ingestion_state where slo_id = $1")
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("drop a superseded retired copy"))?;
+        let moved = sqlx::query("update slo_instances set slo_id = $2 where slo_id = $1")
+            .bind(slo_id)
+            .bind(&key)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("retire instances"))?
+            .rows_affected();
+        sqlx::query(
+            "update ingestion_state set slo_id = $2, sli_fingerprint = $3, retired_at = now() where slo_id = $1",
+        )
+        .bind(slo_id)
+        .bind(&key)
+        .bind(fingerprint)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("retire ingestion state"))?;
+        tx.commit().await.map_err(query_err("commit"))?;
+        Ok(moved)
+    }
+
+    /// Brings back data retired for this SLI, if any is still kept; the SLO
+    /// must hold no data of its own. Returns the instances restored.
+    pub async fn restore_slo(
+        &self,
+        slo_id: &str,
+        fingerprint: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let key = retired_key(slo_id, fingerprint);
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        let restored = sqlx::query(
+            "update ingestion_state set slo_id = $2, retired_at = null where slo_id = $1",
+        )
+        .bind(&key)
+        .bind(slo_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("restore ingestion state"))?
+        .rows_affected();
+        if restored == 0 {
+            return Ok(None);
+        }
+        let moved = sqlx::query("update slo_instances set slo_id = $2 where slo_id = $1")
+            .bind(&key)
             .bind(slo_id)
             .execute(&mut *tx)
             .await
-            .map_err(query_err("reset ingestion state"))?;
+            .map_err(query_err("restore instances"))?
+            .rows_affected();
         tx.commit().await.map_err(query_err("commit"))?;
+        Ok(Some(moved))
+    }
+
+    /// Deletes an SLO's retired data set aside before `before`: the SLIs
+    /// and their instances, as `(fingerprint, instances)`.
+    pub async fn purge_retired(
+        &self,
+        slo_id: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        let keys: Vec<(String, String)> = sqlx::query_as(
+            "delete from ingestion_state where starts_with(slo_id, $1 || '#') and retired_at < $2
+             returning slo_id, sli_fingerprint",
+        )
+        .bind(slo_id)
+        .bind(before)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(query_err("purge retired ingestion state"))?;
+        let mut out = Vec::new();
+        for (key, fingerprint) in keys {
+            let instances = sqlx::query("delete from slo_instances where slo_id = $1")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err("purge retired instances"))?
+                .rows_affected();
+            out.push((fingerprint, instances));
+        }
+        tx.commit().await.map_err(query_err("commit"))?;
+        Ok(out)
+    }
+
+    /// Records how far back an SLO's data is kept (see [`Retention`]).
+    pub async fn set_retention(
+        &self,
+        slo_id: &str,
+        retention: &Retention,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update ingestion_state set retention_ms = $2, retention_needed_at = $3 where slo_id = $1",
+        )
+        .bind(slo_id)
+        .bind(retention.kept.as_millis() as i64)
+        .bind(retention.needed_at)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("write retention"))?;
         Ok(())
     }
 
@@ -378,7 +552,7 @@ impl Store {
     }
 
     /// Deletes what an SLO's instances no longer need, as `plan` says.
-    pub async fn prune(&self, slo_id: &str, plan: &PrunePlan) -> Result<u64, StoreError> {
+    pub async fn prune(&self, slo_id: &str, plan: &PrunePlan) -> Result<Pruned, StoreError> {
         let cutoff = to_time(hour_of(plan.before) - HOUR_MS);
         let buckets = sqlx::query("delete from event_buckets b using slo_instances i where b.instance_id = i.id and i.slo_id = $1 and b.hour < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune buckets"))?;
         let evals = sqlx::query("delete from evaluations e using slo_instances i where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune evaluations"))?;
@@ -402,10 +576,12 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(query_err("prune alert transitions"))?;
-        Ok(buckets.rows_affected()
-            + evals.rows_affected()
-            + thinned.rows_affected()
-            + transitions.rows_affected())
+        Ok(Pruned {
+            buckets: buckets.rows_affected(),
+            evaluations: evals.rows_affected(),
+            thinned: thinned.rows_affected(),
+            transitions: transitions.rows_affected(),
+        })
     }
 
     /// Records one evaluation for history.
@@ -453,5 +629,42 @@ mod tests {
         ]
         .into();
         assert_eq!(group_key_text(&labels), "{code=\"5xx\",route=\"/a\\\"b\"}");
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn retention_grows_at_once_and_shrinks_after_the_grace_period() {
+        let t0 = Utc
+            .with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+            .single()
+            .expect("time");
+        let hour = |h: i64| t0 + chrono::Duration::hours(h);
+        let grace = Duration::from_days(7);
+        let kept = |days: u64, at: i64| Retention {
+            kept: Duration::from_days(days),
+            needed_at: hour(at),
+        };
+        #[rustfmt::skip]
+        let cases = [
+            // case,                           previous,            needed (days), at (hours), want
+            ("first prune",                    None,                30, 0,   kept(30, 0)),
+            ("same need: refreshed",           Some(kept(30, 0)),   30, 24,  kept(30, 24)),
+            ("grows at once",                  Some(kept(7, 0)),    30, 24,  kept(30, 24)),
+            ("shrinks: kept within the grace", Some(kept(30, 24)),  7,  120, kept(30, 24)),
+            ("kept one hour before the end",   Some(kept(30, 24)),  7,  191, kept(30, 24)),
+            ("shrinks once the grace passed",  Some(kept(30, 24)),  7,  192, kept(7, 192)),
+            ("reverted in time: nothing lost", Some(kept(30, 24)),  30, 144, kept(30, 144)),
+        ];
+        for (case, previous, needed, at, want) in cases {
+            let got = Retention::next(previous, Duration::from_days(needed), hour(at), grace);
+            assert_eq!(got, want, "{case}");
+        }
+        assert_eq!(retired_key("shop/a", "v1:x"), "shop/a#v1:x");
     }
 }

@@ -5,4 +5,5 @@ mod alerting;
 mod app;
 mod harness;
 mod ingestion;
+mod retire;
 mod store;

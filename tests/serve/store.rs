@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use burnrate::engine::EventCounts;
-use burnrate::store::{IngestionState, PrunePlan, Store};
+use burnrate::store::{IngestionState, PrunePlan, Pruned, Store};
 use burnrate::time::Minute;
 use chrono::{TimeZone, Utc};
 use testkit::TestDatabase;
@@ -68,6 +68,7 @@ async fn rows_from_before_packing_are_read_and_merged() {
         .into();
     let state = IngestionState {
         sli_fingerprint: "x".into(),
+        retention: None,
         ingested_until: hour + 42 * MINUTE,
         history_from: hour,
     };
@@ -174,7 +175,7 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
         .prune("shop/thin", &plan(keep_from, thin_before))
         .await
         .expect("prune");
-    assert_eq!(again, 0);
+    assert_eq!(again, Pruned::default());
 }
 
 /// Alert transitions before `transitions_before` are deleted, later ones kept.
@@ -197,7 +198,14 @@ async fn old_alert_transitions_are_pruned() {
         transitions_before: now - 90 * DAY,
         ..plan(now - 30 * DAY, now - DAY)
     };
-    assert_eq!(store.prune("shop/alerts", &plan).await.expect("prune"), 2);
+    let pruned = store.prune("shop/alerts", &plan).await.expect("prune");
+    assert_eq!(
+        pruned,
+        Pruned {
+            transitions: 2,
+            ..Pruned::default()
+        }
+    );
     let left: Vec<i64> = sqlx::query_scalar(
         "select ((extract(epoch from at) * 1000)::bigint - $1) / $2 from alert_transitions order by at",
     )
