@@ -5,13 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use burnrate::catalog::{self, Slo};
+use burnrate::evaluation::DataState;
 use burnrate::evaluation::InstanceStatus;
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
 use burnrate::store::{Store, StoredHour};
 use chrono::{TimeZone, Utc};
 use testkit::synthetic::{DAY, HOUR, Incident, MINUTE, Scenario, exact_increase};
-use testkit::{Series, TestDatabase, TestPrometheus};
+use testkit::{Series, TestDatabase, TestPostgres, TestPrometheus};
 
 const OBJECTIVE_BUDGET: f64 = 0.001;
 const WINDOW: i64 = 7 * DAY;
@@ -307,6 +308,80 @@ async fn prometheus_outage_loses_nothing() {
     for s in b.statuses() {
         assert_eq!(s.data_state, burnrate::evaluation::DataState::Ok);
         check(s, &truth, Some(&s.group["route"]), last);
+    }
+}
+
+/// A PostgreSQL outage is survived like a Prometheus one: statuses turn
+/// stale with numbers of the last good cycle, the error names the failed
+/// step but not the database's text, and once the server is back (no
+/// restart of burnrate) the buckets equal an uninterrupted run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_loses_nothing() {
+    let prom = TestPrometheus::start().await;
+    let steady_db = TestDatabase::create().await;
+    let pg = TestPostgres::start().await;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    prom.remote_write(&series).await;
+    let slo = Arc::new(slo(BY_ROUTE).remove(0));
+    let steady = services(&prom, &steady_db).await;
+    let outage = Services {
+        store: Store::connect(&pg.url()).await.expect("store"),
+        ..services(&prom, &steady_db).await
+    };
+    let (mut a, mut b) = (
+        SloRuntime::new(Arc::clone(&slo)),
+        SloRuntime::new(Arc::clone(&slo)),
+    );
+    let times: Vec<i64> = (0..8).map(|k| end - 4 * HOUR + k * 30 * MINUTE).collect();
+    let at = |t: i64| Utc.timestamp_millis_opt(t + 20_000).unwrap();
+    for t in &times {
+        a.cycle(&steady, at(*t)).await;
+    }
+    b.cycle(&outage, at(times[0])).await;
+    let before: Vec<Option<f64>> = b.statuses().map(|s| s.error_budget.remaining).collect();
+    assert!(before.iter().all(Option::is_some), "{before:?}");
+
+    pg.stop().await;
+    for t in &times[1..4] {
+        b.cycle(&outage, at(*t)).await;
+        for s in b.statuses() {
+            assert_eq!(s.data_state, DataState::Stale, "{}", s.id);
+            let error = s.error.as_deref().unwrap_or_default();
+            assert!(error.starts_with("the database failed ("), "{error}");
+            assert!(
+                !error.contains("127.0.0.1") && !error.contains("postgres"),
+                "{error}"
+            );
+        }
+        let during: Vec<Option<f64>> = b.statuses().map(|s| s.error_budget.remaining).collect();
+        assert_eq!(during, before, "numbers stay those of the last good cycle");
+    }
+    pg.start_again().await;
+    for t in &times[4..] {
+        b.cycle(&outage, at(*t)).await;
+    }
+    let rows_a = all_buckets(&steady_db).await;
+    let rows_b = outage.store.stored_hours().await.expect("stored hours");
+    assert!(rows_a.len() > 100, "{} rows", rows_a.len());
+    let differ: Vec<String> = rows_a
+        .iter()
+        .filter(|a| !rows_b.contains(a))
+        .map(|a| format!("{} {}", a.instance, a.hour))
+        .collect();
+    assert!(
+        differ.is_empty() && rows_a.len() == rows_b.len(),
+        "buckets after the outage differ from an uninterrupted run's ({} vs {} rows): {differ:?}",
+        rows_a.len(),
+        rows_b.len()
+    );
+    let truth = Truth {
+        series: &series,
+        end,
+    };
+    for s in b.statuses() {
+        assert_eq!(s.data_state, DataState::Ok, "{}: {:?}", s.id, s.error);
+        check(s, &truth, Some(&s.group["route"]), *times.last().unwrap());
     }
 }
 

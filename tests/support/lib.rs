@@ -10,6 +10,8 @@
 //! * [`TestVictoriaMetrics`]: the same for VictoriaMetrics.
 //! * [`TestDatabase`]: a fresh, uniquely named database on the PostgreSQL
 //!   server in `DATABASE_URL`, dropped again when the value is dropped.
+//! * [`TestPostgres`]: a PostgreSQL cluster of a test's own, which it can
+//!   stop and start again (database outages).
 //! * [`TestAlertmanager`]: `prometheus-alertmanager` on a free port, and
 //!   [`CaptureServer`], which records what is POSTed to it (webhooks).
 //! * [`Series`] and `remote_write`: seed history with Prometheus remote
@@ -28,6 +30,7 @@ pub mod alertmanager;
 pub mod database;
 pub mod http;
 pub mod ports;
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
 pub mod remote_write;
@@ -39,6 +42,7 @@ pub use alertmanager::{CaptureServer, TestAlertmanager};
 pub use database::TestDatabase;
 pub use http::{RangeSeries, parse_matrix};
 pub use ports::free_port;
+pub use postgres::TestPostgres;
 pub use prometheus::{PrometheusBuilder, TestPrometheus};
 pub use remote_write::Series;
 pub use victoria::{TestVictoriaMetrics, VictoriaMetricsBuilder};
