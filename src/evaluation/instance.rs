@@ -398,3 +398,71 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod never_panics {
+    use std::path::Path;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::catalog::{self, Objective, SloWindow};
+    use crate::labels::Labels;
+
+    /// Counts from the edges: zero, the tiniest and the largest numbers, and
+    /// ordinary ones; good may exceed total (buckets of two series scraped
+    /// a moment apart) or go negative.
+    fn count() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(0.0),
+            Just(1e-300),
+            Just(1.0),
+            Just(1e300),
+            Just(f64::MAX),
+            Just(-1.0),
+            0.0..1e12f64,
+        ]
+    }
+
+    fn counts() -> impl Strategy<Value = EventCounts> {
+        (count(), count()).prop_map(|(good, total)| EventCounts { good, total })
+    }
+
+    fn base() -> Slo {
+        let source = "version: burnrate/v1\nservice: s\nslos:\n  - name: a\n    objective: 99.9\n    indicator:\n      bool_gauge:\n        metric: up\n    alerting:\n      budget_exhausted: true\n";
+        match catalog::load_str(Path::new("t.yaml"), source).into_result() {
+            Ok(mut c) => c.slos.remove(0),
+            Err(d) => panic!("{d:?}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn any_objective_window_and_counts(
+            ratio in prop_oneof![Just(1e-7), Just(0.5), Just(0.9999999), 1e-7..0.9999999f64],
+            window_mins in prop_oneof![Just(60u64), Just(5 * 365 * 24 * 60), 60u64..5 * 365 * 24 * 60],
+            windows in proptest::collection::vec(counts(), REPORTED_WINDOWS.len() + 2),
+            slo_window in counts(),
+            at_mins in prop_oneof![Just(0i64), Just(29_000_000), 0i64..30_000_000],
+        ) {
+            let mut slo = base();
+            let Ok(objective) = Objective::from_ratio(ratio) else { return Ok(()) };
+            slo.objective = objective;
+            slo.window = SloWindow::Rolling(Duration::from_mins(window_mins));
+            let plan = WindowPlan::new(&slo, Minute::nth(at_mins));
+            let sums = WindowSums {
+                windows: plan.windows.iter().copied().zip(windows.iter().copied().cycle()).collect(),
+                slo_window,
+            };
+            let pending = InstanceStatus::pending(&slo, slo.id.to_string(), Labels::new());
+            let eval = evaluate(&slo, &pending, |_| AlertPhase::Inactive, &sums, plan.at);
+            let s = eval.status;
+            if let Some(t) = s.error_budget.exhaustion_at {
+                prop_assert!(t >= plan.at.time());
+            }
+            prop_assert_eq!(s.alerts.len(), slo.alerting.tiers.len());
+            prop_assert!(serde_json::to_string(&s).is_ok());
+        }
+    }
+}
