@@ -33,7 +33,14 @@ pub struct PrometheusConfig {
     /// PEM bundle of extra CA certificates.
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
+    /// Answers larger than this are refused as they stream in, so one huge
+    /// answer cannot exhaust memory; callers split the span and retry.
+    pub max_answer_bytes: usize,
 }
+
+/// The default cap on one answer: far above a six-hour chunk of a few
+/// hundred series, far below what would hurt a 2 GiB container.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 256 << 20;
 
 impl PrometheusConfig {
     pub fn new(url: impl Into<String>) -> Self {
@@ -43,6 +50,7 @@ impl PrometheusConfig {
             basic_auth: None,
             headers: Vec::new(),
             timeout: StdDuration::from_secs(30),
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             ca_file: None,
             insecure_skip_verify: false,
         }
@@ -76,6 +84,15 @@ pub enum PrometheusError {
         kind: String,
         message: String,
     },
+    /// The answer grew past the cap while it streamed in.
+    #[error(
+        "query `{query}` against {server}: the answer exceeds {limit} bytes; the span is split and fetched in smaller pieces"
+    )]
+    TooLarge {
+        server: String,
+        query: String,
+        limit: usize,
+    },
     /// The answer is not the API's JSON envelope.
     #[error(
         "query `{query}` against {server} failed: HTTP {status}, unreadable answer ({source}): {excerpt}"
@@ -101,6 +118,7 @@ pub enum PrometheusError {
 pub struct Prometheus {
     client: prometheus_http_query::Client,
     server: String,
+    max_answer_bytes: usize,
 }
 
 impl Prometheus {
@@ -157,11 +175,51 @@ impl Prometheus {
         Ok(Prometheus {
             client,
             server: url_without_credentials(&config.url),
+            max_answer_bytes: config.max_answer_bytes,
         })
     }
 
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// The body, read chunk by chunk, refused once it passes the cap.
+    async fn capped_body(
+        &self,
+        query: &str,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>, PrometheusError> {
+        let limit = self.max_answer_bytes;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(self.too_large(query));
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(self.too_large(query));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(source) => {
+                    return Err(PrometheusError::Transport {
+                        server: self.server.clone(),
+                        query: query.to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    fn too_large(&self, query: &str) -> PrometheusError {
+        PrometheusError::TooLarge {
+            server: self.server.clone(),
+            query: query.to_string(),
+            limit: self.max_answer_bytes,
+        }
     }
 
     fn client_error(&self, query: &str, source: prometheus_http_query::Error) -> PrometheusError {
@@ -258,14 +316,7 @@ impl Prometheus {
             error: Option<String>,
         }
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| PrometheusError::Transport {
-                server: self.server.clone(),
-                query: query.to_string(),
-                source,
-            })?;
+        let body = self.capped_body(query, response).await?;
         let envelope: Envelope = match serde_json::from_slice(&body) {
             Ok(envelope) => envelope,
             Err(e) => {

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// Timeout of one Prometheus request.
     #[arg(long, env = "PROMETHEUS_TIMEOUT", default_value = "30s")]
     pub prometheus_timeout: Duration,
+    /// Largest Prometheus answer read, in MiB; a larger one is refused as it
+    /// streams in and its span fetched again in halves.
+    #[arg(long, env = "PROMETHEUS_MAX_ANSWER_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub prometheus_max_answer_mib: u64,
     /// PEM file with CA certificates to trust for Prometheus over HTTPS.
     #[arg(long, env = "PROMETHEUS_CA_FILE")]
     pub prometheus_ca_file: Option<PathBuf>,
@@ -139,6 +143,7 @@ impl ServeArgs {
     pub fn settings(&self) -> anyhow::Result<ServeSettings> {
         let mut prometheus = PrometheusConfig::new(self.prometheus_url.clone());
         prometheus.timeout = self.prometheus_timeout.to_std();
+        prometheus.max_answer_bytes = (self.prometheus_max_answer_mib as usize) << 20;
         prometheus.ca_file = self.prometheus_ca_file.clone();
         prometheus.insecure_skip_verify = self.prometheus_insecure_skip_verify;
         if let Some(path) = &self.prometheus_bearer_token_file {

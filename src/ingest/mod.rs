@@ -34,6 +34,39 @@ pub struct Carry {
     pub by_selector: HashMap<String, LastSamples>,
 }
 
+/// Like [`fetch_span_once`], but an answer over the byte cap splits the
+/// span in two, each fetched the same way, down to single minutes: a burst
+/// of series cannot exhaust memory, and nothing is skipped.
+pub async fn fetch_span(
+    prom: &Prometheus,
+    slo: &Slo,
+    start: Minute,
+    to: i64,
+    carry: &mut Option<Carry>,
+    next_from: i64,
+) -> Result<Grouped<EventCounts>, PrometheusError> {
+    match fetch_span_once(prom, slo, start, to, carry, next_from).await {
+        Err(PrometheusError::TooLarge { limit, .. }) if to - start.ms() > MINUTE_MS => {
+            let mid = Minute::floor(start.ms() + (to - start.ms()) / 2).max(start.next());
+            tracing::warn!(
+                limit,
+                from = %start,
+                to = %Minute::floor(to),
+                "Prometheus answer over the byte cap: fetching the span in two halves"
+            );
+            let mut merged =
+                Box::pin(fetch_span(prom, slo, start, mid.ms(), carry, mid.ms())).await?;
+            let second = Box::pin(fetch_span(prom, slo, mid, to, carry, next_from)).await?;
+            for (group, minutes) in second {
+                merged.entry(group).or_default().extend(minutes);
+            }
+            fill_zero_buckets(&mut merged, start, to);
+            Ok(merged)
+        }
+        other => other,
+    }
+}
+
 /// Event counts per instance (group labels) and minute bucket for the span
 /// `(from, to]`; both ends are Unix milliseconds, `from` minute-aligned and
 /// `to` second-aligned. Every bucket the span covers is present for each
@@ -42,7 +75,7 @@ pub struct Carry {
 /// `carry` holds counters' last samples at `from` if the previous span left
 /// them there; on return it holds them at `next_from`, where the next span
 /// will start.
-pub async fn fetch_span(
+async fn fetch_span_once(
     prom: &Prometheus,
     slo: &Slo,
     start: Minute,
@@ -52,8 +85,9 @@ pub async fn fetch_span(
 ) -> Result<Grouped<EventCounts>, PrometheusError> {
     let from = start.ms();
     let group_by = &slo.group_by;
-    let previous = carry.take().filter(|c| c.at == from);
-    let previous = previous.as_ref();
+    // Borrowed, not taken: a span refused over the byte cap is fetched again
+    // in halves, and the first half needs the same predecessors.
+    let previous = carry.as_ref().filter(|c| c.at == from);
     let mut next = Carry {
         at: next_from,
         by_selector: HashMap::new(),
@@ -107,9 +141,7 @@ pub async fn fetch_span(
     };
     fill_zero_buckets(&mut grouped, start, to);
     // Last samples at `next_from` are only known from this span if it starts there or earlier.
-    if !next.by_selector.is_empty() && next_from >= from {
-        *carry = Some(next);
-    }
+    *carry = (!next.by_selector.is_empty() && next_from >= from).then_some(next);
     Ok(grouped)
 }
 

@@ -385,6 +385,51 @@ async fn database_outage_loses_nothing() {
     }
 }
 
+/// An answer over the byte cap is refused as it streams in, and the span is
+/// fetched in smaller pieces: with a cap a hundred times smaller than a
+/// backfill chunk's answer, the buckets equal those of an uncapped run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_over_the_byte_cap_are_split_not_lost() {
+    let prom = TestPrometheus::start().await;
+    let (plain_db, capped_db) = (TestDatabase::create().await, TestDatabase::create().await);
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    prom.remote_write(&scenario(end).series()).await;
+    let slo = Arc::new(slo(BY_ROUTE).remove(0));
+    let plain = services(&prom, &plain_db).await;
+    let mut config = PrometheusConfig::new(prom.url());
+    config.max_answer_bytes = 64 << 10;
+    let capped = Services {
+        prometheus: Prometheus::new(&config).expect("client"),
+        ..services(&prom, &capped_db).await
+    };
+    let at = Utc.timestamp_millis_opt(end + 20_000).unwrap();
+    let skipped_before = burnrate::health::prometheus_errors();
+    let (mut a, mut b) = (SloRuntime::new(Arc::clone(&slo)), SloRuntime::new(slo));
+    a.cycle(&plain, at).await;
+    b.cycle(&capped, at).await;
+    for s in b.statuses() {
+        assert_eq!((s.data_state, &s.error), (DataState::Ok, &None), "{}", s.id);
+    }
+    let (rows_a, rows_b) = (all_buckets(&plain_db).await, all_buckets(&capped_db).await);
+    assert!(rows_a.len() > 100, "{} rows", rows_a.len());
+    let differ: Vec<String> = rows_a
+        .iter()
+        .filter(|a| !rows_b.contains(a))
+        .map(|a| format!("{} {}", a.instance, a.hour))
+        .collect();
+    assert!(
+        differ.is_empty() && rows_a.len() == rows_b.len(),
+        "the capped run's buckets differ from the plain run's ({} vs {} rows): {differ:?}",
+        rows_a.len(),
+        rows_b.len()
+    );
+    assert_eq!(
+        burnrate::health::prometheus_errors(),
+        skipped_before,
+        "no failed cycle"
+    );
+}
+
 /// The same exactness against VictoriaMetrics, a second server speaking the Prometheus API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn victoria_metrics_backend_matches_exact_truth() {
