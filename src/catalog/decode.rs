@@ -204,6 +204,41 @@ impl<'n, 'c> Fields<'n, 'c> {
     }
 }
 
+/// The one kind a mapping such as `indicator: {ratio: …}` holds, out of
+/// `kinds`: the kind, its body and its field path. Anything but exactly one is
+/// reported as "expected exactly one {what} (…), found …".
+pub fn one_kind<'n>(
+    ctx: Ctx,
+    node: &'n Node,
+    path: &str,
+    kinds: &'static [&'static str],
+    what: &str,
+) -> Option<(&'static str, &'n Node, String)> {
+    let mut f = Fields::new(ctx, node, path, kinds)?;
+    let present: Vec<&str> = kinds.iter().copied().filter(|k| f.has(k)).collect();
+    let [kind] = present[..] else {
+        let found = if present.is_empty() {
+            "none".to_string()
+        } else {
+            quote_list(&present)
+        };
+        ctx.error(
+            f.pos(),
+            path,
+            format!(
+                "expected exactly one {what} ({}), found {found}",
+                quote_list(kinds)
+            ),
+        );
+        f.finish();
+        return None;
+    };
+    let body = f.get(kind)?;
+    let field = f.field(kind);
+    f.finish();
+    Some((kind, body, field))
+}
+
 /// The allowed name closest to `word`, if it is close enough to be a typo.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
@@ -395,6 +430,46 @@ mod tests {
         assert_eq!(messages[1], (2, "expected `true` or `false`, found `yes`"));
         assert_eq!(messages[2].0, 3);
         assert!(messages[2].1.contains("not a duration"));
+    }
+
+    #[test]
+    fn one_kind_takes_exactly_one() {
+        const KINDS: [&str; 3] = ["ratio", "latency", "events"];
+        let pick = |source: &str| {
+            decode_with(source, |ctx, node| {
+                one_kind(ctx, node, "indicator", &KINDS, "indicator kind").map(
+                    |(kind, body, field)| (kind, body.scalar_text().map(str::to_string), field),
+                )
+            })
+        };
+        let (one, diags) = pick("latency: x\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            one,
+            Some((
+                "latency",
+                Some("x".to_string()),
+                "indicator.latency".to_string()
+            ))
+        );
+        let (none, diags) = pick("other: 1\n");
+        assert_eq!(none, None);
+        let messages: Vec<_> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "expected exactly one indicator kind (`ratio`, `latency`, `events`), found none",
+                "unknown field `other`; expected one of `ratio`, `latency`, `events`",
+            ]
+        );
+        let (two, diags) = pick("ratio: 1\nevents: 2\n");
+        assert_eq!(two, None);
+        assert_eq!(diags.len(), 1);
+        assert!(
+            diags[0].message.ends_with("found `ratio`, `events`"),
+            "{}",
+            diags[0].message
+        );
     }
 
     #[test]

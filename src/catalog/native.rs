@@ -286,33 +286,8 @@ const BOOL_GAUGE_FIELDS: [&str; 1] = ["metric"];
 const EVENTS_FIELDS: [&str; 3] = ["bad", "good", "total"];
 
 fn indicator(ctx: Ctx, node: &Node, path: &str) -> Option<Indicator> {
-    let mut f = Fields::new(ctx, node, path, &INDICATOR_KINDS)?;
-    let present: Vec<&str> = INDICATOR_KINDS
-        .iter()
-        .copied()
-        .filter(|k| f.has(k))
-        .collect();
-    if present.len() != 1 {
-        let what = if present.is_empty() {
-            "none".to_string()
-        } else {
-            decode::quote_list(&present)
-        };
-        ctx.error(
-            f.pos(),
-            path,
-            format!(
-                "expected exactly one indicator kind ({}), found {what}",
-                decode::quote_list(&INDICATOR_KINDS)
-            ),
-        );
-        f.finish();
-        return None;
-    }
-    let kind = present[0];
-    let body = f.get(kind)?;
-    let field = f.field(kind);
-    f.finish();
+    let (kind, body, field) =
+        decode::one_kind(ctx, node, path, &INDICATOR_KINDS, "indicator kind")?;
     match kind {
         "ratio" => {
             let mut r = Fields::new(ctx, body, &field, &RATIO_FIELDS)?;
