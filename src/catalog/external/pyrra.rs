@@ -400,7 +400,7 @@ fn indicator(ctx: Ctx, node: &Node, path: &str) -> Option<(Indicator, Vec<String
             let mut g = Fields::new(ctx, body, &field, &BOOL_GAUGE_FIELDS)?;
             let metric = g
                 .require("metric", "a selector for a 0/1 gauge")
-                .and_then(|n| native::selector(ctx, n, &g.field("metric")));
+                .and_then(|n| native::indicator::selector(ctx, n, &g.field("metric")));
             let grouping = grouping(&mut g);
             g.finish();
             Some((Indicator::BoolGauge { selector: metric? }, grouping))
@@ -413,7 +413,7 @@ fn query(ctx: Ctx, node: &Node, path: &str) -> Option<Selector> {
     let mut f = Fields::new(ctx, node, path, &QUERY_FIELDS)?;
     let selector = f
         .require("metric", "a series selector")
-        .and_then(|n| native::selector(ctx, n, &f.field("metric")));
+        .and_then(|n| native::indicator::selector(ctx, n, &f.field("metric")));
     f.finish();
     selector
 }
@@ -484,7 +484,7 @@ fn latency(
                 count: histogram.with_metric(&format!("{base}_count")),
                 bucket: histogram,
                 threshold,
-                le: native::le_text(threshold),
+                le: native::indicator::le_text(threshold),
             })
         }
         _ => Some(Indicator::Ratio {

@@ -165,13 +165,13 @@ fn sli(ctx: Ctx, node: &Node, path: &str) -> Option<Indicator> {
                     "error_query",
                     "a query counting bad events over `{{.window}}`",
                 )
-                .and_then(|n| native::events_query(ctx, n, &e.field("error_query")));
+                .and_then(|n| native::indicator::events_query(ctx, n, &e.field("error_query")));
             let total = e
                 .require(
                     "total_query",
                     "a query counting all events over `{{.window}}`",
                 )
-                .and_then(|n| native::events_query(ctx, n, &e.field("total_query")));
+                .and_then(|n| native::indicator::events_query(ctx, n, &e.field("total_query")));
             e.finish();
             Some(Indicator::Events {
                 counts: Counts::Bad,

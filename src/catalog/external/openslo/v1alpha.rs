@@ -264,7 +264,7 @@ fn v1alpha_metric(ctx: Ctx, node: &Node, path: &str) -> Option<WindowedQuery> {
     }
     let query = f
         .require("query", "a PromQL query counting events over `{{.window}}`")
-        .and_then(|n| native::events_query(ctx, n, &f.field("query")));
+        .and_then(|n| native::indicator::events_query(ctx, n, &f.field("query")));
     f.finish();
     query
 }
