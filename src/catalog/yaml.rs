@@ -3,10 +3,10 @@
 //! Scalars keep their source text (so `99.995` is never rounded through a
 //! float before we see it) and whether they were quoted (so `"5"` is a string).
 
-use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 
-use saphyr::{MarkedYaml, ScalarStyle, YamlData};
-use saphyr_parser::Parser;
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle};
 
 use super::diagnostic::Pos;
 
@@ -38,12 +38,61 @@ pub struct Entry {
     pub value: Node,
 }
 
-/// A YAML syntax error with its position.
+/// Why a YAML stream could not be read: a syntax error, or a limit the file goes past.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SyntaxError {
+pub struct YamlError {
     pub pos: Pos,
     pub message: String,
+    pub over_limit: bool,
 }
+
+impl YamlError {
+    fn syntax(pos: Pos, message: impl Into<String>) -> Self {
+        YamlError {
+            pos,
+            message: message.into(),
+            over_limit: false,
+        }
+    }
+    fn limit(pos: Pos, message: String) -> Self {
+        YamlError {
+            pos,
+            message,
+            over_limit: true,
+        }
+    }
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.over_limit {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "YAML syntax error: {}", self.message)
+        }
+    }
+}
+
+/// How much one file may ask of the parser. Anchors and aliases let a few
+/// hundred bytes describe a tree of billions of nodes, and nesting lets a
+/// small file run any recursive code out of stack; these bound both, for
+/// every format, before a tree is built.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Collections nested inside one another (a catalog needs about ten).
+    pub depth: usize,
+    /// Nodes, mapping keys included, counting every copy an anchor or alias makes.
+    pub nodes: usize,
+    /// Bytes of scalar text, keys included, counting every copy as well.
+    pub text: usize,
+}
+
+/// The limits `burnrate check`, `serve` and every other command load catalogs with.
+pub const LIMITS: Limits = Limits {
+    depth: 64,
+    nodes: 1_000_000,
+    text: 32 << 20,
+};
 
 impl Node {
     /// What the node is, for "expected X, found Y" messages.
@@ -80,136 +129,337 @@ impl Node {
     }
 }
 
-/// Parses every document of a YAML stream. Empty documents are skipped.
-pub fn parse_documents(source: &str) -> Result<Vec<Node>, SyntaxError> {
+/// Parses every document of a YAML stream within [`LIMITS`]. Empty documents are skipped.
+pub fn parse_documents(source: &str) -> Result<Vec<Node>, YamlError> {
+    parse_documents_within(source, LIMITS)
+}
+
+/// Parses every document of a YAML stream, refusing it once it goes past `limits`.
+///
+/// The tree is built from the parser's events with an explicit stack, so
+/// neither the depth of the input nor an alias's expansion ever turns into
+/// recursion or memory before it has been counted.
+pub fn parse_documents_within(source: &str, limits: Limits) -> Result<Vec<Node>, YamlError> {
     let mut parser = Parser::new_from_str(source);
-    let mut loader = saphyr::YamlLoader::<MarkedYaml>::default();
-    loader.early_parse(false);
-    let to_error = |e: &saphyr::ScanError| SyntaxError {
-        pos: Pos {
-            line: e.marker().line(),
-            column: e.marker().col() + 1,
-        },
-        message: e.info().to_string(),
-    };
-    parser.load(&mut loader, true).map_err(|e| to_error(&e))?;
-    if let Some(e) = loader.error() {
-        return Err(to_error(e));
+    let mut builder = Builder::new(limits);
+    while let Some(event) = parser.next_event() {
+        let (event, span) = event.map_err(|e| YamlError::syntax(pos_of(e.marker()), e.info()))?;
+        builder.event(event, pos_of(&span.start))?;
     }
-    loader
-        .into_documents()
-        .into_iter()
-        .filter(|doc| !is_null(doc))
-        .map(|doc| convert(&doc))
-        .collect()
+    Ok(builder.docs)
 }
 
-fn is_null(node: &MarkedYaml) -> bool {
-    match &node.data {
-        YamlData::Representation(text, ScalarStyle::Plain, None) => {
-            matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL")
-        }
-        YamlData::Value(saphyr::Scalar::Null) => true,
-        _ => false,
-    }
-}
-
-fn pos_of(node: &MarkedYaml) -> Pos {
+fn pos_of(marker: &Marker) -> Pos {
     Pos {
-        line: node.span.start.line(),
-        column: node.span.start.col() + 1,
+        line: marker.line(),
+        column: marker.col() + 1,
     }
 }
 
-fn convert(node: &MarkedYaml) -> Result<Node, SyntaxError> {
-    let pos = pos_of(node);
-    let value = match &node.data {
-        _ if is_null(node) => Value::Null,
-        YamlData::Representation(text, style, _tag) => Value::Scalar(Scalar {
-            text: text.to_string(),
-            plain: *style == ScalarStyle::Plain,
-        }),
-        YamlData::Value(scalar) => Value::Scalar(Scalar {
-            text: scalar_to_text(scalar),
-            plain: true,
-        }),
-        YamlData::Sequence(items) => {
-            Value::Seq(items.iter().map(convert).collect::<Result<_, _>>()?)
+fn is_null_text(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// What a subtree costs: its nodes and text, and how many collections deep it goes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    nodes: usize,
+    text: usize,
+    height: usize,
+}
+
+/// A mapping key waiting for its value.
+struct Key {
+    text: String,
+    pos: Pos,
+    plain: bool,
+}
+
+enum Body {
+    Seq(Vec<Node>),
+    Map {
+        entries: Vec<Entry>,
+        key: Option<Key>,
+        /// The values of `<<` merge keys, applied when the mapping ends.
+        merges: Vec<Node>,
+        merge_key: Option<Pos>,
+    },
+}
+
+/// A collection being read.
+struct Frame {
+    pos: Pos,
+    anchor: usize,
+    size: Size,
+    body: Body,
+}
+
+struct Builder {
+    limits: Limits,
+    stack: Vec<Frame>,
+    /// Anchored nodes of the current document, by the parser's anchor id.
+    anchors: HashMap<usize, (Node, Size)>,
+    /// What the file has cost so far.
+    used: Size,
+    root: Option<Node>,
+    docs: Vec<Node>,
+}
+
+impl Builder {
+    fn new(limits: Limits) -> Self {
+        Builder {
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            used: Size::default(),
+            root: None,
+            docs: Vec::new(),
         }
-        YamlData::Mapping(map) => {
-            let mut entries = Vec::with_capacity(map.len());
-            let mut merged: Vec<Entry> = Vec::new();
-            for (key, value) in map.iter() {
-                let key_text = match &key.data {
-                    YamlData::Representation(text, _, _) => text.to_string(),
-                    YamlData::Value(scalar) => scalar_to_text(scalar),
-                    _ => {
-                        return Err(SyntaxError {
-                            pos: pos_of(key),
-                            message: "mapping keys must be plain strings".into(),
-                        });
+    }
+
+    fn event(&mut self, event: Event, pos: Pos) -> Result<(), YamlError> {
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let plain = style == ScalarStyle::Plain;
+                // A key keeps its text even when it spells null (`~: x`).
+                let value = if plain && tag.is_none() && is_null_text(&text) && !self.wants_key() {
+                    Value::Null
+                } else {
+                    Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        plain,
+                    })
+                };
+                let size = Size {
+                    nodes: 1,
+                    text: match &value {
+                        Value::Scalar(s) => s.text.len(),
+                        _ => 0,
+                    },
+                    height: 0,
+                };
+                self.charge(size, pos)?;
+                self.place(Node { pos, value }, size, anchor)
+            }
+            Event::Alias(id) => {
+                let Some(size) = self.anchors.get(&id).map(|(_, size)| *size) else {
+                    return Err(YamlError::syntax(pos, "an alias to an unknown anchor"));
+                };
+                // Counted before it is copied, so an alias bomb never gets built.
+                self.check_depth(self.stack.len() + size.height, pos)?;
+                self.charge(size, pos)?;
+                let mut node = self.anchors[&id].0.clone();
+                node.pos = pos;
+                self.place(node, size, 0)
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.wants_key() {
+                    return Err(YamlError::syntax(pos, "mapping keys must be plain strings"));
+                }
+                self.check_depth(self.stack.len() + 1, pos)?;
+                let size = Size {
+                    nodes: 1,
+                    text: 0,
+                    height: 1,
+                };
+                self.charge(size, pos)?;
+                let body = if matches!(event, Event::SequenceStart(..)) {
+                    Body::Seq(Vec::new())
+                } else {
+                    Body::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        merges: Vec::new(),
+                        merge_key: None,
                     }
                 };
-                let value = convert(value)?;
-                // YAML merge keys (`<<: *defaults`) let a file share blocks without repeating them.
-                if key_text == "<<"
-                    && matches!(
-                        &key.data,
-                        YamlData::Representation(_, ScalarStyle::Plain, _)
-                    )
-                {
-                    match value.value {
-                        Value::Map(inner) => merged.extend(inner),
-                        Value::Seq(items) => {
-                            for item in items {
-                                match item.value {
-                                    Value::Map(inner) => merged.extend(inner),
-                                    _ => return Err(SyntaxError { pos: item.pos, message: "a merge key (`<<`) takes a mapping or a list of mappings".into() }),
-                                }
-                            }
-                        }
-                        _ => {
-                            return Err(SyntaxError {
-                                pos: value.pos,
-                                message: "a merge key (`<<`) takes a mapping or a list of mappings"
-                                    .into(),
-                            });
-                        }
-                    }
-                    continue;
-                }
-                entries.push(Entry {
-                    key: key_text,
-                    key_pos: pos_of(key),
-                    value,
+                self.stack.push(Frame {
+                    pos,
+                    anchor,
+                    size,
+                    body,
                 });
+                Ok(())
             }
-            for entry in merged {
-                if !entries.iter().any(|e| e.key == entry.key) {
-                    entries.push(entry);
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return Err(YamlError::syntax(
+                        pos,
+                        "a collection ends that never started",
+                    ));
+                };
+                let value = match frame.body {
+                    Body::Seq(items) => Value::Seq(items),
+                    Body::Map {
+                        entries, merges, ..
+                    } => Value::Map(merge(entries, merges)?),
+                };
+                let node = Node {
+                    pos: frame.pos,
+                    value,
+                };
+                self.place(node, frame.size, frame.anchor)
+            }
+            Event::DocumentEnd => {
+                if let Some(root) = self.root.take()
+                    && root.value != Value::Null
+                {
+                    self.docs.push(root);
                 }
+                self.anchors.clear();
+                Ok(())
             }
-            Value::Map(entries)
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::Nothing => {
+                Ok(())
+            }
         }
-        YamlData::Tagged(_, inner) => return convert(inner),
-        YamlData::Alias(_) | YamlData::BadValue => {
-            return Err(SyntaxError {
+    }
+
+    /// Whether the next node is a mapping key.
+    fn wants_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                body: Body::Map { key: None, .. },
+                ..
+            })
+        )
+    }
+
+    fn check_depth(&self, depth: usize, pos: Pos) -> Result<(), YamlError> {
+        if depth > self.limits.depth {
+            return Err(YamlError::limit(
                 pos,
-                message: "unresolvable alias or invalid value".into(),
-            });
+                format!(
+                    "YAML nested more than {} levels deep (the limit)",
+                    self.limits.depth
+                ),
+            ));
         }
-    };
-    Ok(Node { pos, value })
+        Ok(())
+    }
+
+    /// Counts a new subtree against the file's limits, before it is built or copied.
+    fn charge(&mut self, size: Size, pos: Pos) -> Result<(), YamlError> {
+        self.used.nodes = self.used.nodes.saturating_add(size.nodes);
+        self.used.text = self.used.text.saturating_add(size.text);
+        let over = if self.used.nodes > self.limits.nodes {
+            format!("{} YAML nodes", self.limits.nodes)
+        } else if self.used.text > self.limits.text {
+            format!("{} MiB of text", self.limits.text >> 20)
+        } else {
+            return Ok(());
+        };
+        Err(YamlError::limit(
+            pos,
+            format!(
+                "the file expands to more than {over} (the limit; each use of an anchor or alias counts what it copies again)"
+            ),
+        ))
+    }
+
+    /// Puts a finished node into its parent (or makes it the document).
+    fn place(&mut self, node: Node, size: Size, anchor: usize) -> Result<(), YamlError> {
+        if anchor > 0 {
+            self.charge(size, node.pos)?;
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        let Some(frame) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        frame.size.nodes += size.nodes;
+        frame.size.text += size.text;
+        frame.size.height = frame.size.height.max(size.height + 1);
+        match &mut frame.body {
+            Body::Seq(items) => items.push(node),
+            Body::Map {
+                entries,
+                key,
+                merges,
+                merge_key,
+            } => match key.take() {
+                None => {
+                    let (text, plain) = match node.value {
+                        Value::Scalar(s) => (s.text, s.plain),
+                        Value::Null => (String::new(), true),
+                        _ => {
+                            return Err(YamlError::syntax(
+                                node.pos,
+                                "mapping keys must be plain strings",
+                            ));
+                        }
+                    };
+                    *key = Some(Key {
+                        text,
+                        pos: node.pos,
+                        plain,
+                    });
+                }
+                // YAML merge keys (`<<: *defaults`) let a file share blocks without repeating them.
+                Some(k) if k.plain && k.text == "<<" => {
+                    if merge_key.replace(k.pos).is_some() {
+                        return Err(YamlError::syntax(k.pos, "duplicate key `<<` in a mapping"));
+                    }
+                    merges.push(node);
+                }
+                Some(k) => entries.push(Entry {
+                    key: k.text,
+                    key_pos: k.pos,
+                    value: node,
+                }),
+            },
+        }
+        Ok(())
+    }
 }
 
-fn scalar_to_text(scalar: &saphyr::Scalar) -> String {
-    match scalar {
-        saphyr::Scalar::Null => String::new(),
-        saphyr::Scalar::Boolean(b) => b.to_string(),
-        saphyr::Scalar::Integer(i) => i.to_string(),
-        saphyr::Scalar::FloatingPoint(f) => f.to_string(),
-        saphyr::Scalar::String(s) => Cow::to_string(s),
+/// A mapping's own entries, then those its `<<` merge keys bring that it
+/// does not set itself; a key written twice is an error.
+fn merge(mut entries: Vec<Entry>, merges: Vec<Node>) -> Result<Vec<Entry>, YamlError> {
+    // Sorting positions finds duplicates in n log n, however many keys there are.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by(|&a, &b| entries[a].key.cmp(&entries[b].key).then(a.cmp(&b)));
+    let duplicate = order
+        .windows(2)
+        .filter(|w| entries[w[0]].key == entries[w[1]].key)
+        .map(|w| w[1])
+        .min();
+    if let Some(i) = duplicate {
+        return Err(YamlError::syntax(
+            entries[i].key_pos,
+            format!("duplicate key `{}` in a mapping", entries[i].key),
+        ));
     }
+    if merges.is_empty() {
+        return Ok(entries);
+    }
+    let mut seen: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
+    let not_a_mapping = |pos| {
+        YamlError::syntax(
+            pos,
+            "a merge key (`<<`) takes a mapping or a list of mappings",
+        )
+    };
+    for value in merges {
+        let maps = match value.value {
+            Value::Map(inner) => vec![inner],
+            Value::Seq(items) => items
+                .into_iter()
+                .map(|item| match item.value {
+                    Value::Map(inner) => Ok(inner),
+                    _ => Err(not_a_mapping(item.pos)),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(not_a_mapping(value.pos)),
+        };
+        for entry in maps.into_iter().flatten() {
+            if seen.insert(entry.key.clone()) {
+                entries.push(entry);
+            }
+        }
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -265,5 +515,113 @@ mod tests {
     fn skips_empty_documents() {
         assert_eq!(parse_documents("---\n---\na: 1\n").unwrap().len(), 1);
         assert!(parse_documents("").unwrap().is_empty());
+    }
+
+    fn limit_error(source: &str, limits: Limits) -> YamlError {
+        let err = parse_documents_within(source, limits).unwrap_err();
+        assert!(err.over_limit, "{err:?}");
+        err
+    }
+
+    const SMALL: Limits = Limits {
+        depth: 8,
+        nodes: 100,
+        text: 1000,
+    };
+
+    #[test]
+    fn nesting_is_bounded_before_anything_recurses() {
+        let within = format!("{}x\n", "- ".repeat(8));
+        assert_eq!(parse_documents_within(&within, SMALL).unwrap().len(), 1);
+        let err = limit_error(&format!("{}x\n", "- ".repeat(9)), SMALL);
+        assert_eq!(
+            err.pos,
+            Pos {
+                line: 1,
+                column: 17
+            }
+        );
+        assert_eq!(
+            err.message,
+            "YAML nested more than 8 levels deep (the limit)"
+        );
+        // Far deeper than any stack could recurse: refused at level 65.
+        let err = limit_error(&"- ".repeat(200_000), LIMITS);
+        assert!(err.message.contains("64 levels"), "{}", err.message);
+        let err = limit_error(
+            &format!("{}x{}", "{a: ".repeat(100), "}".repeat(100)),
+            LIMITS,
+        );
+        assert_eq!(err.pos.column, 4 * 64 + 1);
+        // An alias counts the depth of what it copies.
+        let err = limit_error("a: &a [[[[[[x]]]]]]\nb: [[*a]]\n", SMALL);
+        assert_eq!(err.pos, Pos { line: 2, column: 6 });
+    }
+
+    #[test]
+    fn alias_expansion_is_counted_before_it_is_copied() {
+        let mut laughs = String::from("a0: &a0 lol\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(",");
+            laughs += &format!("a{i}: &a{i} [{refs}]\n");
+        }
+        let err = limit_error(&laughs, LIMITS);
+        assert!(
+            err.message.contains("more than 1000000 YAML nodes"),
+            "{}",
+            err.message
+        );
+        // Aliases as keys are refused outright: keys are plain strings.
+        let mut keys = String::from("l0: &l0 x\n");
+        for i in 1..10 {
+            let refs = vec![format!("*l{}", i - 1); 9].join(",");
+            keys += &format!("l{i}: &l{i} {{? [{refs}] : 0}}\n");
+        }
+        let err = parse_documents(&keys).unwrap_err();
+        assert_eq!(
+            (err.pos.line, err.message.as_str()),
+            (2, "mapping keys must be plain strings")
+        );
+        // Text counts too: one long scalar copied many times.
+        let text = format!("a: &a {}\nb: [*a, *a, *a]\n", "x".repeat(300));
+        let err = limit_error(&text, SMALL);
+        assert!(err.message.contains("MiB of text"), "{}", err.message);
+        // Within the limits, aliases copy their anchor's subtree as before.
+        let docs = parse_documents_within("a: &a {x: 1}\nb: [*a, *a]\n", SMALL).unwrap();
+        let b = docs[0].get("b").unwrap();
+        assert_eq!(
+            b,
+            &Node {
+                pos: b.pos,
+                value: Value::Seq(vec![
+                    Node {
+                        pos: Pos { line: 2, column: 5 },
+                        ..docs[0].get("a").unwrap().clone()
+                    },
+                    Node {
+                        pos: Pos { line: 2, column: 9 },
+                        ..docs[0].get("a").unwrap().clone()
+                    }
+                ])
+            }
+        );
+    }
+
+    #[test]
+    fn keys_are_strings_and_unique() {
+        let docs = parse_documents("~: 1\n'2': 2\nnull: 3\n").unwrap();
+        let keys: Vec<_> = docs[0]
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|e| e.key.as_str())
+            .collect();
+        assert_eq!(keys, ["~", "2", "null"]);
+        let mut many: String = (0..10_000).map(|i| format!("k{i}: {i}\n")).collect();
+        many += "k42: again\n";
+        let err = parse_documents(&many).unwrap_err();
+        assert_eq!(err.pos.line, 10_001);
+        assert_eq!(err.message, "duplicate key `k42` in a mapping");
+        assert!(parse_documents("? [a]\n: 1\n").is_err());
     }
 }
