@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Pos};
+use super::window::{MAX_DURATION, too_long};
 use super::yaml::{Entry, Node, Value};
 use crate::duration::Duration;
 
@@ -317,6 +318,10 @@ pub fn boolean(ctx: Ctx, node: &Node, path: &str) -> Option<bool> {
 pub fn duration(ctx: Ctx, node: &Node, path: &str) -> Option<Duration> {
     let text = string(ctx, node, path)?;
     match Duration::parse(&text) {
+        Ok(d) if d > MAX_DURATION => {
+            ctx.error(node.pos, path, too_long(&text));
+            None
+        }
         Ok(d) => Some(d),
         Err(e) => {
             ctx.error(node.pos, path, e.to_string());
@@ -469,6 +474,32 @@ mod tests {
             diags[0].message.ends_with("found `ratio`, `events`"),
             "{}",
             diags[0].message
+        );
+    }
+
+    #[test]
+    fn durations_are_at_most_five_years() {
+        let (values, diags) = decode_with(
+            "a: 5y\nb: 1826d\nc: 99999999999999999999y\n",
+            |ctx, node| {
+                let mut f = Fields::new(ctx, node, "", &["a", "b", "c"]).unwrap();
+                (
+                    f.duration("a").map(|(d, _)| d),
+                    f.duration("b"),
+                    f.duration("c"),
+                )
+            },
+        );
+        assert_eq!(values, (Some(Duration::from_days(1825)), None, None));
+        assert_eq!(
+            diags[0].message,
+            "`1826d` is longer than 1825d (5y), the longest duration a catalog may give"
+        );
+        assert_eq!(diags[0].field.as_deref(), Some("b"));
+        assert!(
+            diags[1].message.contains("too long"),
+            "{}",
+            diags[1].message
         );
     }
 

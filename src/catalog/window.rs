@@ -8,6 +8,15 @@ use serde::{Serialize, Serializer};
 
 use crate::duration::Duration;
 
+/// The longest window or other duration a catalog may give: five years.
+/// Anything longer is a typo, and far-off times overflow date arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_days(5 * 365);
+
+/// Why `text` (which reads as longer than [`MAX_DURATION`]) is refused.
+pub fn too_long(text: &str) -> String {
+    format!("`{text}` is longer than {MAX_DURATION} (5y), the longest duration a catalog may give")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CalendarPeriod {
     Week,

@@ -31,7 +31,7 @@ use super::super::model::{Counts, Indicator, Severity};
 use super::super::native;
 use super::super::objective::Objective;
 use super::super::promql::{MatchKind, Selector};
-use super::super::window::SloWindow;
+use super::super::window::{MAX_DURATION, SloWindow, too_long};
 use super::super::yaml::Node;
 use super::{K8S_METADATA_FIELDS, key_pos, scalar, skip};
 use crate::duration::Duration;
@@ -282,6 +282,10 @@ fn window(ctx: Ctx, node: &Node, path: &str) -> Option<Duration> {
             return None;
         }
     };
+    if d > MAX_DURATION {
+        ctx.error(node.pos, path, too_long(text));
+        return None;
+    }
     if d.as_millis() % 60_000 != 0 || d < Duration::from_hours(1) {
         ctx.error(
             node.pos,

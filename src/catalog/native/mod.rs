@@ -10,7 +10,7 @@ use super::diagnostic::Pos;
 use super::layers::{Layer, SloDraft, is_valid_name};
 use super::model::{NoDataDecision, Severity};
 use super::objective::Objective;
-use super::window::{CalendarPeriod, SloWindow};
+use super::window::{CalendarPeriod, MAX_DURATION, SloWindow, too_long};
 use super::yaml::{Node, Value};
 use crate::duration::Duration;
 
@@ -216,6 +216,10 @@ pub fn window(ctx: Ctx, node: &Node, path: &str) -> Option<SloWindow> {
                 });
             }
             match Duration::parse(&s.text) {
+                Ok(d) if d > MAX_DURATION => {
+                    ctx.error(node.pos, path, too_long(&s.text));
+                    None
+                }
                 Ok(d) if d < Duration::from_hours(1) => {
                     ctx.error(
                         node.pos,
