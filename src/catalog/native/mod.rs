@@ -9,7 +9,7 @@ use super::decode::{self, Ctx, Fields};
 use super::diagnostic::Pos;
 use super::layers::{Layer, SloDraft, is_valid_name};
 use super::model::{NoDataDecision, Severity};
-use super::objective::Objective;
+use super::objective::{Objective, ObjectiveError};
 use super::window::{CalendarPeriod, MAX_DURATION, SloWindow, too_long};
 use super::yaml::{Node, Value};
 use crate::duration::Duration;
@@ -194,6 +194,32 @@ pub fn objective(ctx: Ctx, node: &Node, path: &str) -> Option<Objective> {
     let text = decode::string(ctx, node, path)?;
     match Objective::parse_percent(&text) {
         Ok(o) => Some(o),
+        Err(e) => {
+            ctx.error(node.pos, path, e.to_string());
+            None
+        }
+    }
+}
+
+/// A target written as a ratio (`0.999`), as OpenSLO does; `hint` follows the out-of-range message.
+pub fn ratio_objective(ctx: Ctx, node: &Node, path: &str, hint: &str) -> Option<Objective> {
+    let text = decode::string(ctx, node, path)?;
+    match Objective::parse_ratio(&text) {
+        Ok(o) => Some(o),
+        Err(ObjectiveError::OutOfRange(_)) => {
+            ctx.error(
+                node.pos,
+                path,
+                format!(
+                    "the target must be a ratio strictly between 0 and 1, found `{text}`{hint}"
+                ),
+            );
+            None
+        }
+        Err(ObjectiveError::NotANumber(_)) => {
+            ctx.expected(node, path, "a ratio such as `0.999`");
+            None
+        }
         Err(e) => {
             ctx.error(node.pos, path, e.to_string());
             None
