@@ -3,6 +3,7 @@
 //! Scalars keep their source text (so `99.995` is never rounded through a
 //! float before we see it) and whether they were quoted (so `"5"` is a string).
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -85,6 +86,11 @@ pub struct Limits {
     pub nodes: usize,
     /// Bytes of scalar text, keys included, counting every copy as well.
     pub text: usize,
+    /// Characters the parser may read past the last event it produced.
+    /// saphyr-parser holds every token of a flow collection that could be a
+    /// mapping key (`- [a, b, …]`) until the collection ends, at some 200
+    /// bytes a token, so this bounds its memory; it also bounds one scalar.
+    pub lookahead: usize,
 }
 
 /// The limits `burnrate check`, `serve` and every other command load catalogs with.
@@ -92,6 +98,7 @@ pub const LIMITS: Limits = Limits {
     depth: 64,
     nodes: 1_000_000,
     text: 32 << 20,
+    lookahead: 512 << 10,
 };
 
 impl Node {
@@ -140,13 +147,63 @@ pub fn parse_documents(source: &str) -> Result<Vec<Node>, YamlError> {
 /// neither the depth of the input nor an alias's expansion ever turns into
 /// recursion or memory before it has been counted.
 pub fn parse_documents_within(source: &str, limits: Limits) -> Result<Vec<Node>, YamlError> {
-    let mut parser = Parser::new_from_str(source);
+    let reach = Cell::new(limits.lookahead);
+    let cut = Cell::new(false);
+    let input = Metered {
+        chars: source.chars(),
+        read: 0,
+        reach: &reach,
+        cut: &cut,
+    };
+    let mut parser = Parser::new_from_iter(input);
     let mut builder = Builder::new(limits);
+    let mut last = Pos { line: 1, column: 1 };
+    let lookahead_error = |last: Pos| {
+        YamlError::limit(
+            last,
+            format!(
+                "more than {} KiB of YAML after this point make one scalar or one flow collection (`[…]`, `{{…}}`), more than the parser may hold at once; write long lists in block style, one `- item` per line",
+                limits.lookahead >> 10
+            ),
+        )
+    };
     while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| YamlError::syntax(pos_of(e.marker()), e.info()))?;
+        let (event, span) = match event {
+            Ok(event) => event,
+            Err(_) if cut.get() => return Err(lookahead_error(last)),
+            Err(e) => return Err(YamlError::syntax(pos_of(e.marker()), e.info())),
+        };
         builder.event(event, pos_of(&span.start))?;
+        reach.set(span.end.index() + limits.lookahead);
+        last = pos_of(&span.end);
+    }
+    // A cut can also end the stream where a document may end, leaving a tree that looks whole.
+    if cut.get() {
+        return Err(lookahead_error(last));
     }
     Ok(builder.docs)
+}
+
+/// The source as the parser reads it, ending early once the parser has read
+/// `reach` characters: the last event's end plus [`Limits::lookahead`].
+struct Metered<'a> {
+    chars: std::str::Chars<'a>,
+    read: usize,
+    reach: &'a Cell<usize>,
+    cut: &'a Cell<bool>,
+}
+
+impl Iterator for Metered<'_> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        if self.read >= self.reach.get() {
+            self.cut.set(true);
+            return None;
+        }
+        self.read += 1;
+        self.chars.next()
+    }
 }
 
 fn pos_of(marker: &Marker) -> Pos {
@@ -527,6 +584,7 @@ mod tests {
         depth: 8,
         nodes: 100,
         text: 1000,
+        lookahead: 2048,
     };
 
     #[test]
@@ -623,5 +681,28 @@ mod tests {
         assert_eq!(err.pos.line, 10_001);
         assert_eq!(err.message, "duplicate key `k42` in a mapping");
         assert!(parse_documents("? [a]\n: 1\n").is_err());
+    }
+
+    #[test]
+    fn the_parser_reads_only_so_far_ahead() {
+        let limits = Limits {
+            lookahead: 2048,
+            ..LIMITS
+        };
+        // Every item of a list that could be a key is held until the list ends.
+        let list = format!("- [{}x]\n", "x, ".repeat(1000));
+        let err = limit_error(&list, limits);
+        assert_eq!(err.pos.line, 1);
+        assert!(
+            err.message.starts_with("more than 2 KiB of YAML"),
+            "{}",
+            err.message
+        );
+        // A cut that happens to fall where a document could end is still a cut.
+        let scalar = format!("a: |\n{}", "  text\n".repeat(1000));
+        limit_error(&scalar, limits);
+        // What was read and built is not held against the parser.
+        let block: String = (0..1000).map(|i| format!("- [{i}]\n")).collect();
+        assert_eq!(parse_documents_within(&block, limits).unwrap().len(), 1);
     }
 }
