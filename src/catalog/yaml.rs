@@ -171,6 +171,11 @@ pub fn parse_documents_within(source: &str, limits: Limits) -> Result<Vec<Node>,
         let (event, span) = match event {
             Ok(event) => event,
             Err(_) if cut.get() => return Err(lookahead_error(last)),
+            // The scanner's own bound (255 open flow collections) can come
+            // first, while it reads ahead of the events that would reach ours.
+            Err(e) if e.info() == "recursion limit exceeded" => {
+                return Err(builder.too_deep(pos_of(e.marker())));
+            }
             Err(e) => return Err(YamlError::syntax(pos_of(e.marker()), e.info())),
         };
         builder.event(event, pos_of(&span.start))?;
@@ -385,15 +390,19 @@ impl Builder {
 
     fn check_depth(&self, depth: usize, pos: Pos) -> Result<(), YamlError> {
         if depth > self.limits.depth {
-            return Err(YamlError::limit(
-                pos,
-                format!(
-                    "YAML nested more than {} levels deep (the limit)",
-                    self.limits.depth
-                ),
-            ));
+            return Err(self.too_deep(pos));
         }
         Ok(())
+    }
+
+    fn too_deep(&self, pos: Pos) -> YamlError {
+        YamlError::limit(
+            pos,
+            format!(
+                "YAML nested more than {} levels deep (the limit)",
+                self.limits.depth
+            ),
+        )
     }
 
     /// Counts a new subtree against the file's limits, before it is built or copied.
