@@ -31,7 +31,7 @@ use super::super::model::{Counts, Indicator, Severity};
 use super::super::native;
 use super::super::objective::Objective;
 use super::super::promql::{MatchKind, Selector};
-use super::super::window::{MAX_DURATION, SloWindow, too_long};
+use super::super::window::{SloWindow, bounded_duration};
 use super::super::yaml::Node;
 use super::{K8S_METADATA_FIELDS, key_pos, scalar, skip};
 use crate::duration::Duration;
@@ -275,17 +275,13 @@ fn decode_spec(ctx: Ctx, node: &Node, path: &str) -> Option<Spec> {
 
 fn window(ctx: Ctx, node: &Node, path: &str) -> Option<Duration> {
     let text = scalar(ctx, node, path, "a duration such as `4w`")?;
-    let d = match Duration::parse(text) {
+    let d = match bounded_duration(text) {
         Ok(d) => d,
         Err(e) => {
-            ctx.error(node.pos, path, e.to_string());
+            ctx.error(node.pos, path, e);
             return None;
         }
     };
-    if d > MAX_DURATION {
-        ctx.error(node.pos, path, too_long(text));
-        return None;
-    }
     if d.as_millis() % 60_000 != 0 || d < Duration::from_hours(1) {
         ctx.error(
             node.pos,

@@ -12,7 +12,7 @@ use super::model::{NoDataDecision, Severity};
 use super::objective::{Objective, ObjectiveError};
 use super::window::{CalendarPeriod, MAX_DURATION, SloWindow, too_long};
 use super::yaml::{Node, Value};
-use crate::duration::Duration;
+use crate::duration::{Duration, DurationError};
 
 pub const VERSION: &str = "burnrate/v1";
 
@@ -266,6 +266,10 @@ pub fn window(ctx: Ctx, node: &Node, path: &str) -> Option<SloWindow> {
                     None
                 }
                 Ok(d) => Some(SloWindow::Rolling(d)),
+                Err(DurationError::Overflow(_)) => {
+                    ctx.error(node.pos, path, too_long(&s.text));
+                    None
+                }
                 Err(_) => {
                     ctx.expected(node, path, expected);
                     None
