@@ -52,8 +52,10 @@ impl Loaded {
 /// The largest catalog file burnrate reads; a larger one is refused unread.
 pub const MAX_FILE_BYTES: u64 = 10 << 20;
 
-/// Loads every `*.yaml`/`*.yml` file under the given files and directories.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+/// The files [`load_paths`] reads, sorted, and the problems met finding them:
+/// every `*.yaml`/`*.yml` file under the given files and directories, each
+/// directory read once, symbolic link loops reported and skipped.
+pub fn catalog_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Diagnostics), LoadError> {
     let mut walk = Walk::default();
     for path in paths {
         walk.collect(path, true)?;
@@ -61,7 +63,12 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut files = walk.files;
     files.sort();
     files.dedup();
-    let mut refused = walk.diagnostics;
+    Ok((files, walk.diagnostics))
+}
+
+/// Loads every `*.yaml`/`*.yml` file under the given files and directories.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    let (files, mut refused) = catalog_files(paths)?;
     let mut sources = Vec::with_capacity(files.len());
     for file in &files {
         match read_source(file)? {
