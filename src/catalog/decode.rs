@@ -188,10 +188,13 @@ impl<'n, 'c> Fields<'n, 'c> {
 
     /// Reports every field that is not in the allowed list, suggesting the closest one.
     pub fn finish(self) {
-        for (entry, used) in self.entries.iter().zip(&self.used) {
-            if *used || self.allowed.contains(&entry.key.as_str()) {
-                continue;
-            }
+        let mut unknown = self
+            .entries
+            .iter()
+            .zip(&self.used)
+            .filter(|(entry, used)| !**used && !self.allowed.contains(&entry.key.as_str()))
+            .map(|(entry, _)| entry);
+        for entry in unknown.by_ref().take(MAX_UNKNOWN_FIELDS) {
             let hint = match closest(&entry.key, self.allowed) {
                 Some(best) => format!("; did you mean `{best}`?"),
                 None => format!("; expected one of {}", quote_list(self.allowed)),
@@ -202,8 +205,24 @@ impl<'n, 'c> Fields<'n, 'c> {
                 format!("unknown field `{}`{hint}", entry.key),
             );
         }
+        if let Some(first) = unknown.next() {
+            let more = 1 + unknown.count();
+            self.ctx.error(
+                first.key_pos,
+                &self.path,
+                format!(
+                    "{more} more unknown fields from here on (only the first {MAX_UNKNOWN_FIELDS} of a mapping are listed); expected only {}",
+                    quote_list(self.allowed)
+                ),
+            );
+        }
     }
 }
+
+/// Unknown fields listed one by one per mapping: past this, a generated or
+/// pasted file would bury the first problems (and take a while to compare
+/// each against every allowed name).
+const MAX_UNKNOWN_FIELDS: usize = 20;
 
 /// The one kind a mapping such as `indicator: {ratio: …}` holds, out of
 /// `kinds`: the kind, its body and its field path. Anything but exactly one is
@@ -411,6 +430,23 @@ mod tests {
                 .contains("expected one of `name`, `objective`"),
             "{}",
             diags[1].message
+        );
+    }
+
+    #[test]
+    fn a_flood_of_unknown_fields_is_summed_up() {
+        let source: String = (0..1000).map(|i| format!("k{i}: 1\n")).collect();
+        let (_, diags) = decode_with(&source, |ctx, node| {
+            Fields::new(ctx, node, "slos[0]", &["name"])
+                .unwrap()
+                .finish();
+        });
+        assert_eq!(diags.len(), MAX_UNKNOWN_FIELDS + 1);
+        let last = &diags[MAX_UNKNOWN_FIELDS];
+        assert_eq!(last.line, MAX_UNKNOWN_FIELDS + 1);
+        assert_eq!(
+            last.message,
+            "980 more unknown fields from here on (only the first 20 of a mapping are listed); expected only `name`"
         );
     }
 
