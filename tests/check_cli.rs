@@ -365,6 +365,23 @@ fn hostile_yaml_is_refused_quickly_and_in_bounded_memory() {
 }
 
 #[test]
+fn many_broken_slos_take_linear_time() {
+    // 20,000 SLOs with three errors each: counting the errors anew after
+    // every SLO made this quadratic (minutes at 100,000).
+    let mut source = String::from("version: burnrate/v1\nservice: shop\nslos:\n");
+    for i in 0..20_000 {
+        source += &format!("  - name: slo-{i}\n    objetive: 99.9\n");
+    }
+    check_file_refuses(
+        "many.yaml",
+        source.as_bytes(),
+        &[
+            "5:5: error: SLO `shop/slo-0`: `slos[0].objetive`: unknown field `objetive`; did you mean `objective`?",
+        ],
+    );
+}
+
+#[test]
 fn files_that_are_not_catalog_text_are_named() {
     // 200 MB, sparse: refused from its length without being read.
     let dir = tempfile::tempdir().expect("temp dir");
