@@ -181,7 +181,7 @@ pub fn parse_documents_within(source: &str, limits: Limits) -> Result<Vec<Node>,
             Err(e) => return Err(YamlError::syntax(pos_of(e.marker()), e.info())),
         };
         builder.event(event, pos_of(&span.start))?;
-        reach.set(span.end.index() + limits.lookahead);
+        reach.set(reach.get().max(span.end.index() + limits.lookahead));
         last = pos_of(&span.end);
     }
     // A cut can also end the stream where a document may end, leaving a tree that looks whole.
@@ -205,7 +205,8 @@ impl Iterator for Metered<'_> {
 
     fn next(&mut self) -> Option<char> {
         if self.read >= self.reach.get() {
-            self.cut.set(true);
+            // Reaching the end of the source there is no cut.
+            self.cut.set(!self.chars.as_str().is_empty());
             return None;
         }
         self.read += 1;
@@ -402,6 +403,10 @@ mod tests {
         // A cut that happens to fall where a document could end is still a cut.
         let scalar = format!("a: |\n{}", "  text\n".repeat(1000));
         limit_error(&scalar, limits);
+        // A file that ends exactly at the reach (the key's end plus 2048) is whole.
+        let exact = format!("a: {}", "x".repeat(2046));
+        assert_eq!(parse_documents_within(&exact, limits).unwrap().len(), 1);
+        limit_error(&format!("{exact}x"), limits);
         // What was read and built is not held against the parser.
         let block: String = (0..1000).map(|i| format!("- [{i}]\n")).collect();
         assert_eq!(parse_documents_within(&block, limits).unwrap().len(), 1);
