@@ -33,9 +33,8 @@ enum Body {
     Map {
         entries: Vec<Entry>,
         key: Option<Key>,
-        /// The values of `<<` merge keys, applied when the mapping ends.
-        merges: Vec<Node>,
-        merge_key: Option<Pos>,
+        /// The value of a `<<` merge key, applied when the mapping ends.
+        merge: Option<Node>,
     },
 }
 
@@ -122,8 +121,7 @@ impl Builder {
                     Body::Map {
                         entries: Vec::new(),
                         key: None,
-                        merges: Vec::new(),
-                        merge_key: None,
+                        merge: None,
                     }
                 };
                 self.stack.push(Frame {
@@ -143,9 +141,7 @@ impl Builder {
                 };
                 let value = match frame.body {
                     Body::Seq(items) => Value::Seq(items),
-                    Body::Map {
-                        entries, merges, ..
-                    } => Value::Map(merge(entries, merges)?),
+                    Body::Map { entries, merge, .. } => Value::Map(with_merged(entries, merge)?),
                 };
                 let node = Node {
                     pos: frame.pos,
@@ -233,8 +229,7 @@ impl Builder {
             Body::Map {
                 entries,
                 key,
-                merges,
-                merge_key,
+                merge,
             } => match key.take() {
                 None => {
                     let (text, plain) = match node.value {
@@ -255,10 +250,9 @@ impl Builder {
                 }
                 // YAML merge keys (`<<: *defaults`) let a file share blocks without repeating them.
                 Some(k) if k.plain && k.text == "<<" => {
-                    if merge_key.replace(k.pos).is_some() {
+                    if merge.replace(node).is_some() {
                         return Err(YamlError::syntax(k.pos, "duplicate key `<<` in a mapping"));
                     }
-                    merges.push(node);
                 }
                 Some(k) => entries.push(Entry {
                     key: k.text,
@@ -271,9 +265,9 @@ impl Builder {
     }
 }
 
-/// A mapping's own entries, then those its `<<` merge keys bring that it
+/// A mapping's own entries, then those its `<<` merge key brings that it
 /// does not set itself; a key written twice is an error.
-fn merge(mut entries: Vec<Entry>, merges: Vec<Node>) -> Result<Vec<Entry>, YamlError> {
+fn with_merged(mut entries: Vec<Entry>, merge: Option<Node>) -> Result<Vec<Entry>, YamlError> {
     // Sorting positions finds duplicates in n log n, however many keys there are.
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by(|&a, &b| entries[a].key.cmp(&entries[b].key).then(a.cmp(&b)));
@@ -288,9 +282,9 @@ fn merge(mut entries: Vec<Entry>, merges: Vec<Node>) -> Result<Vec<Entry>, YamlE
             format!("duplicate key `{}` in a mapping", entries[i].key),
         ));
     }
-    if merges.is_empty() {
+    let Some(value) = merge else {
         return Ok(entries);
-    }
+    };
     let mut seen: HashSet<String> = entries.iter().map(|e| e.key.clone()).collect();
     let not_a_mapping = |pos| {
         YamlError::syntax(
@@ -298,22 +292,21 @@ fn merge(mut entries: Vec<Entry>, merges: Vec<Node>) -> Result<Vec<Entry>, YamlE
             "a merge key (`<<`) takes a mapping or a list of mappings",
         )
     };
-    for value in merges {
-        let maps = match value.value {
-            Value::Map(inner) => vec![inner],
-            Value::Seq(items) => items
-                .into_iter()
-                .map(|item| match item.value {
-                    Value::Map(inner) => Ok(inner),
-                    _ => Err(not_a_mapping(item.pos)),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => return Err(not_a_mapping(value.pos)),
-        };
-        for entry in maps.into_iter().flatten() {
-            if seen.insert(entry.key.clone()) {
-                entries.push(entry);
-            }
+    // From a list of mappings, the first to set a key wins.
+    let maps: Vec<Vec<Entry>> = match value.value {
+        Value::Map(inner) => vec![inner],
+        Value::Seq(items) => items
+            .into_iter()
+            .map(|item| match item.value {
+                Value::Map(inner) => Ok(inner),
+                _ => Err(not_a_mapping(item.pos)),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(not_a_mapping(value.pos)),
+    };
+    for entry in maps.into_iter().flatten() {
+        if seen.insert(entry.key.clone()) {
+            entries.push(entry);
         }
     }
     Ok(entries)

@@ -271,6 +271,21 @@ mod tests {
     }
 
     #[test]
+    fn merge_lists_give_the_first_mapping_precedence() {
+        let docs =
+            parse_documents("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  z: 3\n")
+                .unwrap();
+        let c = docs[0].get("c").unwrap();
+        let values: Vec<_> = ["x", "y", "z"]
+            .map(|k| c.get(k).and_then(Node::scalar_text))
+            .to_vec();
+        assert_eq!(values, [Some("1"), Some("1"), Some("3")]);
+        let err = parse_documents("a: {x: 1}\nb:\n  <<: {y: 1}\n  <<: {z: 1}\n").unwrap_err();
+        assert_eq!(err.pos.line, 4);
+        assert!(parse_documents("b:\n  <<: [x]\n").is_err());
+    }
+
+    #[test]
     fn skips_empty_documents() {
         assert_eq!(parse_documents("---\n---\na: 1\n").unwrap().len(), 1);
         assert!(parse_documents("").unwrap().is_empty());
