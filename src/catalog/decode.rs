@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Pos};
+use super::window::bounded_duration;
 use super::yaml::{Entry, Node, Value};
 use crate::duration::Duration;
 
@@ -187,10 +188,13 @@ impl<'n, 'c> Fields<'n, 'c> {
 
     /// Reports every field that is not in the allowed list, suggesting the closest one.
     pub fn finish(self) {
-        for (entry, used) in self.entries.iter().zip(&self.used) {
-            if *used || self.allowed.contains(&entry.key.as_str()) {
-                continue;
-            }
+        let mut unknown = self
+            .entries
+            .iter()
+            .zip(&self.used)
+            .filter(|(entry, used)| !**used && !self.allowed.contains(&entry.key.as_str()))
+            .map(|(entry, _)| entry);
+        for entry in unknown.by_ref().take(MAX_UNKNOWN_FIELDS) {
             let hint = match closest(&entry.key, self.allowed) {
                 Some(best) => format!("; did you mean `{best}`?"),
                 None => format!("; expected one of {}", quote_list(self.allowed)),
@@ -201,7 +205,58 @@ impl<'n, 'c> Fields<'n, 'c> {
                 format!("unknown field `{}`{hint}", entry.key),
             );
         }
+        if let Some(first) = unknown.next() {
+            let more = 1 + unknown.count();
+            self.ctx.error(
+                first.key_pos,
+                &self.path,
+                format!(
+                    "{more} more unknown fields from here on (only the first {MAX_UNKNOWN_FIELDS} of a mapping are listed); expected only {}",
+                    quote_list(self.allowed)
+                ),
+            );
+        }
     }
+}
+
+/// Unknown fields listed one by one per mapping: past this, a generated or
+/// pasted file would bury the first problems (and take a while to compare
+/// each against every allowed name).
+const MAX_UNKNOWN_FIELDS: usize = 20;
+
+/// The one kind a mapping such as `indicator: {ratio: …}` holds, out of
+/// `kinds`: the kind, its body and its field path. Anything but exactly one is
+/// reported as "expected exactly one {what} (…), found …".
+pub fn one_kind<'n>(
+    ctx: Ctx,
+    node: &'n Node,
+    path: &str,
+    kinds: &'static [&'static str],
+    what: &str,
+) -> Option<(&'static str, &'n Node, String)> {
+    let mut f = Fields::new(ctx, node, path, kinds)?;
+    let present: Vec<&str> = kinds.iter().copied().filter(|k| f.has(k)).collect();
+    let [kind] = present[..] else {
+        let found = if present.is_empty() {
+            "none".to_string()
+        } else {
+            quote_list(&present)
+        };
+        ctx.error(
+            f.pos(),
+            path,
+            format!(
+                "expected exactly one {what} ({}), found {found}",
+                quote_list(kinds)
+            ),
+        );
+        f.finish();
+        return None;
+    };
+    let body = f.get(kind)?;
+    let field = f.field(kind);
+    f.finish();
+    Some((kind, body, field))
 }
 
 /// The allowed name closest to `word`, if it is close enough to be a typo.
@@ -281,10 +336,10 @@ pub fn boolean(ctx: Ctx, node: &Node, path: &str) -> Option<bool> {
 
 pub fn duration(ctx: Ctx, node: &Node, path: &str) -> Option<Duration> {
     let text = string(ctx, node, path)?;
-    match Duration::parse(&text) {
+    match bounded_duration(&text) {
         Ok(d) => Some(d),
         Err(e) => {
-            ctx.error(node.pos, path, e.to_string());
+            ctx.error(node.pos, path, e);
             None
         }
     }
@@ -379,6 +434,23 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_unknown_fields_is_summed_up() {
+        let source: String = (0..1000).map(|i| format!("k{i}: 1\n")).collect();
+        let (_, diags) = decode_with(&source, |ctx, node| {
+            Fields::new(ctx, node, "slos[0]", &["name"])
+                .unwrap()
+                .finish();
+        });
+        assert_eq!(diags.len(), MAX_UNKNOWN_FIELDS + 1);
+        let last = &diags[MAX_UNKNOWN_FIELDS];
+        assert_eq!(last.line, MAX_UNKNOWN_FIELDS + 1);
+        assert_eq!(
+            last.message,
+            "980 more unknown fields from here on (only the first 20 of a mapping are listed); expected only `name`"
+        );
+    }
+
+    #[test]
     fn wrong_types_name_what_was_expected() {
         let (values, diags) = decode_with("a: [1]\nb: yes\nc: 5x\nd: 12\n", |ctx, node| {
             let mut f = Fields::new(ctx, node, "", &["a", "b", "c", "d"]).unwrap();
@@ -395,6 +467,71 @@ mod tests {
         assert_eq!(messages[1], (2, "expected `true` or `false`, found `yes`"));
         assert_eq!(messages[2].0, 3);
         assert!(messages[2].1.contains("not a duration"));
+    }
+
+    #[test]
+    fn one_kind_takes_exactly_one() {
+        const KINDS: [&str; 3] = ["ratio", "latency", "events"];
+        let pick = |source: &str| {
+            decode_with(source, |ctx, node| {
+                one_kind(ctx, node, "indicator", &KINDS, "indicator kind").map(
+                    |(kind, body, field)| (kind, body.scalar_text().map(str::to_string), field),
+                )
+            })
+        };
+        let (one, diags) = pick("latency: x\n");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(
+            one,
+            Some((
+                "latency",
+                Some("x".to_string()),
+                "indicator.latency".to_string()
+            ))
+        );
+        let (none, diags) = pick("other: 1\n");
+        assert_eq!(none, None);
+        let messages: Vec<_> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "expected exactly one indicator kind (`ratio`, `latency`, `events`), found none",
+                "unknown field `other`; expected one of `ratio`, `latency`, `events`",
+            ]
+        );
+        let (two, diags) = pick("ratio: 1\nevents: 2\n");
+        assert_eq!(two, None);
+        assert_eq!(diags.len(), 1);
+        assert!(
+            diags[0].message.ends_with("found `ratio`, `events`"),
+            "{}",
+            diags[0].message
+        );
+    }
+
+    #[test]
+    fn durations_are_at_most_five_years() {
+        let (values, diags) = decode_with(
+            "a: 5y\nb: 1826d\nc: 99999999999999999999y\n",
+            |ctx, node| {
+                let mut f = Fields::new(ctx, node, "", &["a", "b", "c"]).unwrap();
+                (
+                    f.duration("a").map(|(d, _)| d),
+                    f.duration("b"),
+                    f.duration("c"),
+                )
+            },
+        );
+        assert_eq!(values, (Some(Duration::from_days(1825)), None, None));
+        assert_eq!(
+            diags[0].message,
+            "`1826d` is longer than 1825d (5y), the longest duration a catalog may give"
+        );
+        assert_eq!(diags[0].field.as_deref(), Some("b"));
+        assert_eq!(
+            diags[1].message,
+            "`99999999999999999999y` is longer than 1825d (5y), the longest duration a catalog may give"
+        );
     }
 
     #[test]

@@ -93,20 +93,25 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    /// Kept as they are pushed: decoders ask after every SLO, and counting
+    /// anew each time made a file of many broken SLOs quadratic.
+    errors: usize,
 }
 
 impl Diagnostics {
     pub fn push(&mut self, d: Diagnostic) {
+        self.errors += usize::from(d.is_error());
         self.items.push(d);
     }
     pub fn extend(&mut self, other: Diagnostics) {
+        self.errors += other.errors;
         self.items.extend(other.items);
     }
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(Diagnostic::is_error)
+        self.errors > 0
     }
     pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.is_error()).count()
+        self.errors
     }
     pub fn warning_count(&self) -> usize {
         self.items.len() - self.error_count()

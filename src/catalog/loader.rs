@@ -1,7 +1,8 @@
 //! Reading a catalog from files and directories: every document, every problem.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::decode::Ctx;
@@ -48,25 +49,37 @@ impl Loaded {
     }
 }
 
-/// Loads every `*.yaml`/`*.yml` file under the given files and directories.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
-    let mut files = Vec::new();
+/// The largest catalog file burnrate reads; a larger one is refused unread.
+pub const MAX_FILE_BYTES: u64 = 10 << 20;
+
+/// The files [`load_paths`] reads, sorted, and the problems met finding them:
+/// every `*.yaml`/`*.yml` file under the given files and directories, each
+/// directory read once, symbolic link loops reported and skipped.
+pub fn catalog_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Diagnostics), LoadError> {
+    let mut walk = Walk::default();
     for path in paths {
-        collect_files(path, &mut files, true)?;
+        walk.collect(path, true)?;
     }
+    let mut files = walk.files;
     files.sort();
     files.dedup();
+    Ok((files, walk.diagnostics))
+}
+
+/// Loads every `*.yaml`/`*.yml` file under the given files and directories.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    let (files, mut refused) = catalog_files(paths)?;
     let mut sources = Vec::with_capacity(files.len());
-    for file in files {
-        let bytes = std::fs::read(&file).map_err(|source| LoadError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        sources.push((file, bytes));
+    for file in &files {
+        match read_source(file)? {
+            Ok(bytes) => sources.push((file.as_path(), bytes)),
+            Err(diagnostic) => refused.push(diagnostic),
+        }
     }
-    Ok(load_sources(
-        sources.iter().map(|(p, b)| (p.as_path(), b.as_slice())),
-    ))
+    let mut loaded = load_sources(sources.iter().map(|(p, b)| (*p, b.as_slice())));
+    loaded.diagnostics.extend(refused);
+    loaded.files = files.len();
+    Ok(loaded)
 }
 
 /// Loads one in-memory file (for tests and tools).
@@ -74,40 +87,129 @@ pub fn load_str(file: &Path, source: &str) -> Loaded {
     load_sources(std::iter::once((file, source.as_bytes())))
 }
 
-fn collect_files(path: &Path, out: &mut Vec<PathBuf>, explicit: bool) -> Result<(), LoadError> {
-    let meta = std::fs::metadata(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::NotFound(path.to_path_buf())
-        } else {
-            LoadError::Io {
-                path: path.to_path_buf(),
-                source,
+/// Where a problem about a whole file is reported.
+const FILE_START: Pos = Pos { line: 1, column: 1 };
+
+/// A file's bytes, or why they were not read. A file over [`MAX_FILE_BYTES`]
+/// is refused from its length, and one that has no length or grows while
+/// read is cut off at the limit, so neither is read whole.
+fn read_source(path: &Path) -> Result<Result<Vec<u8>, Diagnostic>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let too_big = |size: Option<u64>| {
+        let size = size.map_or(String::new(), |s| format!(" ({} MiB)", s.div_ceil(1 << 20)));
+        Diagnostic::error(
+            path,
+            FILE_START,
+            format!(
+                "the file is larger than {} MiB{size}, the limit for a catalog file",
+                MAX_FILE_BYTES >> 20
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len > MAX_FILE_BYTES {
+        return Ok(Err(too_big(Some(len))));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(Err(too_big(None)));
+    }
+    Ok(Ok(bytes))
+}
+
+/// The files found under the paths given, and the problems met on the way.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    diagnostics: Diagnostics,
+    /// The directories being read, resolved, from the outermost in: a
+    /// symbolic link back to one of them would make the walk endless.
+    open_dirs: Vec<PathBuf>,
+    /// Every directory read so far, resolved: links that reach one twice
+    /// would read its files twice, and links that fan out could multiply
+    /// the walk without end.
+    seen_dirs: HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn collect(&mut self, path: &Path, explicit: bool) -> Result<(), LoadError> {
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            // A link that leads to itself, or from inside a directory to
+            // nowhere, is a problem in the catalog, not a reason to stop.
+            Err(source)
+                if (!explicit || source.kind() != std::io::ErrorKind::NotFound)
+                    && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) =>
+            {
+                self.error(path, format!("cannot follow the symbolic link: {source}"));
+                return Ok(());
             }
-        }
-    })?;
-    if meta.is_dir() {
-        let entries = std::fs::read_dir(path).map_err(|source| LoadError::Io {
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LoadError::NotFound(path.to_path_buf()));
+            }
+            Err(source) => {
+                return Err(LoadError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let io = |source| LoadError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        for entry in entries {
-            let entry = entry.map_err(|source| LoadError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let child = entry.path();
-            let hidden = child
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'));
-            if !hidden {
-                collect_files(&child, out, false)?;
+        };
+        if meta.is_dir() {
+            let resolved = std::fs::canonicalize(path).map_err(io)?;
+            if let Some(open) = self.open_dirs.iter().find(|d| **d == resolved) {
+                let message = format!(
+                    "a symbolic link loop: this directory is `{}`, which is already being read; skipped",
+                    open.display()
+                );
+                self.error(path, message);
+                return Ok(());
+            }
+            if !self.seen_dirs.insert(resolved.clone()) {
+                return Ok(());
+            }
+            self.open_dirs.push(resolved);
+            let mut children = Vec::new();
+            for entry in std::fs::read_dir(path).map_err(io)? {
+                children.push(entry.map_err(io)?.path());
+            }
+            // In name order, so which of two links to a directory is read does not vary.
+            children.sort();
+            for child in children {
+                let hidden = child
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'));
+                if !hidden {
+                    self.collect(&child, false)?;
+                }
+            }
+            self.open_dirs.pop();
+        } else if explicit || is_yaml(path) {
+            if meta.is_file() {
+                self.files.push(path.to_path_buf());
+            } else {
+                // Reading a FIFO or a device could wait or run forever.
+                self.error(path, "not a regular file".to_string());
             }
         }
-    } else if explicit || is_yaml(path) {
-        out.push(path.to_path_buf());
+        Ok(())
     }
-    Ok(())
+
+    fn error(&mut self, path: &Path, message: String) {
+        self.diagnostics
+            .push(Diagnostic::error(path, FILE_START, message));
+    }
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -162,30 +264,33 @@ fn parse_run<'a>(sources: &[(&'a Path, &'a [u8])]) -> (Vec<ParsedFile<'a>>, Diag
     let mut diags = Diagnostics::default();
     let mut parsed = Vec::with_capacity(sources.len());
     for &(path, bytes) in sources {
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    path,
-                    Pos { line: 1, column: 1 },
-                    format!(
-                        "not UTF-8 text (invalid byte at offset {})",
-                        e.valid_up_to()
-                    ),
-                ));
-                continue;
-            }
-        };
-        match yaml::parse_documents(text) {
-            Ok(docs) => parsed.push(ParsedFile { path, docs }),
-            Err(e) => diags.push(Diagnostic::error(
-                path,
-                e.pos,
-                format!("YAML syntax error: {}", e.message),
-            )),
+        match text_of(bytes) {
+            Ok(text) => match yaml::parse_documents(text) {
+                Ok(docs) => parsed.push(ParsedFile { path, docs }),
+                Err(e) => diags.push(Diagnostic::error(path, e.pos, e.to_string())),
+            },
+            Err((pos, message)) => diags.push(Diagnostic::error(path, pos, message)),
         }
     }
     (parsed, diags)
+}
+
+/// The file as text, or where and why it is not: YAML is UTF-8 text without NUL bytes.
+fn text_of(bytes: &[u8]) -> Result<&str, (Pos, String)> {
+    let nul = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let (offset, what) = match std::str::from_utf8(&bytes[..nul]) {
+        Ok(text) if nul == bytes.len() => return Ok(text),
+        Ok(_) => (nul, "a NUL byte (a binary file, or text in UTF-16?)"),
+        Err(e) => (e.valid_up_to(), "not UTF-8 text"),
+    };
+    // Everything before the offset is text, so its lines and characters can be counted.
+    let before = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let pos = Pos {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    };
+    Err((pos, format!("{what} at byte offset {offset}")))
 }
 
 fn decode_run<'a>(files: &'a [ParsedFile<'a>]) -> Decoded<'a> {
@@ -392,4 +497,84 @@ fn unsupported_kind(ctx: Ctx, doc: &Node, kind: Option<&str>, api_version: &str,
             super::decode::quote_list(kinds)
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_bytes_and_bad_utf8_are_placed_at_their_line() {
+        assert_eq!(text_of(b"a: 1\n"), Ok("a: 1\n"));
+        let (pos, message) = text_of(b"a: 1\nb: x\0y\n").unwrap_err();
+        assert_eq!(pos, Pos { line: 2, column: 5 });
+        assert!(message.starts_with("a NUL byte"), "{message}");
+        assert!(message.ends_with("at byte offset 9"), "{message}");
+        let (pos, message) = text_of(b"a: 1\nb: \xc3\xa9\xff").unwrap_err();
+        assert_eq!(pos, Pos { line: 2, column: 5 });
+        assert_eq!(message, "not UTF-8 text at byte offset 10");
+        // Whichever comes first is reported.
+        let (_, message) = text_of(b"\xff\0").unwrap_err();
+        assert!(message.starts_with("not UTF-8"), "{message}");
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        let file = std::fs::File::create(&big).unwrap();
+        // Sparse: the length is all that is looked at.
+        file.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let refused = read_source(&big).unwrap().unwrap_err();
+        assert!(
+            refused.message.contains("larger than 10 MiB"),
+            "{}",
+            refused.message
+        );
+        file.set_len(3).unwrap();
+        assert_eq!(read_source(&big).unwrap().unwrap(), vec![0, 0, 0]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_link_loops_are_reported_and_skipped() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/slo.yaml"), "x: 1\n").unwrap();
+        symlink(root.join("a"), root.join("a/b/up")).unwrap();
+        symlink("self.yaml", root.join("a/self.yaml")).unwrap();
+        symlink("missing.yaml", root.join("a/gone.yaml")).unwrap();
+        // Two links to one directory: its files are read once.
+        symlink(root.join("a/b"), root.join("a/b2")).unwrap();
+        let mut walk = Walk::default();
+        walk.collect(&root.join("a"), true).unwrap();
+        assert_eq!(walk.files, [root.join("a/b/slo.yaml")]);
+        let mut messages: Vec<_> = walk
+            .diagnostics
+            .iter()
+            .map(|d| {
+                (
+                    d.file.strip_prefix(root).unwrap().to_path_buf(),
+                    d.message.clone(),
+                )
+            })
+            .collect();
+        messages.sort();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(messages[0].0, Path::new("a/b/up"));
+        assert!(
+            messages[0].1.contains("symbolic link loop"),
+            "{}",
+            messages[0].1
+        );
+        assert_eq!(messages[1].0, Path::new("a/gone.yaml"));
+        assert_eq!(messages[2].0, Path::new("a/self.yaml"));
+        assert!(
+            messages[2].1.starts_with("cannot follow the symbolic link"),
+            "{}",
+            messages[2].1
+        );
+    }
 }

@@ -16,7 +16,7 @@ pub mod window;
 pub mod yaml;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use loader::{LoadError, Loaded, load_paths, load_str};
+pub use loader::{LoadError, Loaded, catalog_files, load_paths, load_str};
 pub use model::*;
 pub use objective::Objective;
 pub use window::SloWindow;

@@ -19,56 +19,69 @@ pub enum ObjectiveError {
     NotANumber(String),
     #[error("the objective must be strictly between 0 and 100 percent, found `{0}`")]
     OutOfRange(String),
-    #[error("`{0}` has more precision than supported (at most 7 decimal places of percent)")]
-    TooPrecise(String),
+    #[error("`{text}` has more precision than supported (at most {max} decimal places of {unit})")]
+    TooPrecise {
+        text: String,
+        max: usize,
+        unit: &'static str,
+    },
 }
 
 impl Objective {
     /// Parses a percentage written in decimal (`99.9`, `99.995`, `"99.5"`, `99.9%`).
     pub fn parse_percent(text: &str) -> Result<Self, ObjectiveError> {
         let t = text.trim().trim_end_matches('%').trim();
+        // percent → ratio shifts two places, so 7 decimals of percent fill the 9-digit scale.
+        Self::parse_decimal(text, t, 7, "percent")
+    }
+
+    /// Parses a ratio written in decimal (`0.999`), as OpenSLO writes targets;
+    /// digits past the 9th are refused rather than rounded away.
+    pub fn parse_ratio(text: &str) -> Result<Self, ObjectiveError> {
+        Self::parse_decimal(text, text.trim(), 9, "a ratio")
+    }
+
+    /// `t` in units of 10^-`decimals` is the objective in billionths.
+    fn parse_decimal(
+        text: &str,
+        t: &str,
+        decimals: usize,
+        unit: &'static str,
+    ) -> Result<Self, ObjectiveError> {
         let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
         let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit());
         if whole.is_empty() && frac.is_empty() || !digits_ok(whole) || !digits_ok(frac) {
             return Err(ObjectiveError::NotANumber(text.to_string()));
         }
         let frac = frac.trim_end_matches('0');
-        // percent → ratio shifts two places, so 7 decimals of percent fill the 9-digit scale.
-        if frac.len() > 7 {
-            return Err(ObjectiveError::TooPrecise(text.to_string()));
+        if frac.len() > decimals {
+            return Err(ObjectiveError::TooPrecise {
+                text: text.to_string(),
+                max: decimals,
+                unit,
+            });
         }
+        let out_of_range = || ObjectiveError::OutOfRange(text.to_string());
         let whole: u64 = if whole.is_empty() {
             0
         } else {
-            whole
-                .parse()
-                .map_err(|_| ObjectiveError::OutOfRange(text.to_string()))?
+            whole.parse().map_err(|_| out_of_range())?
         };
-        if whole > 100 {
-            return Err(ObjectiveError::OutOfRange(text.to_string()));
-        }
         let frac_value: u64 = if frac.is_empty() {
             0
         } else {
             frac.parse()
                 .map_err(|_| ObjectiveError::NotANumber(text.to_string()))?
         };
-        let billionths = whole * (SCALE / 100) + frac_value * 10u64.pow(7 - frac.len() as u32);
+        let unit_value = 10u64.pow(decimals as u32);
+        let billionths = whole
+            .checked_mul(unit_value)
+            .and_then(|w| w.checked_add(frac_value * 10u64.pow((decimals - frac.len()) as u32)))
+            .ok_or_else(out_of_range)?;
         if billionths == 0 || billionths >= SCALE {
-            return Err(ObjectiveError::OutOfRange(text.to_string()));
+            return Err(out_of_range());
         }
         Ok(Objective { billionths })
-    }
-
-    /// Builds an objective from a ratio such as 0.999 (for formats that write ratios).
-    pub fn from_ratio(ratio: f64) -> Result<Self, ObjectiveError> {
-        let billionths = (ratio * SCALE as f64).round();
-        if !(ratio > 0.0 && ratio < 1.0) || billionths <= 0.0 || billionths >= SCALE as f64 {
-            return Err(ObjectiveError::OutOfRange(ratio.to_string()));
-        }
-        Ok(Objective {
-            billionths: billionths as u64,
-        })
     }
 
     /// The target as a ratio (0.999).
@@ -142,10 +155,12 @@ mod tests {
         ] {
             assert!(Objective::parse_percent(text).is_err(), "{text:?}");
         }
-        assert!(matches!(
-            Objective::parse_percent("99.99999999"),
-            Err(ObjectiveError::TooPrecise(_))
-        ));
+        assert_eq!(
+            Objective::parse_percent("99.99999999")
+                .unwrap_err()
+                .to_string(),
+            "`99.99999999` has more precision than supported (at most 7 decimal places of percent)"
+        );
         assert!(matches!(
             Objective::parse_percent("100.0"),
             Err(ObjectiveError::OutOfRange(_))
@@ -153,12 +168,37 @@ mod tests {
     }
 
     #[test]
-    fn from_ratio_matches_percent() {
+    fn ratios_are_exact_and_never_rounded() {
         assert_eq!(
-            Objective::from_ratio(0.999).unwrap(),
+            Objective::parse_ratio("0.999").unwrap(),
             Objective::parse_percent("99.9").unwrap()
         );
-        assert!(Objective::from_ratio(1.0).is_err());
-        assert!(Objective::from_ratio(0.0).is_err());
+        assert_eq!(
+            Objective::parse_ratio("0.999999999").unwrap().to_string(),
+            "99.9999999"
+        );
+        assert_eq!(
+            Objective::parse_ratio(" .95 ").unwrap(),
+            Objective::parse_percent("95").unwrap()
+        );
+        assert_eq!(
+            Objective::parse_ratio("0.9999999999").unwrap_err(),
+            ObjectiveError::TooPrecise {
+                text: "0.9999999999".into(),
+                max: 9,
+                unit: "a ratio"
+            }
+        );
+        for text in [
+            "1",
+            "0",
+            "1.5",
+            "99",
+            "18446744073709551616",
+            "-0.5",
+            "9.99e-1",
+        ] {
+            assert!(Objective::parse_ratio(text).is_err(), "{text:?}");
+        }
     }
 }

@@ -6,7 +6,25 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
 
-use crate::duration::Duration;
+use crate::duration::{Duration, DurationError};
+
+/// The longest window or other duration a catalog may give: five years.
+/// Anything longer is a typo, and far-off times overflow date arithmetic.
+pub const MAX_DURATION: Duration = Duration::from_days(5 * 365);
+
+/// Why `text` (which reads as longer than [`MAX_DURATION`]) is refused.
+pub fn too_long(text: &str) -> String {
+    format!("`{text}` is longer than {MAX_DURATION} (5y), the longest duration a catalog may give")
+}
+
+/// A Prometheus duration of at most [`MAX_DURATION`], or why it is not one.
+pub fn bounded_duration(text: &str) -> Result<Duration, String> {
+    match Duration::parse(text) {
+        Ok(d) if d <= MAX_DURATION => Ok(d),
+        Ok(_) | Err(DurationError::Overflow(_)) => Err(too_long(text)),
+        Err(e) => Err(e.to_string()),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CalendarPeriod {

@@ -253,3 +253,242 @@ fn convert_refuses_what_it_cannot_honour() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("raw-home-wifi.yml:28:"), "{err}");
 }
+
+/// What `burnrate check` may take on the worst input a user can send it.
+const MAX_SECONDS: f64 = 5.0;
+const MAX_RSS_MB: i64 = 300;
+
+/// The largest resident set of any child process that has ended so far, in MB.
+fn peak_child_rss_mb() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage), 0);
+        usage
+    };
+    // Linux reports kilobytes.
+    usage.ru_maxrss / 1024
+}
+
+/// Checks `path` (a file or directory in a temporary directory), requiring
+/// exit code 1, every `expected` message on a line naming `file`, and the
+/// time and memory bounds.
+fn check_refuses(path: &Path, file: &Path, expected: &[&str]) {
+    let start = std::time::Instant::now();
+    let out = burnrate(&["check", path.to_str().expect("UTF-8 temp path")]);
+    let seconds = start.elapsed().as_secs_f64();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for message in expected {
+        let prefix = format!("{}:", file.display());
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(message)),
+            "missing `{prefix}… {message}` in:\n{text}"
+        );
+    }
+    assert!(
+        seconds < MAX_SECONDS,
+        "{} took {seconds:.1} s",
+        file.display()
+    );
+    let rss = peak_child_rss_mb();
+    assert!(rss < MAX_RSS_MB, "{} peaked at {rss} MB", file.display());
+}
+
+/// One file, written into a fresh temporary directory and checked.
+fn check_file_refuses(name: &str, content: &[u8], expected: &[&str]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(name);
+    std::fs::write(&file, content).expect("write fixture");
+    check_refuses(&file, &file, expected);
+}
+
+/// `{name}0: &{name}0 {first}`, then nine levels, each holding `fanout`
+/// aliases of the level before, written by `wrap`.
+fn alias_levels(name: &str, first: &str, fanout: usize, wrap: fn(&str) -> String) -> String {
+    let mut out = format!("{name}0: &{name}0 {first}\n");
+    for i in 1..10 {
+        let refs = vec![format!("*{name}{}", i - 1); fanout].join(", ");
+        out += &format!("{name}{i}: &{name}{i} {}\n", wrap(&refs));
+    }
+    out
+}
+
+#[test]
+fn hostile_yaml_is_refused_quickly_and_in_bounded_memory() {
+    // 400 KB of `- - - …`: overflowed the stack (exit 134) before nesting was bounded.
+    check_file_refuses(
+        "deep.yaml",
+        "- ".repeat(200_000).as_bytes(),
+        &["1:129: error: YAML nested more than 64 levels deep"],
+    );
+    check_file_refuses(
+        "deep-flow.yaml",
+        format!("{}{}", "{a: ".repeat(10_000), "}".repeat(10_000)).as_bytes(),
+        &["nested more than 64 levels deep"],
+    );
+    // Billion laughs: ten aliases of ten aliases of … of one scalar.
+    let laughs = alias_levels("a", "lol", 10, |refs| format!("[{refs}]"));
+    check_file_refuses(
+        "laughs.yaml",
+        laughs.as_bytes(),
+        &["more than 1000000 YAML nodes"],
+    );
+    // ~500 bytes of aliases used as mapping keys: past 1.5 GB before keys were counted.
+    let keys = alias_levels("l", "x", 9, |refs| format!("{{? [{refs}] : 0}}"));
+    check_file_refuses(
+        "keys.yaml",
+        keys.as_bytes(),
+        &["2:12: error: YAML syntax error: mapping keys must be plain strings"],
+    );
+    // One long scalar copied by aliases: few nodes, much text.
+    let text = format!(
+        "a: &a {}\nb: [{}]\n",
+        "x".repeat(400 << 10),
+        vec!["*a"; 100].join(", ")
+    );
+    check_file_refuses("text.yaml", text.as_bytes(), &["more than 32 MiB of text"]);
+    // 9 MB list in one flow collection that could be a key: the parser holds all of it.
+    let flow = format!("- [{}x]\n", "x, ".repeat(3_000_000));
+    check_file_refuses(
+        "flow.yaml",
+        flow.as_bytes(),
+        &["more than 512 KiB of YAML after this point"],
+    );
+    // A block list of 2.5 million items: within the size limit, past the node limit.
+    check_file_refuses(
+        "long.yaml",
+        "- a\n".repeat(2_500_000).as_bytes(),
+        &["1000000:3: error: the file expands to more than 1000000 YAML nodes"],
+    );
+}
+
+#[test]
+fn many_broken_slos_take_linear_time() {
+    // 20,000 SLOs with three errors each: counting the errors anew after
+    // every SLO made this quadratic (minutes at 100,000).
+    let mut source = String::from("version: burnrate/v1\nservice: shop\nslos:\n");
+    for i in 0..20_000 {
+        source += &format!("  - name: slo-{i}\n    objetive: 99.9\n");
+    }
+    check_file_refuses(
+        "many.yaml",
+        source.as_bytes(),
+        &[
+            "5:5: error: SLO `shop/slo-0`: `slos[0].objetive`: unknown field `objetive`; did you mean `objective`?",
+        ],
+    );
+}
+
+#[test]
+fn files_that_are_not_catalog_text_are_named() {
+    // 200 MB, sparse: refused from its length without being read.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big = dir.path().join("big.yaml");
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(200 << 20))
+        .expect("sparse file");
+    check_refuses(
+        &big,
+        &big,
+        &["1:1: error: the file is larger than 10 MiB (200 MiB)"],
+    );
+    check_file_refuses(
+        "binary.yaml",
+        b"version: burnrate/v1\nservice: a\0b\n",
+        &["2:11: error: a NUL byte (a binary file, or text in UTF-16?) at byte offset 31"],
+    );
+    check_file_refuses(
+        "latin1.yaml",
+        b"version: burnrate/v1\nservice: caf\xe9\n",
+        &["2:13: error: not UTF-8 text at byte offset 33"],
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symbolic_link_loops_are_reported() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let catalog = dir.path().join("catalog");
+    std::fs::create_dir_all(catalog.join("team")).expect("mkdir");
+    symlink(&catalog, catalog.join("team/up")).expect("symlink");
+    symlink("self.yaml", catalog.join("self.yaml")).expect("symlink");
+    check_refuses(&catalog, &catalog.join("team/up"), &["symbolic link loop"]);
+    check_refuses(
+        &catalog,
+        &catalog.join("self.yaml"),
+        &["cannot follow the symbolic link"],
+    );
+}
+
+#[test]
+fn windows_durations_and_objectives_are_bounded_in_every_format() {
+    let native = r#"version: burnrate/v1
+service: shop
+slos:
+  - name: availability
+    objective: 99.123456789
+    window: 100000000y
+    indicator:
+      ratio:
+        errors: http_requests_total{code=~"5.."}
+        total: http_requests_total
+    alerting:
+      for: 99999999999999999999y
+"#;
+    check_file_refuses(
+        "native.yaml",
+        native.as_bytes(),
+        &[
+            "5:16: error: SLO `shop/availability`: `slos[0].objective`: `99.123456789` has more precision than supported (at most 7 decimal places of percent)",
+            "6:13: error: SLO `shop/availability`: `slos[0].window`: `100000000y` is longer than 1825d (5y)",
+            "12:12: error: SLO `shop/availability`: `slos[0].alerting.for`: `99999999999999999999y` is longer than 1825d",
+        ],
+    );
+    let pyrra = r#"apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: api, namespace: shop}
+spec:
+  target: "99.5"
+  window: 6y
+  indicator:
+    ratio:
+      errors: {metric: 'http_requests_total{code=~"5.."}'}
+      total: {metric: http_requests_total}
+"#;
+    check_file_refuses(
+        "pyrra.yaml",
+        pyrra.as_bytes(),
+        &["6:11: error: SLO `shop/api`: `spec.window`: `6y` is longer than 1825d"],
+    );
+    // The days once overflowed a multiplication (a panic in debug builds).
+    let openslo = r#"apiVersion: openslo/v1
+kind: SLO
+metadata: {name: api}
+spec:
+  service: shop
+  budgetingMethod: Occurrences
+  indicator:
+    metadata: {name: api-errors}
+    spec:
+      ratioMetric:
+        counter: true
+        bad: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{code=~"5.."}'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: http_requests_total}}}
+  timeWindow:
+    - duration: 99999999999999999d
+      isRolling: true
+  objectives:
+    - target: 0.99999999999
+"#;
+    check_file_refuses(
+        "openslo.yaml",
+        openslo.as_bytes(),
+        &[
+            "15:17: error: SLO `shop/api`: `spec.timeWindow[0].duration`: `99999999999999999d` is longer than 1825d",
+            "18:15: error: SLO `shop/api`: `spec.objectives[0].target`: `0.99999999999` has more precision than supported (at most 9 decimal places of a ratio)",
+        ],
+    );
+}

@@ -31,7 +31,7 @@ use super::super::model::{Counts, Indicator, Severity};
 use super::super::native;
 use super::super::objective::Objective;
 use super::super::promql::{MatchKind, Selector};
-use super::super::window::SloWindow;
+use super::super::window::{SloWindow, bounded_duration};
 use super::super::yaml::Node;
 use super::{K8S_METADATA_FIELDS, key_pos, scalar, skip};
 use crate::duration::Duration;
@@ -275,10 +275,10 @@ fn decode_spec(ctx: Ctx, node: &Node, path: &str) -> Option<Spec> {
 
 fn window(ctx: Ctx, node: &Node, path: &str) -> Option<Duration> {
     let text = scalar(ctx, node, path, "a duration such as `4w`")?;
-    let d = match Duration::parse(text) {
+    let d = match bounded_duration(text) {
         Ok(d) => d,
         Err(e) => {
-            ctx.error(node.pos, path, e.to_string());
+            ctx.error(node.pos, path, e);
             return None;
         }
     };
@@ -353,34 +353,7 @@ fn alerting(ctx: Ctx, node: &Node, path: &str) -> AlertingSpec {
 }
 
 fn indicator(ctx: Ctx, node: &Node, path: &str) -> Option<(Indicator, Vec<String>)> {
-    let mut f = Fields::new(ctx, node, path, &INDICATOR_KINDS)?;
-    let present: Vec<&str> = INDICATOR_KINDS
-        .iter()
-        .copied()
-        .filter(|k| f.has(k))
-        .collect();
-    if present.len() != 1 {
-        let found = if present.is_empty() {
-            "none".to_string()
-        } else {
-            decode::quote_list(&present)
-        };
-        ctx.error(
-            f.pos(),
-            path,
-            format!(
-                "expected exactly one indicator ({}), found {found}",
-                decode::quote_list(&INDICATOR_KINDS)
-            ),
-        );
-        skip(&mut f, &INDICATOR_KINDS);
-        f.finish();
-        return None;
-    }
-    let kind = present[0];
-    let body = f.get(kind)?;
-    let field = f.field(kind);
-    f.finish();
+    let (kind, body, field) = decode::one_kind(ctx, node, path, &INDICATOR_KINDS, "indicator")?;
     match kind {
         "ratio" => {
             let mut r = Fields::new(ctx, body, &field, &RATIO_FIELDS)?;
@@ -427,7 +400,7 @@ fn indicator(ctx: Ctx, node: &Node, path: &str) -> Option<(Indicator, Vec<String
             let mut g = Fields::new(ctx, body, &field, &BOOL_GAUGE_FIELDS)?;
             let metric = g
                 .require("metric", "a selector for a 0/1 gauge")
-                .and_then(|n| native::selector(ctx, n, &g.field("metric")));
+                .and_then(|n| native::indicator::selector(ctx, n, &g.field("metric")));
             let grouping = grouping(&mut g);
             g.finish();
             Some((Indicator::BoolGauge { selector: metric? }, grouping))
@@ -440,7 +413,7 @@ fn query(ctx: Ctx, node: &Node, path: &str) -> Option<Selector> {
     let mut f = Fields::new(ctx, node, path, &QUERY_FIELDS)?;
     let selector = f
         .require("metric", "a series selector")
-        .and_then(|n| native::selector(ctx, n, &f.field("metric")));
+        .and_then(|n| native::indicator::selector(ctx, n, &f.field("metric")));
     f.finish();
     selector
 }
@@ -511,7 +484,7 @@ fn latency(
                 count: histogram.with_metric(&format!("{base}_count")),
                 bucket: histogram,
                 threshold,
-                le: native::le_text(threshold),
+                le: native::indicator::le_text(threshold),
             })
         }
         _ => Some(Indicator::Ratio {

@@ -156,27 +156,7 @@ fn decode_slo(ctx: Ctx, node: &Node, path: &str, service: Option<&str>) -> Optio
 }
 
 fn sli(ctx: Ctx, node: &Node, path: &str) -> Option<Indicator> {
-    let mut f = Fields::new(ctx, node, path, &SLI_KINDS)?;
-    let present: Vec<&str> = SLI_KINDS.iter().copied().filter(|k| f.has(k)).collect();
-    if present.len() != 1 {
-        let found = if present.is_empty() {
-            "none".to_string()
-        } else {
-            decode::quote_list(&present)
-        };
-        ctx.error(
-            f.pos(),
-            path,
-            format!("expected exactly one SLI kind (`events`, `raw` or `plugin`), found {found}"),
-        );
-        skip(&mut f, &SLI_KINDS);
-        f.finish();
-        return None;
-    }
-    let kind = present[0];
-    let body = f.get(kind)?;
-    let field = f.field(kind);
-    f.finish();
+    let (kind, body, field) = decode::one_kind(ctx, node, path, &SLI_KINDS, "SLI kind")?;
     match kind {
         "events" => {
             let mut e = Fields::new(ctx, body, &field, &EVENTS_FIELDS)?;
@@ -185,13 +165,13 @@ fn sli(ctx: Ctx, node: &Node, path: &str) -> Option<Indicator> {
                     "error_query",
                     "a query counting bad events over `{{.window}}`",
                 )
-                .and_then(|n| native::events_query(ctx, n, &e.field("error_query")));
+                .and_then(|n| native::indicator::events_query(ctx, n, &e.field("error_query")));
             let total = e
                 .require(
                     "total_query",
                     "a query counting all events over `{{.window}}`",
                 )
-                .and_then(|n| native::events_query(ctx, n, &e.field("total_query")));
+                .and_then(|n| native::indicator::events_query(ctx, n, &e.field("total_query")));
             e.finish();
             Some(Indicator::Events {
                 counts: Counts::Bad,

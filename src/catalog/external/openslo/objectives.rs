@@ -1,7 +1,7 @@
 //! An SLO's `objectives`: each one's target, and the names of the burnrate
 //! SLOs they become.
 
-use crate::catalog::decode::{self, Ctx, Fields};
+use crate::catalog::decode::{Ctx, Fields};
 use crate::catalog::diagnostic::Pos;
 use crate::catalog::external::slug;
 use crate::catalog::native;
@@ -53,16 +53,12 @@ pub(super) fn objective(
             );
             None
         }
-        (Some(n), None) => {
-            let v = decode::number(ctx, n, &f.field("target"), "a ratio such as `0.995`")?;
-            match Objective::from_ratio(v) {
-                Ok(o) => Some(o),
-                Err(_) => {
-                    ctx.error(n.pos, &f.field("target"), format!("the target must be a ratio strictly between 0 and 1, found `{v}` (use `targetPercent` for percentages)"));
-                    None
-                }
-            }
-        }
+        (Some(n), None) => native::ratio_objective(
+            ctx,
+            n,
+            &f.field("target"),
+            " (use `targetPercent` for percentages)",
+        ),
         (None, Some(n)) => native::objective(ctx, n, &f.field("targetPercent")),
     };
     if !threshold && occurrences == Some(true) {

@@ -342,7 +342,11 @@ impl Resolver<'_, '_> {
         let query_node = query_node?;
         let text = scalar(ctx, query_node, &query_field, "a PromQL query")?;
         let query = if text.contains("{{") {
-            Query::Windowed(native::events_query(ctx, query_node, &query_field)?)
+            Query::Windowed(native::indicator::events_query(
+                ctx,
+                query_node,
+                &query_field,
+            )?)
         } else if let Ok(selector) = Selector::parse(text) {
             Query::Selector(selector)
         } else {

@@ -8,7 +8,7 @@ use super::list;
 use crate::catalog::decode::{self, Ctx, Fields};
 use crate::catalog::diagnostic::Pos;
 use crate::catalog::external::scalar;
-use crate::catalog::window::{CalendarPeriod, SloWindow};
+use crate::catalog::window::{CalendarPeriod, MAX_DURATION, SloWindow, too_long};
 use crate::catalog::yaml::Node;
 use crate::duration::Duration;
 
@@ -31,16 +31,22 @@ pub(super) fn shorthand(text: &str) -> Result<Shorthand, String> {
         )
     };
     let n: u64 = number.parse().map_err(|_| bad())?;
-    Ok(match unit {
-        "m" => Shorthand::Fixed(Duration::from_mins(n)),
-        "h" => Shorthand::Fixed(Duration::from_hours(n)),
-        "d" => Shorthand::Fixed(Duration::from_days(n)),
-        "w" => Shorthand::Fixed(Duration::from_days(n * 7)),
-        "M" => Shorthand::Months(n),
-        "Q" => Shorthand::Quarters(n),
-        "Y" => Shorthand::Years(n),
+    // Bounded before multiplying: a long enough number of days would overflow.
+    const DAYS: u64 = MAX_DURATION.as_millis() / 86_400_000;
+    let (most, shorthand): (u64, fn(u64) -> Shorthand) = match unit {
+        "m" => (DAYS * 1440, |n| Shorthand::Fixed(Duration::from_mins(n))),
+        "h" => (DAYS * 24, |n| Shorthand::Fixed(Duration::from_hours(n))),
+        "d" => (DAYS, |n| Shorthand::Fixed(Duration::from_days(n))),
+        "w" => (DAYS / 7, |n| Shorthand::Fixed(Duration::from_days(n * 7))),
+        "M" => (DAYS * 12 / 365, Shorthand::Months),
+        "Q" => (DAYS * 4 / 365, Shorthand::Quarters),
+        "Y" => (DAYS / 365, Shorthand::Years),
         _ => return Err(bad()),
-    })
+    };
+    if n > most {
+        return Err(too_long(text));
+    }
+    Ok(shorthand(n))
 }
 
 /// `timeWindow`: `Some(None)` when absent, `None` on error.
@@ -207,6 +213,13 @@ mod tests {
         assert_eq!(shorthand("1Y"), Ok(Shorthand::Years(1)));
         for bad in ["", "d", "1.5d", "1h30m", "5s", "-1d"] {
             assert!(shorthand(bad).is_err(), "{bad}");
+        }
+        assert_eq!(shorthand("5Y"), Ok(Shorthand::Years(5)));
+        for long in ["6Y", "61M", "1826d", "99999999999999999d", "3000000m"] {
+            assert!(
+                shorthand(long).unwrap_err().contains("longer than 1825d"),
+                "{long}"
+            );
         }
     }
 }

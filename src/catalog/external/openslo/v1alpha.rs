@@ -201,18 +201,7 @@ fn v1alpha_objective(ctx: Ctx, node: &Node, path: &str) -> Option<(Objective, In
     }
     let objective = f
         .require("target", "a ratio such as `0.999`")
-        .and_then(|n| {
-            let v = decode::number(ctx, n, &f.field("target"), "a ratio such as `0.999`")?;
-            Objective::from_ratio(v)
-                .map_err(|_| {
-                    ctx.error(
-                        n.pos,
-                        &f.field("target"),
-                        format!("the target must be a ratio strictly between 0 and 1, found `{v}`"),
-                    )
-                })
-                .ok()
-        });
+        .and_then(|n| native::ratio_objective(ctx, n, &f.field("target"), ""));
     let indicator = f
         .require(
             "ratioMetrics",
@@ -264,7 +253,7 @@ fn v1alpha_metric(ctx: Ctx, node: &Node, path: &str) -> Option<WindowedQuery> {
     }
     let query = f
         .require("query", "a PromQL query counting events over `{{.window}}`")
-        .and_then(|n| native::events_query(ctx, n, &f.field("query")));
+        .and_then(|n| native::indicator::events_query(ctx, n, &f.field("query")));
     f.finish();
     query
 }
