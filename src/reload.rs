@@ -1,8 +1,7 @@
 //! Catalog changes without restart: SIGHUP, a file watch (polling), or the
 //! API's reload. A catalog with errors is refused and the last good one kept.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -116,42 +115,21 @@ impl Reloader {
     }
 }
 
-/// Names, sizes and modification times of every file under the paths.
+/// Names, sizes and modification times of the catalog files: the same walk
+/// the loader makes (each directory once, symbolic link loops skipped).
 fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
-    let mut out = Vec::new();
-    let mut visited = HashSet::new();
-    for p in paths {
-        walk(p, &mut out, &mut visited);
-    }
-    out.sort();
-    out
-}
-
-/// Walks a tree, following symlinks but entering each directory once, so a
-/// symlink loop ends the walk instead of recursing without end.
-fn walk(
-    path: &Path,
-    out: &mut Vec<(PathBuf, u64, Option<SystemTime>)>,
-    visited: &mut HashSet<PathBuf>,
-) {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return;
-    };
-    if meta.is_dir() {
-        let Ok(real) = std::fs::canonicalize(path) else {
-            return;
-        };
-        if !visited.insert(real) {
-            return;
-        }
-        if let Ok(entries) = std::fs::read_dir(path) {
-            for entry in entries.flatten() {
-                walk(&entry.path(), out, visited);
-            }
-        }
-    } else {
-        out.push((path.to_path_buf(), meta.len(), meta.modified().ok()));
-    }
+    let files = catalog::catalog_files(paths)
+        .map(|(files, _)| files)
+        .unwrap_or_default();
+    files
+        .into_iter()
+        .map(|path| {
+            let meta = std::fs::metadata(&path).ok();
+            let len = meta.as_ref().map_or(0, |m| m.len());
+            let modified = meta.and_then(|m| m.modified().ok());
+            (path, len, modified)
+        })
+        .collect()
 }
 
 #[cfg(test)]

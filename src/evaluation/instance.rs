@@ -440,14 +440,15 @@ mod never_panics {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]
         fn any_objective_window_and_counts(
-            ratio in prop_oneof![Just(1e-7), Just(0.5), Just(0.9999999), 1e-7..0.9999999f64],
+            ppb in prop_oneof![Just(1u64), Just(500_000_000), Just(999_999_999), 1u64..999_999_999],
             window_mins in prop_oneof![Just(60u64), Just(5 * 365 * 24 * 60), 60u64..5 * 365 * 24 * 60],
             windows in proptest::collection::vec(counts(), REPORTED_WINDOWS.len() + 2),
             slo_window in counts(),
             at_mins in prop_oneof![Just(0i64), Just(29_000_000), 0i64..30_000_000],
         ) {
             let mut slo = base();
-            let Ok(objective) = Objective::from_ratio(ratio) else { return Ok(()) };
+            // The objective in parts per billion: 0.000000001 to 0.999999999.
+            let objective = Objective::parse_ratio(&format!("0.{ppb:09}")).expect("an objective");
             slo.objective = objective;
             slo.window = SloWindow::Rolling(Duration::from_mins(window_mins));
             let plan = WindowPlan::new(&slo, Minute::nth(at_mins));

@@ -212,3 +212,20 @@ fn the_checker_sees_what_it_must() {
     );
     assert_eq!(layers.last(), Some(&vec!["cli".to_string()]));
 }
+
+#[test]
+fn no_source_file_is_longer_than_700_lines() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(f)
+                .expect("read source")
+                .lines()
+                .count();
+            (lines > 700).then(|| format!("{} ({lines} lines)", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these along a seam: {long:?}");
+}
