@@ -304,17 +304,6 @@ fn check_file_refuses(name: &str, content: &[u8], expected: &[&str]) {
     check_refuses(&file, &file, expected);
 }
 
-/// `{name}0: &{name}0 {first}`, then nine levels, each holding `fanout`
-/// aliases of the level before, written by `wrap`.
-fn alias_levels(name: &str, first: &str, fanout: usize, wrap: fn(&str) -> String) -> String {
-    let mut out = format!("{name}0: &{name}0 {first}\n");
-    for i in 1..10 {
-        let refs = vec![format!("*{name}{}", i - 1); fanout].join(", ");
-        out += &format!("{name}{i}: &{name}{i} {}\n", wrap(&refs));
-    }
-    out
-}
-
 #[test]
 fn hostile_yaml_is_refused_quickly_and_in_bounded_memory() {
     // 400 KB of `- - - …`: overflowed the stack (exit 134) before nesting was bounded.
@@ -329,14 +318,14 @@ fn hostile_yaml_is_refused_quickly_and_in_bounded_memory() {
         &["nested more than 64 levels deep"],
     );
     // Billion laughs: ten aliases of ten aliases of … of one scalar.
-    let laughs = alias_levels("a", "lol", 10, |refs| format!("[{refs}]"));
+    let laughs = testkit::hostile::alias_levels("a", "lol", 10, |refs| format!("[{refs}]"));
     check_file_refuses(
         "laughs.yaml",
         laughs.as_bytes(),
         &["more than 1000000 YAML nodes"],
     );
     // ~500 bytes of aliases used as mapping keys: past 1.5 GB before keys were counted.
-    let keys = alias_levels("l", "x", 9, |refs| format!("{{? [{refs}] : 0}}"));
+    let keys = testkit::hostile::alias_levels("l", "x", 9, |refs| format!("{{? [{refs}] : 0}}"));
     check_file_refuses(
         "keys.yaml",
         keys.as_bytes(),

@@ -227,3 +227,52 @@ async fn killed_mid_backfill_leaves_no_duplicate_or_missing_bucket() {
         assert_eq!(a, b, "hour {}", a.hour);
     }
 }
+
+/// Each hostile file, dropped into a running catalog, is refused on reload
+/// (quickly, naming the file) and the last good catalog keeps running; so
+/// is a symbolic link loop.
+#[test]
+fn hostile_files_never_replace_the_running_catalog() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("slo-definitions/checkout.yaml"),
+        dir.path().join("checkout.yaml"),
+    )
+    .expect("copy a valid file");
+    let paths = vec![dir.path().to_path_buf()];
+    let good = burnrate::reload::load_catalog(&paths).expect("a valid catalog");
+    let count = good.slos.len();
+    assert!(count > 0);
+    let (reloader, _rx) = burnrate::reload::Reloader::new(paths, good);
+    let mut hostile = testkit::hostile::catalog_files();
+    hostile.push(("loop", Vec::new()));
+    for (name, content) in hostile {
+        let path = dir.path().join(name);
+        if name == "loop" {
+            std::os::unix::fs::symlink(dir.path(), &path).expect("symlink loop");
+            std::os::unix::fs::symlink("self.yaml", dir.path().join("self.yaml"))
+                .expect("self link");
+        } else {
+            std::fs::write(&path, &content).expect("write");
+        }
+        let started = Instant::now();
+        let refused = reloader.reload("test").expect_err(name).to_string();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        assert!(
+            refused.contains(name) || name == "loop" && refused.contains("self.yaml"),
+            "{name}: {refused}"
+        );
+        assert_eq!(
+            reloader.current().slos.len(),
+            count,
+            "{name}: the last good catalog runs"
+        );
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(dir.path().join("self.yaml"));
+    }
+    assert_eq!(reloader.reload("test").expect("valid again"), count);
+}

@@ -28,6 +28,7 @@
 
 pub mod alertmanager;
 pub mod database;
+pub mod hostile;
 pub mod http;
 pub mod ports;
 pub mod postgres;
