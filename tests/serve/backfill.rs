@@ -60,6 +60,33 @@ fn new_slos() -> Vec<String> {
         .collect()
 }
 
+/// Serve settings for these tests: reloads come from the test, not from the
+/// file watcher; two backfills at a time.
+fn settings(
+    dir: &std::path::Path,
+    prom: &TestPrometheus,
+    db: &TestDatabase,
+    interval_s: u64,
+    chunk_days: u64,
+) -> ServeSettings {
+    ServeSettings {
+        catalog: vec![dir.to_path_buf()],
+        prometheus: PrometheusConfig::new(prom.url()),
+        database_url: burnrate::secret::Secret::new(db.url()),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        interval: burnrate::duration::Duration::from_secs(interval_s),
+        concurrency: 8,
+        backfill_concurrency: 2,
+        ingest: IngestSettings {
+            chunk: burnrate::duration::Duration::from_days(chunk_days),
+            ..IngestSettings::default()
+        },
+        watch_interval: Duration::from_secs(3600),
+        api: Default::default(),
+        alerting: Default::default(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_slos_backfill_beside_the_cycle() {
     let prom = TestPrometheus::start().await;
@@ -75,24 +102,14 @@ async fn new_slos_backfill_beside_the_cycle() {
         slo("running-c", "7d", "route=\"/pay\""),
     ];
     std::fs::write(dir.path().join("running.yaml"), catalog(&running)).expect("write");
-    let settings = ServeSettings {
-        catalog: vec![dir.path().to_path_buf()],
-        prometheus: PrometheusConfig::new(prom.url()),
-        database_url: burnrate::secret::Secret::new(db.url()),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        interval: burnrate::duration::Duration::from_secs(INTERVAL_S as u64),
-        concurrency: 8,
-        backfill_concurrency: 2,
-        ingest: IngestSettings {
-            // Two chunks per 30-day SLO: progress has a step to show.
-            chunk: burnrate::duration::Duration::from_days(16),
-            ..IngestSettings::default()
-        },
-        // Reloads come from the test, not from the file watcher.
-        watch_interval: Duration::from_secs(3600),
-        api: Default::default(),
-        alerting: Default::default(),
-    };
+    let settings = settings(
+        dir.path(),
+        &prom,
+        &db,
+        INTERVAL_S as u64,
+        // Two chunks per 30-day SLO: progress has a step to show.
+        16,
+    );
     let app = App::build(settings).await.expect("app");
     let state = app.state();
     let metrics_url = format!("http://{}/metrics", app.local_addr());
@@ -201,7 +218,7 @@ async fn new_slos_backfill_beside_the_cycle() {
             break;
         }
         assert!(
-            reloaded.elapsed() < Duration::from_secs(150),
+            reloaded.elapsed() < Duration::from_secs(240),
             "{done} of {NEW_SLOS} new SLOs evaluated after {:?}",
             reloaded.elapsed()
         );
@@ -246,6 +263,91 @@ async fn new_slos_backfill_beside_the_cycle() {
             status.events.total - status.events.good
         );
     }
+    let _ = stop.send(());
+    server.await.expect("join").expect("server");
+}
+
+/// A backfill whose SLO changes its SLI or leaves the catalog is cancelled:
+/// the SLO comes back with the new SLI's counts, the removed one never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_changes_cancel_backfills() {
+    let prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    prom.remote_write(&series).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("slos.yaml");
+    let before = vec![
+        slo("changed", "30d", "route=\"/cart\""),
+        slo("removed", "30d", ""),
+    ];
+    std::fs::write(&file, catalog(&before)).expect("write");
+    // A chunk a day: the backfills last long enough to be interrupted.
+    let settings = settings(dir.path(), &prom, &db, 10, 1);
+    let app = App::build(settings).await.expect("app");
+    let state = app.state();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let start = Instant::now();
+    loop {
+        let snapshot = state.snapshot();
+        let backfilling = ["shop/changed", "shop/removed"].iter().all(|id| {
+            snapshot
+                .instances
+                .get(*id)
+                .is_some_and(|s| s.data_state == DataState::Backfilling)
+        });
+        if backfilling {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the SLOs never showed as backfilling"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    std::fs::write(&file, catalog(&[slo("changed", "30d", "route=\"/pay\"")])).expect("write");
+    state.reloader.reload("test").expect("reload");
+    let (reloaded, reloaded_at) = (Instant::now(), Utc::now());
+    let status = loop {
+        let snapshot = state.snapshot();
+        if snapshot.published_at.is_none_or(|t| t < reloaded_at) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert!(
+            !snapshot.instances.contains_key("shop/removed"),
+            "a removed SLO came back"
+        );
+        if let Some(s) = snapshot.instances.get("shop/changed")
+            && !matches!(s.data_state, DataState::Backfilling | DataState::Pending)
+        {
+            break s.clone();
+        }
+        assert!(
+            reloaded.elapsed() < Duration::from_secs(90),
+            "the changed SLO was never evaluated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let at = status.evaluated_at.expect("evaluated").timestamp_millis();
+    let total = exact_increase(&series, |get| get("route") == "/pay", at - 30 * DAY, at);
+    assert!(
+        (status.events.total - total).abs() <= 1e-9 * total,
+        "counts of the new SLI: total {} vs exact {total}",
+        status.events.total
+    );
+    // Another cycle: the cancelled backfill's runtime does not return either.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let snapshot = state.snapshot();
+    assert_eq!(
+        snapshot.instances.keys().collect::<Vec<_>>(),
+        ["shop/changed"]
+    );
     let _ = stop.send(());
     server.await.expect("join").expect("server");
 }
