@@ -351,3 +351,76 @@ async fn catalog_changes_cancel_backfills() {
     let _ = stop.send(());
     server.await.expect("join").expect("server");
 }
+
+/// A backfill that fails (Prometheus down) keeps what it stored, shows the
+/// error, and completes exactly once Prometheus is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_backfill_is_retried() {
+    let mut prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    prom.remote_write(&series).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("slos.yaml"),
+        catalog(&[slo("month", "30d", "")]),
+    )
+    .expect("write");
+    let app = App::build(settings(dir.path(), &prom, &db, 10, 1))
+        .await
+        .expect("app");
+    let state = app.state();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let status = || state.snapshot().instances.get("shop/month").cloned();
+    let start = Instant::now();
+    // The snapshot is published once a cycle: stopped as soon as it shows the backfill.
+    while !status().is_some_and(|s| s.data_state == DataState::Backfilling) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never backfilling"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    prom.stop().await;
+    let start = Instant::now();
+    let failed = loop {
+        if let Some(s) = status().filter(|s| s.error.is_some()) {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the failure never showed: {:?}",
+            status().map(|s| (s.data_state, s.backfill_progress))
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed.data_state, DataState::Backfilling);
+    assert!(failed.backfill_progress.is_some_and(|p| p < 1.0));
+
+    prom.start_again().await;
+    let start = Instant::now();
+    let done = loop {
+        if let Some(s) = status().filter(|s| s.data_state == DataState::Ok) {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the backfill never completed: {:?}",
+            status().map(|s| (s.data_state, s.backfill_progress, s.error))
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let at = done.evaluated_at.expect("evaluated").timestamp_millis();
+    let total = exact_increase(&series, |_| true, at - 30 * DAY, at);
+    assert!(
+        (done.events.total - total).abs() <= 1e-9 * total,
+        "total {} vs exact {total}",
+        done.events.total
+    );
+    let _ = stop.send(());
+    server.await.expect("join").expect("server");
+}
