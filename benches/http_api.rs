@@ -155,6 +155,7 @@ async fn run() {
         listen: "127.0.0.1:0".parse().unwrap(),
         interval: burnrate::duration::Duration::from_mins(1),
         concurrency: 8,
+        backfill_concurrency: 2,
         ingest: IngestSettings {
             // One backfill query per SLO: the seeded data is recent.
             chunk: burnrate::duration::Duration::from_days(31),

@@ -104,7 +104,7 @@ pub struct Verdict {
 
 /// Judges one instance against its SLO's policy.
 ///
-/// * `pending`, `no_data` and `stale` instances, instances whose last
+/// * `pending`, `backfilling`, `no_data` and `stale` instances, instances whose last
 ///   evaluation is outdated, and any instance without a budget figure are
 ///   decided by `on_no_data`;
 /// * otherwise (`ok`, `low_traffic`) the instance is denied while its budget
@@ -127,6 +127,9 @@ pub fn judge(policy: &GatePolicy, facts: &Facts) -> Verdict {
     };
     let remaining = match (facts.data_state, facts.budget_remaining) {
         (DataState::Pending, _) => return no_data("not evaluated yet".to_string()),
+        (DataState::Backfilling, _) => {
+            return no_data("not evaluated yet: its history is still loading".to_string());
+        }
         (DataState::NoData, _) => return no_data("no events in the SLO window".to_string()),
         (DataState::Stale, _) => {
             return no_data(
@@ -400,6 +403,9 @@ mod tests {
             ("low traffic judged", &default, facts(LowTraffic, Some(0.5), &[]), Allow, "low traffic"),
             ("low traffic denied", &default, facts(LowTraffic, Some(-0.5), &[]), Deny, "below"),
             ("pending, default", &default, facts(Pending, None, &[]), Undecided, "not evaluated yet"),
+            ("backfilling, default", &default, facts(Backfilling, None, &[]), Undecided, "history is still loading"),
+            ("backfilling, deny", &strict, facts(Backfilling, Some(0.9), &[]), Deny, "says deny"),
+            ("backfilling, allow", &lenient, facts(Backfilling, None, &[]), Allow, "says allow"),
             ("no data, default", &default, facts(NoData, None, &[]), Undecided, "cannot decide"),
             ("no data, deny", &strict, facts(NoData, None, &[]), Deny, "says deny"),
             ("no data, allow", &lenient, facts(NoData, None, &[]), Allow, "says allow"),

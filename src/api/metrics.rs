@@ -238,7 +238,7 @@ fn render_instances(view: &View) -> Bytes {
         &mut out,
         name,
         "gauge",
-        "1 for the instance's data state (pending, ok, no_data, low_traffic, stale), 0 for the others.",
+        "1 for the instance's data state (pending, backfilling, ok, no_data, low_traffic, stale), 0 for the others.",
     );
     for (s, labels) in statuses() {
         for candidate in DataState::ALL {
@@ -368,6 +368,36 @@ fn render_health(
     }
     if let Some(sender) = alert_sender {
         render_delivery(out, &sender.stats());
+    }
+
+    // Per SLO, not per instance: an SLO's instances backfill together.
+    let mut backfilling = std::collections::BTreeMap::new();
+    for e in &view.entries {
+        let s = &e.status;
+        if s.data_state == DataState::Backfilling {
+            backfilling
+                .entry((s.service.as_str(), s.name.as_str()))
+                .or_insert(s.backfill_progress.unwrap_or(0.0));
+        }
+    }
+    let name = "burnrate_backfills_running";
+    let mut f = Family::header(
+        out,
+        name,
+        "gauge",
+        "SLOs whose history is loading outside the evaluation cycle (running or waiting for a slot).",
+    );
+    f.sample(name, "", backfilling.len() as f64);
+    let name = "burnrate_backfill_progress";
+    let mut f = Family::header(
+        out,
+        name,
+        "gauge",
+        "Share of an SLO's history loaded so far (0 to 1), while it backfills.",
+    );
+    for ((service, slo), progress) in &backfilling {
+        let labels = format!("service=\"{}\",slo=\"{}\"", escape(service), escape(slo));
+        f.sample(name, &labels, *progress);
     }
 
     let name = "burnrate_ingestion_lag_seconds";

@@ -133,6 +133,10 @@ pub struct SloStatus {
     pub window: String,
     pub evaluated_at: Option<DateTime<Utc>>,
     pub data_state: DataState,
+    /// Share of the SLO's history loaded so far, 0 to 1, while `data_state` is
+    /// `backfilling`; null otherwise.
+    #[schema(example = 0.4)]
+    pub backfill_progress: Option<f64>,
     /// The worst state among the instance's alerts.
     pub alert_state: AlertState,
     /// Good events / total events over the SLO window.
@@ -198,6 +202,8 @@ impl SloStatus {
             window: s.window.clone(),
             evaluated_at: s.evaluated_at,
             data_state: s.data_state,
+            backfill_progress: finite(s.backfill_progress)
+                .filter(|_| s.data_state == DataState::Backfilling),
             alert_state,
             sli: finite(s.sli),
             events: Events {

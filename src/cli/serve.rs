@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// SLOs evaluated at the same time.
     #[arg(long, env = "BURNRATE_CONCURRENCY", default_value_t = 8)]
     pub concurrency: usize,
+    /// SLOs loading their history at once, outside the evaluation cycle (new
+    /// or reset SLOs, and gaps longer than --backfill-chunk).
+    #[arg(long, env = "BURNRATE_BACKFILL_CONCURRENCY", default_value_t = 2)]
+    pub backfill_concurrency: usize,
     /// Recent span re-read every cycle, so late samples are counted.
     #[arg(long, default_value = "2m")]
     pub reread: Duration,
@@ -177,6 +181,7 @@ impl ServeArgs {
             listen: self.listen,
             interval: self.interval,
             concurrency: self.concurrency,
+            backfill_concurrency: self.backfill_concurrency,
             ingest: IngestSettings {
                 reread: self.reread,
                 chunk: self.backfill_chunk,

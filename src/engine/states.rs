@@ -12,8 +12,10 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataState {
-    /// Not evaluated yet (backfill still running).
+    /// Not evaluated yet.
     Pending,
+    /// History is loading outside the evaluation cycle; evaluated once it is complete.
+    Backfilling,
     Ok,
     /// No events at all: a state of its own, never 100% and never NaN.
     NoData,
@@ -25,8 +27,9 @@ pub enum DataState {
 }
 
 impl DataState {
-    pub const ALL: [DataState; 5] = [
+    pub const ALL: [DataState; 6] = [
         DataState::Pending,
+        DataState::Backfilling,
         DataState::Ok,
         DataState::NoData,
         DataState::LowTraffic,
@@ -37,6 +40,7 @@ impl DataState {
     pub fn as_str(self) -> &'static str {
         match self {
             DataState::Pending => "pending",
+            DataState::Backfilling => "backfilling",
             DataState::Ok => "ok",
             DataState::NoData => "no_data",
             DataState::LowTraffic => "low_traffic",

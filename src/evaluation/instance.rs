@@ -217,6 +217,7 @@ pub fn evaluate<'a>(
         alerts,
         budget_exhausted,
         error: None,
+        backfill_progress: None,
         ..previous.clone()
     };
     Evaluation {

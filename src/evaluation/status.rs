@@ -73,6 +73,8 @@ pub struct InstanceStatus {
     /// Event counts are complete up to here (for the ingestion-lag metric).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingested_until: Option<DateTime<Utc>>,
+    /// Share of the history loaded (0 to 1) while `data_state` is `backfilling`.
+    pub backfill_progress: Option<f64>,
 }
 
 impl InstanceStatus {
@@ -107,6 +109,7 @@ impl InstanceStatus {
             budget_exhausted: None,
             error: None,
             ingested_until: None,
+            backfill_progress: None,
         }
     }
 

@@ -29,6 +29,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     pub interval: Duration,
     pub concurrency: usize,
+    /// Backfills running at once, outside the evaluation cycle.
+    pub backfill_concurrency: usize,
     pub ingest: IngestSettings,
     /// How often catalog files are checked for changes.
     pub watch_interval: std::time::Duration,
@@ -124,6 +126,7 @@ impl App {
             state: Arc::clone(&self.state),
             interval: self.settings.interval,
             concurrency: self.settings.concurrency,
+            backfill_concurrency: self.settings.backfill_concurrency,
         };
         let scheduler = tokio::spawn(scheduler.run(self.catalog_rx));
         let watcher = tokio::spawn(

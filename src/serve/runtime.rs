@@ -1,8 +1,11 @@
 //! One SLO's life in `burnrate serve`: backfill, incremental ingestion,
-//! evaluation of every window and alert tier, each cycle.
+//! evaluation of every window and alert tier, each cycle. The scheduler runs
+//! long backfills (`SloRuntime::backfill`) in their own task, outside the
+//! cycle; `SloRuntime::cycle` alone still does everything, for callers that
+//! want one SLO brought up to date in one call.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
@@ -79,6 +82,24 @@ impl CycleError {
     }
 }
 
+/// What readers see of an SLO while it backfills in its own task: its
+/// instances' statuses, `backfilling` with the share loaded so far. The task
+/// writes, the scheduler reads when it publishes.
+#[derive(Debug, Clone, Default)]
+pub struct BackfillProgress(Arc<Mutex<Vec<InstanceStatus>>>);
+
+impl BackfillProgress {
+    pub fn statuses(&self) -> Vec<InstanceStatus> {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, statuses: Vec<InstanceStatus>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = statuses;
+        }
+    }
+}
+
 struct Instance {
     id: i64,
     history: EventHistory,
@@ -141,6 +162,75 @@ impl SloRuntime {
             .max_length()
             .max(alerts)
             .max(Duration::from_days(3))
+    }
+
+    /// Whether bringing this SLO up to `now` is a backfill, too long for a
+    /// cycle: it has no stored counts yet (new, or its SLI changed), or its
+    /// gap is longer than one chunk (after an outage). Loads the SLO first.
+    pub async fn needs_backfill(
+        &mut self,
+        services: &Services,
+        now: DateTime<Utc>,
+    ) -> Result<bool, CycleError> {
+        let now_ms = now.timestamp_millis();
+        if !self.loaded {
+            self.load(services, now_ms).await?;
+        }
+        let chunk = services.settings.chunk.as_millis() as i64;
+        Ok(match &self.state {
+            None => true,
+            Some(s) => now_ms - s.ingested_until > chunk,
+        })
+    }
+
+    /// Marks every instance `backfilling` at `progress` and shows it to readers.
+    pub fn show_backfilling(&mut self, progress: f64, shared: &BackfillProgress) {
+        for instance in self.instances.values_mut() {
+            instance.status.data_state = DataState::Backfilling;
+            instance.status.backfill_progress = Some(progress.clamp(0.0, 1.0));
+        }
+        shared.set(self.statuses().cloned().collect());
+    }
+
+    /// Ingests everything up to now, chunk by chunk, showing progress in
+    /// `shared`; evaluation is left to the next cycle. Firing alerts are
+    /// re-sent on their schedule meanwhile. On an error, what was stored so
+    /// far stays and the next attempt continues from there.
+    #[tracing::instrument(name = "backfill", skip_all, fields(slo = %self.slo.id))]
+    pub async fn backfill(
+        &mut self,
+        services: &Services,
+        shared: &BackfillProgress,
+    ) -> Result<(), CycleError> {
+        let now_ms = Utc::now().timestamp_millis();
+        if !self.loaded {
+            self.load(services, now_ms).await?;
+        }
+        let started = std::time::Instant::now();
+        let result = self.ingest_until(services, now_ms, Some(shared)).await;
+        self.resend_alerts(services, Minute::floor(Utc::now().timestamp_millis()));
+        match &result {
+            Ok(()) => {
+                self.mark_ingested();
+                for instance in self.instances.values_mut() {
+                    instance.status.error = None;
+                }
+                self.show_backfilling(1.0, shared);
+                info!(
+                    elapsed_s = started.elapsed().as_secs(),
+                    "backfill complete; evaluated from the next cycle"
+                );
+            }
+            Err(e) => {
+                warn!(error = %e, "backfill failed; it continues from where it stopped on a later cycle");
+                count_failure(e);
+                for instance in self.instances.values_mut() {
+                    instance.status.error = Some(e.for_readers());
+                }
+                shared.set(self.statuses().cloned().collect());
+            }
+        }
+        result
     }
 
     /// One cycle at `now`: ingest what is new, then evaluate. On a Prometheus
@@ -290,6 +380,17 @@ impl SloRuntime {
         if !self.loaded {
             self.load(services, now_ms).await?;
         }
+        self.ingest_until(services, now_ms, None).await
+    }
+
+    /// Ingests up to `now_ms` in chunks, from where the stored counts end
+    /// (less the re-read span) or from the start of the history needed.
+    async fn ingest_until(
+        &mut self,
+        services: &Services,
+        now_ms: i64,
+        shared: Option<&BackfillProgress>,
+    ) -> Result<(), CycleError> {
         let target = now_ms - now_ms.rem_euclid(1000);
         let reread = services.settings.reread.as_millis() as i64;
         let (mut from, history_from) = match &self.state {
@@ -359,6 +460,11 @@ impl SloRuntime {
             self.apply_to_memory(services, &by_instance).await?;
             self.state = Some(state);
             debug!(until = %to_time(to), "backfill chunk stored");
+            if let Some(shared) = shared {
+                let done = (to - (target - total_span)) as f64 / total_span as f64;
+                self.show_backfilling(done, shared);
+                self.resend_alerts(services, Minute::floor(Utc::now().timestamp_millis()));
+            }
             if chunk < total_span && to < target && reported.elapsed().as_secs() >= 10 {
                 reported = std::time::Instant::now();
                 info!(progress = format!("{:.0}%", 100.0 * (to - (target - total_span)) as f64 / total_span as f64), until = %to_time(to), elapsed_s = started.elapsed().as_secs(), "backfill progress");

@@ -1,4 +1,7 @@
-//! The evaluation loop: every interval, each SLO's cycle, a bounded number at a time.
+//! The evaluation loop: every interval, each SLO's cycle, a bounded number at
+//! a time. Long backfills run beside it, each in its own task with a bounded
+//! share of Prometheus and PostgreSQL, so one SLO loading a month of history
+//! never holds back the evaluation and alerts of the others.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -6,10 +9,10 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
-use super::runtime::{Services, SloRuntime, sli_fingerprint};
+use super::runtime::{BackfillProgress, Services, SloRuntime, sli_fingerprint};
 use crate::api::AppState;
 use crate::catalog::Catalog;
 use crate::duration::Duration;
@@ -22,24 +25,67 @@ pub struct Scheduler {
     pub state: Arc<AppState>,
     pub interval: Duration,
     pub concurrency: usize,
+    /// Backfills running at once; the others wait for a slot.
+    pub backfill_concurrency: usize,
+}
+
+/// An SLO loading its history in its own task. The task always hands the
+/// runtime back, backfilled or not; a failed one is tried again from the cycle.
+struct Backfill {
+    fingerprint: String,
+    progress: BackfillProgress,
+    task: JoinHandle<SloRuntime>,
+}
+
+/// The SLOs the scheduler runs, by id: in the cycle, backfilling, or cancelled.
+#[derive(Default)]
+struct Running {
+    runtimes: BTreeMap<String, SloRuntime>,
+    backfills: BTreeMap<String, Backfill>,
+    /// Backfills cancelled by a catalog change that have not stopped yet: the
+    /// SLO's new runtime waits for them, so no old write lands after its own.
+    cancelled: BTreeMap<String, JoinHandle<SloRuntime>>,
 }
 
 impl Scheduler {
     pub async fn run(self, mut catalog: watch::Receiver<Arc<Catalog>>) {
-        let mut runtimes: BTreeMap<String, SloRuntime> = BTreeMap::new();
+        let mut running = Running::default();
+        let backfill_slots = Arc::new(Semaphore::new(self.backfill_concurrency.max(1)));
         loop {
             let current = catalog.borrow_and_update().clone();
-            sync_runtimes(&mut runtimes, &current);
+            running.join_finished_backfills(&current).await;
+            running.sync(&current);
             let started = Instant::now();
             let now = Utc::now();
-            runtimes = self.cycle_all(runtimes, now).await;
+            let (blocked, runtimes): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                std::mem::take(&mut running.runtimes)
+                    .into_iter()
+                    .partition(|(id, _)| running.cancelled.contains_key(id));
+            let (cycled, to_backfill) = self.cycle_all(runtimes, now).await;
+            running.runtimes = cycled;
+            running.runtimes.extend(blocked);
+            for (id, runtime) in to_backfill {
+                running
+                    .backfills
+                    .insert(id, self.start_backfill(runtime, &backfill_slots));
+            }
             let elapsed = started.elapsed();
+            let backfilling: Vec<_> = running
+                .backfills
+                .values()
+                .flat_map(|b| b.progress.statuses())
+                .collect();
             self.state.publish(
-                runtimes.values().flat_map(|r| r.statuses().cloned()),
+                running
+                    .runtimes
+                    .values()
+                    .flat_map(|r| r.statuses().cloned())
+                    .chain(backfilling),
                 elapsed,
             );
             info!(
-                slos = runtimes.len(),
+                slos = running.runtimes.len(),
+                backfilling = running.backfills.len(),
                 duration_ms = elapsed.as_millis() as u64,
                 "cycle done"
             );
@@ -48,6 +94,9 @@ impl Scheduler {
                 _ = tokio::time::sleep(wait) => {}
                 changed = catalog.changed() => {
                     if changed.is_err() {
+                        for backfill in running.backfills.values() {
+                            backfill.task.abort();
+                        }
                         return;
                     }
                 }
@@ -55,11 +104,13 @@ impl Scheduler {
         }
     }
 
+    /// Cycles every runtime that is up to date enough; hands back, unevaluated,
+    /// those whose history must be backfilled first.
     async fn cycle_all(
         &self,
         runtimes: BTreeMap<String, SloRuntime>,
         now: DateTime<Utc>,
-    ) -> BTreeMap<String, SloRuntime> {
+    ) -> (BTreeMap<String, SloRuntime>, Vec<(String, SloRuntime)>) {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         for (id, mut runtime) in runtimes {
@@ -67,43 +118,123 @@ impl Scheduler {
             let permits = Arc::clone(&permits);
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
+                // On a load error the cycle tries again and reports it as stale.
+                if let Ok(true) = runtime.needs_backfill(&services, now).await {
+                    return (id, runtime, true);
+                }
                 runtime.cycle(&services, now).await;
-                (id, runtime)
+                (id, runtime, false)
             });
         }
         let mut out = BTreeMap::new();
+        let mut to_backfill = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((id, runtime)) => {
+                Ok((id, runtime, true)) => to_backfill.push((id, runtime)),
+                Ok((id, runtime, false)) => {
                     out.insert(id, runtime);
                 }
                 // A panicking cycle loses that SLO's in-memory state only; it reloads next cycle.
                 Err(e) => warn!(error = %e, "an SLO cycle panicked"),
             }
         }
-        out
+        (out, to_backfill)
+    }
+
+    fn start_backfill(&self, mut runtime: SloRuntime, slots: &Arc<Semaphore>) -> Backfill {
+        let progress = BackfillProgress::default();
+        runtime.show_backfilling(0.0, &progress);
+        let fingerprint = runtime.fingerprint().to_string();
+        let services = Arc::clone(&self.services);
+        let slots = Arc::clone(slots);
+        let shared = progress.clone();
+        let task = tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            // A failure is logged and shown by the runtime; the cycle retries.
+            let _ = runtime.backfill(&services, &shared).await;
+            runtime
+        });
+        Backfill {
+            fingerprint,
+            progress,
+            task,
+        }
     }
 }
 
-/// Adds new SLOs, drops removed ones, and keeps history for changed SLOs whose SLI is the same.
-fn sync_runtimes(runtimes: &mut BTreeMap<String, SloRuntime>, catalog: &Catalog) {
-    let mut next = BTreeMap::new();
-    for slo in &catalog.slos {
-        let slo = Arc::new(slo.clone());
-        let id = slo.id.to_string();
-        let runtime = match runtimes.remove(&id) {
-            Some(mut existing) if existing.fingerprint() == sli_fingerprint(&slo) => {
-                existing.update_definition(slo);
-                existing
+impl Running {
+    /// Moves finished backfills into the cycle, unless the catalog dropped
+    /// their SLO or changed its SLI meanwhile: such a result is discarded.
+    async fn join_finished_backfills(&mut self, catalog: &Catalog) {
+        self.cancelled.retain(|_, task| !task.is_finished());
+        let finished: Vec<String> = self
+            .backfills
+            .iter()
+            .filter(|(_, b)| b.task.is_finished())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in finished {
+            let Some(backfill) = self.backfills.remove(&id) else {
+                continue;
+            };
+            let mut runtime = match backfill.task.await {
+                Ok(runtime) => runtime,
+                // Only that SLO's memory is lost; a new runtime loads it again.
+                Err(e) => {
+                    warn!(slo = %id, error = %e, "a backfill panicked");
+                    continue;
+                }
+            };
+            match catalog.slos.iter().find(|s| s.id.as_str() == id) {
+                Some(slo) if sli_fingerprint(slo) == backfill.fingerprint => {
+                    runtime.update_definition(Arc::new(slo.clone()));
+                    self.runtimes.insert(id, runtime);
+                }
+                _ => {
+                    info!(slo = %id, "backfill result discarded: the SLO changed or left the catalog")
+                }
             }
-            _ => SloRuntime::new(slo),
-        };
-        next.insert(id, runtime);
+        }
     }
-    for removed in runtimes.keys() {
-        info!(slo = %removed, "SLO removed from the catalog; no longer evaluated");
+
+    /// Adds new SLOs, drops removed ones, keeps history for changed SLOs whose
+    /// SLI is the same, and cancels backfills the catalog made pointless.
+    fn sync(&mut self, catalog: &Catalog) {
+        let mut next = BTreeMap::new();
+        let mut backfills = BTreeMap::new();
+        for slo in &catalog.slos {
+            let slo = Arc::new(slo.clone());
+            let id = slo.id.to_string();
+            let fingerprint = sli_fingerprint(&slo);
+            if let Some(backfill) = self.backfills.remove(&id) {
+                if backfill.fingerprint == fingerprint {
+                    backfills.insert(id, backfill);
+                    continue;
+                }
+                info!(slo = %id, "SLI changed during its backfill: backfill cancelled");
+                backfill.task.abort();
+                self.cancelled.insert(id.clone(), backfill.task);
+            }
+            let runtime = match self.runtimes.remove(&id) {
+                Some(mut existing) if existing.fingerprint() == fingerprint => {
+                    existing.update_definition(slo);
+                    existing
+                }
+                _ => SloRuntime::new(slo),
+            };
+            next.insert(id, runtime);
+        }
+        for removed in self.runtimes.keys() {
+            info!(slo = %removed, "SLO removed from the catalog; no longer evaluated");
+        }
+        for (removed, backfill) in std::mem::take(&mut self.backfills) {
+            info!(slo = %removed, "SLO removed from the catalog during its backfill: backfill cancelled");
+            backfill.task.abort();
+            self.cancelled.insert(removed, backfill.task);
+        }
+        self.runtimes = next;
+        self.backfills = backfills;
     }
-    *runtimes = next;
 }
 
 /// Time until the next tick: ticks are aligned to the interval plus a short settle delay.

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use burnrate::api::AppState;
 use burnrate::api::{ApiSettings, Secret, Tokens};
 use burnrate::catalog;
+use burnrate::evaluation::DataState;
 use burnrate::prom::{Prometheus, PrometheusConfig};
 use burnrate::serve::runtime::{IngestSettings, Services, SloRuntime};
 use burnrate::serve::{App, ServeSettings};
@@ -211,6 +212,7 @@ impl Fixture {
             listen: "127.0.0.1:0".parse().unwrap(),
             interval: burnrate::duration::Duration::from_secs(10),
             concurrency: 4,
+            backfill_concurrency: 2,
             ingest: IngestSettings::default(),
             // Reloads in these tests are the API's, not the file watch's.
             watch_interval: Duration::from_secs(3600),
@@ -261,12 +263,20 @@ impl Fixture {
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success());
-            if ok {
+            // Ready means the first cycle ran; SLOs without stored counts are
+            // evaluated on the cycle after their backfill.
+            let evaluated = self
+                .state
+                .snapshot()
+                .instances
+                .values()
+                .all(|s| !matches!(s.data_state, DataState::Pending | DataState::Backfilling));
+            if ok && evaluated {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "burnrate did not become ready within 120 s"
+                "burnrate did not become ready and evaluate every SLO within 120 s"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

@@ -57,6 +57,7 @@ async fn catalog_changes_apply_without_restart() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         interval: burnrate::duration::Duration::from_mins(1),
         concurrency: 4,
+        backfill_concurrency: 2,
         ingest: IngestSettings::default(),
         watch_interval: Duration::from_millis(100),
         api: Default::default(),
@@ -172,7 +173,7 @@ async fn killed_mid_backfill_leaves_no_duplicate_or_missing_bucket() {
     first.kill().expect("SIGKILL");
     first.wait().expect("reap");
     assert!(
-        !read_log().contains("cycle done"),
+        !read_log().contains("backfill complete"),
         "the kill came too late to interrupt the backfill"
     );
 
@@ -181,11 +182,11 @@ async fn killed_mid_backfill_leaves_no_duplicate_or_missing_bucket() {
     let start = Instant::now();
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
-        .contains("cycle done")
+        .contains("backfill complete")
     {
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "no cycle after restart:\n{}",
+            "no complete backfill after restart:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -3,6 +3,7 @@
 
 mod alerting;
 mod app;
+mod backfill;
 mod harness;
 mod ingestion;
 mod retire;
