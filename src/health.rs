@@ -8,6 +8,9 @@ pub static PROMETHEUS_ERRORS: AtomicU64 = AtomicU64::new(0);
 pub static DATABASE_ERRORS: AtomicU64 = AtomicU64::new(0);
 /// Samples skipped because their value was NaN or infinite.
 pub static NONFINITE_SAMPLES: AtomicU64 = AtomicU64::new(0);
+/// Label sets of grouped SLOs not counted because the SLO had reached its
+/// instance limit.
+pub static UNTRACKED_LABEL_SETS: AtomicU64 = AtomicU64::new(0);
 /// Catalog reloads refused because the new catalog had errors.
 pub static CATALOG_RELOAD_FAILURES: AtomicU64 = AtomicU64::new(0);
 

@@ -354,7 +354,8 @@ fn render_health(
     }
 
     use crate::health::{
-        CATALOG_RELOAD_FAILURES, DATABASE_ERRORS, NONFINITE_SAMPLES, PROMETHEUS_ERRORS, read,
+        CATALOG_RELOAD_FAILURES, DATABASE_ERRORS, NONFINITE_SAMPLES, PROMETHEUS_ERRORS,
+        UNTRACKED_LABEL_SETS, read,
     };
     #[rustfmt::skip]
     let counters = [
@@ -362,6 +363,7 @@ fn render_health(
         ("burnrate_database_errors_total", "SLO cycles that failed on a PostgreSQL query since start.", &DATABASE_ERRORS),
         ("burnrate_nonfinite_samples_total", "Samples skipped because their value was NaN or infinite.", &NONFINITE_SAMPLES),
         ("burnrate_catalog_reload_failures_total", "Catalog reloads refused because the new catalog had errors.", &CATALOG_RELOAD_FAILURES),
+        ("burnrate_untracked_label_sets_total", "Label sets of grouped SLOs not counted because the SLO reached --max-instances-per-slo.", &UNTRACKED_LABEL_SETS),
     ];
     for (name, help, counter) in counters {
         Family::header(out, name, "counter", help).sample(name, "", read(counter) as f64);

@@ -87,6 +87,9 @@ pub struct ServeArgs {
     /// before it is deleted: a revert within this time brings it back.
     #[arg(long, env = "BURNRATE_RETIRED_GRACE", default_value = "7d")]
     pub retired_grace: Duration,
+    /// Instances one grouped SLO may have; label sets beyond are reported, not counted.
+    #[arg(long, env = "BURNRATE_MAX_INSTANCES_PER_SLO", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_instances_per_slo: u64,
     /// File holding the bearer token for reads (API and /metrics); without a read token, reads are open.
     #[arg(long, env = "BURNRATE_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
@@ -186,6 +189,7 @@ impl ServeArgs {
                 reread: self.reread,
                 chunk: self.backfill_chunk,
                 retired_grace: self.retired_grace,
+                max_instances: self.max_instances_per_slo as usize,
                 ..IngestSettings::default()
             },
             watch_interval: std::time::Duration::from_secs(5),

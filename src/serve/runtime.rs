@@ -39,6 +39,9 @@ pub struct IngestSettings {
     /// Data of a changed SLI, and data beyond a shrunk window, is kept this
     /// long before it is deleted, so that a revert brings it back.
     pub retired_grace: Duration,
+    /// A grouped SLO tracks at most this many instances; label sets beyond
+    /// it are reported and not counted, so one bad label cannot flood memory.
+    pub max_instances: usize,
 }
 
 impl Default for IngestSettings {
@@ -49,6 +52,7 @@ impl Default for IngestSettings {
             history_step: Duration::from_mins(5),
             history_detail: Duration::from_days(1),
             retired_grace: Duration::from_days(7),
+            max_instances: 1000,
         }
     }
 }
@@ -121,6 +125,8 @@ pub struct SloRuntime {
     instances: BTreeMap<Labels, Instance>,
     carry: Option<ingest::Carry>,
     last_pruned_hour: i64,
+    /// Label sets refused by the instance limit, reported once each.
+    untracked: BTreeSet<Labels>,
 }
 
 impl SloRuntime {
@@ -134,6 +140,7 @@ impl SloRuntime {
             instances: BTreeMap::new(),
             carry: None,
             last_pruned_hour: 0,
+            untracked: BTreeSet::new(),
         }
     }
 
@@ -435,8 +442,16 @@ impl SloRuntime {
                 }
             };
             let mut by_instance: BTreeMap<i64, BTreeMap<Minute, EventCounts>> = BTreeMap::new();
+            let limit = services.settings.max_instances;
+            let mut refused = Vec::new();
             for (group, minutes) in grouped {
                 if !self.instances.contains_key(&group) {
+                    if self.instances.len() >= limit {
+                        if self.untracked.insert(group.clone()) {
+                            refused.push(group_key_text(&group));
+                        }
+                        continue;
+                    }
                     let id = services
                         .store
                         .instance_id(self.slo.id.as_str(), &group)
@@ -446,6 +461,17 @@ impl SloRuntime {
                 }
                 let id = self.instances[&group].id;
                 by_instance.insert(id, minutes);
+            }
+            if !refused.is_empty() {
+                crate::health::add(&crate::health::UNTRACKED_LABEL_SETS, refused.len() as u64);
+                warn!(
+                    limit,
+                    refused = refused.len(),
+                    untracked = self.untracked.len(),
+                    first = ?refused.iter().take(10).collect::<Vec<_>>(),
+                    "group_by instance limit reached: these label sets are not counted \
+                     (raise --max-instances-per-slo, or group by fewer labels)"
+                );
             }
             let state = IngestionState {
                 sli_fingerprint: self.fingerprint.clone(),

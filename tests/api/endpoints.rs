@@ -507,6 +507,7 @@ async fn metrics_pass_promtool() {
         "burnrate_database_errors_total ",
         "burnrate_nonfinite_samples_total ",
         "burnrate_catalog_reload_failures_total ",
+        "burnrate_untracked_label_sets_total ",
         "burnrate_ingestion_lag_seconds{service=\"search\",slo=\"availability\"} ",
     ] {
         assert!(m.contains(needle), "/metrics lacks `{needle}`:\n{m}");

@@ -430,6 +430,40 @@ async fn answers_over_the_byte_cap_are_split_not_lost() {
     );
 }
 
+/// A grouped SLO past its instance limit counts the instances it has,
+/// exactly, and reports the label sets beyond it instead of dropping them
+/// silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_sets_beyond_the_instance_limit_are_reported() {
+    let prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let series = scenario(end).series();
+    prom.remote_write(&series).await;
+    let mut limited = services(&prom, &db).await;
+    limited.settings.max_instances = 2;
+    let before = burnrate::health::read(&burnrate::health::UNTRACKED_LABEL_SETS);
+    let mut runtime = SloRuntime::new(Arc::new(slo(BY_ROUTE).remove(0)));
+    runtime
+        .cycle(&limited, Utc.timestamp_millis_opt(end + 20_000).unwrap())
+        .await;
+    // `/new` appears late in the scenario: the two routes seen first are kept.
+    let routes: Vec<&str> = runtime
+        .statuses()
+        .map(|s| s.group["route"].as_str())
+        .collect();
+    assert_eq!(routes, ["/cart", "/pay"]);
+    let reported = burnrate::health::read(&burnrate::health::UNTRACKED_LABEL_SETS) - before;
+    assert!(reported >= 1, "the `/new` label set is reported");
+    let truth = Truth {
+        series: &series,
+        end,
+    };
+    for s in runtime.statuses() {
+        check(s, &truth, Some(&s.group["route"]), end);
+    }
+}
+
 /// The same exactness against VictoriaMetrics, a second server speaking the Prometheus API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn victoria_metrics_backend_matches_exact_truth() {
