@@ -136,6 +136,11 @@ pub fn judge(policy: &GatePolicy, facts: &Facts) -> Verdict {
                 "the last evaluation failed (Prometheus or the database unreachable), so the status is stale".to_string(),
             );
         }
+        (DataState::Absent, _) => {
+            return no_data(
+                "its series sent no samples for a while (the exporter, the scrape or the selector may be broken)".to_string(),
+            );
+        }
         (_, None) => return no_data("no error budget figure".to_string()),
         (_, Some(r)) => r,
     };
@@ -406,6 +411,8 @@ mod tests {
             ("backfilling, default", &default, facts(Backfilling, None, &[]), Undecided, "history is still loading"),
             ("backfilling, deny", &strict, facts(Backfilling, Some(0.9), &[]), Deny, "says deny"),
             ("backfilling, allow", &lenient, facts(Backfilling, None, &[]), Allow, "says allow"),
+            ("absent, default", &default, facts(Absent, Some(0.9), &[]), Undecided, "sent no samples"),
+            ("absent, deny", &strict, facts(Absent, Some(0.9), &[]), Deny, "says deny"),
             ("no data, default", &default, facts(NoData, None, &[]), Undecided, "cannot decide"),
             ("no data, deny", &strict, facts(NoData, None, &[]), Deny, "says deny"),
             ("no data, allow", &lenient, facts(NoData, None, &[]), Allow, "says allow"),

@@ -90,6 +90,9 @@ pub struct ServeArgs {
     /// Instances one grouped SLO may have; label sets beyond are reported, not counted.
     #[arg(long, env = "BURNRATE_MAX_INSTANCES_PER_SLO", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_instances_per_slo: u64,
+    /// An SLO instance whose series send no samples for longer than this is `absent`.
+    #[arg(long, env = "BURNRATE_ABSENT_AFTER", default_value = "30m")]
+    pub absent_after: Duration,
     /// File holding the bearer token for reads (API and /metrics); without a read token, reads are open.
     #[arg(long, env = "BURNRATE_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
@@ -190,6 +193,7 @@ impl ServeArgs {
                 chunk: self.backfill_chunk,
                 retired_grace: self.retired_grace,
                 max_instances: self.max_instances_per_slo as usize,
+                absent_after: self.absent_after,
                 ..IngestSettings::default()
             },
             watch_interval: std::time::Duration::from_secs(5),

@@ -24,16 +24,21 @@ pub enum DataState {
     LowTraffic,
     /// The last cycle failed; the numbers are from the last good one.
     Stale,
+    /// No samples for longer than `--absent-after`: the exporter, the
+    /// scrape or the selector may be broken. The numbers are those of the
+    /// data that came.
+    Absent,
 }
 
 impl DataState {
-    pub const ALL: [DataState; 6] = [
+    pub const ALL: [DataState; 7] = [
         DataState::Pending,
         DataState::Backfilling,
         DataState::Ok,
         DataState::NoData,
         DataState::LowTraffic,
         DataState::Stale,
+        DataState::Absent,
     ];
 
     /// The spelling in JSON, PostgreSQL and metric labels.
@@ -45,6 +50,7 @@ impl DataState {
             DataState::NoData => "no_data",
             DataState::LowTraffic => "low_traffic",
             DataState::Stale => "stale",
+            DataState::Absent => "absent",
         }
     }
 

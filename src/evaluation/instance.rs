@@ -11,7 +11,7 @@ use super::alerts::{AlertFigures, AlertKey, AlertRef, Observation};
 use super::status::{ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
 use crate::catalog::Slo;
 use crate::duration::Duration;
-use crate::engine::{self, AlertPhase, EventCounts, ExhaustionEta, Suppression};
+use crate::engine::{self, AlertPhase, DataState, EventCounts, ExhaustionEta, Suppression};
 use crate::time::{Minute, floor_minute};
 
 /// Windows every instance reports a burn rate for.
@@ -86,6 +86,7 @@ impl WindowPlan {
                 .map(|w| (*w, sum(at - w.as_millis() as i64)))
                 .collect(),
             slo_window: sum(self.window_start),
+            absent: false,
         }
     }
 }
@@ -95,6 +96,9 @@ impl WindowPlan {
 pub struct WindowSums {
     pub windows: BTreeMap<Duration, EventCounts>,
     pub slo_window: EventCounts,
+    /// The instance's series sent no samples for longer than the absence
+    /// threshold.
+    pub absent: bool,
 }
 
 impl WindowSums {
@@ -201,7 +205,11 @@ pub fn evaluate<'a>(
         objective: slo.objective.ratio(),
         window: slo.window.to_string(),
         evaluated_at: Some(at_time),
-        data_state: budget.window.data_state,
+        // Silence is worth saying only where there were events to judge.
+        data_state: match budget.window.data_state {
+            DataState::Ok | DataState::LowTraffic if sums.absent => DataState::Absent,
+            state => state,
+        },
         sli: budget.window.sli,
         events: sums.slo_window,
         error_budget: ErrorBudget {
@@ -297,11 +305,13 @@ mod tests {
         let plain = slo("");
         let exhaust = slo("    alerting:\n      budget_exhausted: true\n");
         #[rustfmt::skip]
-        let cases: [Case; 5] = [
+        let cases: [Case; 7] = [
             ("no traffic: no data, nothing fires",        &plain,   sums(&plain, 0.0, 0.0, 0),       DataState::NoData,     &[("page-1h", AlertState::Inactive)], None),
             ("clean traffic: ok, nothing fires",          &plain,   sums(&plain, 100.0, 0.0, 0),     DataState::Ok,         &[("page-1h", AlertState::Inactive)], None),
             ("a 50% burn for an hour pages at once",      &plain,   sums(&plain, 100.0, 0.5, 60),    DataState::Ok,         &[("page-1h", AlertState::Firing), ("page-6h", AlertState::Firing)], None),
             ("a trickle is low traffic",                  &plain,   sums(&plain, 0.01, 0.0, 0),      DataState::LowTraffic, &[("page-1h", AlertState::Inactive)], None),
+            ("silent series are absent",                  &plain,   WindowSums { absent: true, ..sums(&plain, 100.0, 0.0, 0) }, DataState::Absent, &[("page-1h", AlertState::Inactive)], None),
+            ("absent, but no events at all is no data",   &plain,   WindowSums { absent: true, ..sums(&plain, 0.0, 0.0, 0) },   DataState::NoData, &[("page-1h", AlertState::Inactive)], None),
             ("a spent budget fires budget_exhausted",     &exhaust, sums(&exhaust, 100.0, 1.0, 100_000), DataState::Ok,     &[("page-1h", AlertState::Firing)], Some(AlertState::Firing)),
         ];
         for (case, slo, sums, data_state, tiers, exhausted) in cases {
@@ -445,6 +455,7 @@ mod never_panics {
             window_mins in prop_oneof![Just(60u64), Just(5 * 365 * 24 * 60), 60u64..5 * 365 * 24 * 60],
             windows in proptest::collection::vec(counts(), REPORTED_WINDOWS.len() + 2),
             slo_window in counts(),
+            absent in any::<bool>(),
             at_mins in prop_oneof![Just(0i64), Just(29_000_000), 0i64..30_000_000],
         ) {
             let mut slo = base();
@@ -456,6 +467,7 @@ mod never_panics {
             let sums = WindowSums {
                 windows: plan.windows.iter().copied().zip(windows.iter().copied().cycle()).collect(),
                 slo_window,
+                absent,
             };
             let pending = InstanceStatus::pending(&slo, slo.id.to_string(), Labels::new());
             let eval = evaluate(&slo, &pending, |_| AlertPhase::Inactive, &sums, plan.at);

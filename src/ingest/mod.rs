@@ -34,6 +34,9 @@ pub struct Carry {
     pub by_selector: HashMap<String, LastSamples>,
 }
 
+/// Per instance, the last minute bucket in a span holding one of its samples.
+pub type LastSeen = BTreeMap<crate::labels::Labels, Minute>;
+
 /// Like [`fetch_span_once`], but an answer over the byte cap splits the
 /// span in two, each fetched the same way, down to single minutes: a burst
 /// of series cannot exhaust memory, and nothing is skipped.
@@ -44,7 +47,7 @@ pub async fn fetch_span(
     to: i64,
     carry: &mut Option<Carry>,
     next_from: i64,
-) -> Result<Grouped<EventCounts>, PrometheusError> {
+) -> Result<(Grouped<EventCounts>, LastSeen), PrometheusError> {
     match fetch_span_once(prom, slo, start, to, carry, next_from).await {
         Err(PrometheusError::TooLarge { limit, .. }) if to - start.ms() > MINUTE_MS => {
             let mid = Minute::floor(start.ms() + (to - start.ms()) / 2).max(start.next());
@@ -54,14 +57,16 @@ pub async fn fetch_span(
                 to = %Minute::floor(to),
                 "Prometheus answer over the byte cap: fetching the span in two halves"
             );
-            let mut merged =
+            let (mut merged, mut last_seen) =
                 Box::pin(fetch_span(prom, slo, start, mid.ms(), carry, mid.ms())).await?;
-            let second = Box::pin(fetch_span(prom, slo, mid, to, carry, next_from)).await?;
+            let (second, seen_later) =
+                Box::pin(fetch_span(prom, slo, mid, to, carry, next_from)).await?;
             for (group, minutes) in second {
                 merged.entry(group).or_default().extend(minutes);
             }
+            last_seen.extend(seen_later);
             fill_zero_buckets(&mut merged, start, to);
-            Ok(merged)
+            Ok((merged, last_seen))
         }
         other => other,
     }
@@ -82,7 +87,7 @@ async fn fetch_span_once(
     to: i64,
     carry: &mut Option<Carry>,
     next_from: i64,
-) -> Result<Grouped<EventCounts>, PrometheusError> {
+) -> Result<(Grouped<EventCounts>, LastSeen), PrometheusError> {
     let from = start.ms();
     let group_by = &slo.group_by;
     // Borrowed, not taken: a span refused over the byte cap is fetched again
@@ -130,7 +135,7 @@ async fn fetch_span_once(
             // Whole minutes only: a range query's point at t covers (t - 1m, t].
             let end = to - to.rem_euclid(MINUTE_MS);
             if end <= from {
-                return Ok(BTreeMap::new());
+                return Ok((BTreeMap::new(), LastSeen::new()));
             }
             let (counted, total) = tokio::try_join!(
                 events_span(prom, query, group_by, from, end),
@@ -139,10 +144,15 @@ async fn fetch_span_once(
             combine(&counted, &total, *counts == Counts::Bad)
         }
     };
+    // Before the zero fill: the minutes that hold samples.
+    let last_seen: LastSeen = grouped
+        .iter()
+        .filter_map(|(group, minutes)| Some((group.clone(), *minutes.keys().next_back()?)))
+        .collect();
     fill_zero_buckets(&mut grouped, start, to);
     // Last samples at `next_from` are only known from this span if it starts there or earlier.
     *carry = (!next.by_selector.is_empty() && next_from >= from).then_some(next);
-    Ok(grouped)
+    Ok((grouped, last_seen))
 }
 
 fn span_range(from: i64, to: i64) -> Duration {

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod runtime;
 pub mod scheduler;
+pub mod services;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
 
 use crate::alerting::transitions::{self, InstanceRef};
-use crate::alerting::{Alerting, InstanceAlerts, TrackedAlert};
+use crate::alerting::{InstanceAlerts, TrackedAlert};
 use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::engine::EventCounts;
@@ -21,70 +21,11 @@ use crate::ingest::history::EventHistory;
 use crate::ingest::{self};
 use crate::labels::Labels;
 use crate::labels::group_key_text;
-use crate::prom::Prometheus;
-use crate::store::{IngestionState, PrunePlan, Pruned, Retention, Store, StoreError};
+use crate::store::{IngestionState, PrunePlan, Pruned, Retention};
 use crate::time::{HOUR_MS, MINUTE_MS, Minute, floor_minute, hour_of, to_time};
 
-/// Tunables shared by all runtimes.
-#[derive(Debug, Clone)]
-pub struct IngestSettings {
-    /// Span re-read every cycle so that late samples are counted.
-    pub reread: Duration,
-    /// Largest span fetched in one go during backfill and gap healing.
-    pub chunk: Duration,
-    /// Evaluations are stored for history every this often.
-    pub history_step: Duration,
-    /// Older evaluations are thinned to the last of each hour.
-    pub history_detail: Duration,
-    /// Data of a changed SLI, and data beyond a shrunk window, is kept this
-    /// long before it is deleted, so that a revert brings it back.
-    pub retired_grace: Duration,
-    /// A grouped SLO tracks at most this many instances; label sets beyond
-    /// it are reported and not counted, so one bad label cannot flood memory.
-    pub max_instances: usize,
-}
-
-impl Default for IngestSettings {
-    fn default() -> Self {
-        IngestSettings {
-            reread: Duration::from_mins(2),
-            chunk: Duration::from_hours(6),
-            history_step: Duration::from_mins(5),
-            history_detail: Duration::from_days(1),
-            retired_grace: Duration::from_days(7),
-            max_instances: 1000,
-        }
-    }
-}
-
-/// What a cycle needs from the outside world.
-pub struct Services {
-    pub prometheus: Prometheus,
-    pub store: Store,
-    pub settings: IngestSettings,
-    /// Alert delivery (settings, and the Alertmanager sender when configured).
-    pub alerting: Alerting,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CycleError {
-    #[error(transparent)]
-    Prometheus(#[from] crate::prom::PrometheusError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl CycleError {
-    /// What API readers see in an instance's `error`: the Prometheus query
-    /// and server (without credentials) and the server's message, but of a
-    /// database failure only which step failed, never the database's text.
-    pub fn for_readers(&self) -> String {
-        match self {
-            CycleError::Prometheus(e) => e.to_string(),
-            CycleError::Store(e) => format!("the database failed ({})", e.step()),
-        }
-    }
-}
+use super::services::count_failure;
+pub use super::services::{CycleError, IngestSettings, Services};
 
 /// What readers see of an SLO while it backfills in its own task: its
 /// instances' statuses, `backfilling` with the share loaded so far. The task
@@ -110,6 +51,9 @@ struct Instance {
     /// Alert phases and delivery state, restored from PostgreSQL at load.
     alerts: InstanceAlerts,
     status: InstanceStatus,
+    /// The end of the last span in which the instance's series had samples;
+    /// unknown until the first evaluation after a start.
+    last_data: Option<i64>,
 }
 
 pub use crate::ingest::fingerprint::sli_fingerprint;
@@ -379,6 +323,7 @@ impl SloRuntime {
                 history,
                 alerts: InstanceAlerts::default(),
                 status,
+                last_data: None,
             },
         );
     }
@@ -425,7 +370,7 @@ impl SloRuntime {
             } else {
                 floor_minute((floor_minute(to) - reread).max(history_from))
             };
-            let grouped = match ingest::fetch_span(
+            let (grouped, last_seen) = match ingest::fetch_span(
                 &services.prometheus,
                 &self.slo,
                 Minute::floor(from),
@@ -459,8 +404,12 @@ impl SloRuntime {
                     info!(group = %group_key_text(&group), "new instance");
                     self.insert_instance(id, group.clone(), EventHistory::default());
                 }
-                let id = self.instances[&group].id;
-                by_instance.insert(id, minutes);
+                let instance = self.instances.get_mut(&group).expect("inserted above");
+                if let Some(minute) = last_seen.get(&group) {
+                    // The bucket (m, m + 1m] holds the sample.
+                    instance.last_data = Some(minute.ms() + MINUTE_MS);
+                }
+                by_instance.insert(instance.id, minutes);
             }
             if !refused.is_empty() {
                 crate::health::add(&crate::health::UNTRACKED_LABEL_SETS, refused.len() as u64);
@@ -558,7 +507,10 @@ impl SloRuntime {
                     }
                 }
             }
-            let sums = plan.sums(|from| instance.history.sum(from, at.ms()).unwrap_or_default());
+            let mut sums =
+                plan.sums(|from| instance.history.sum(from, at.ms()).unwrap_or_default());
+            let last_data = *instance.last_data.get_or_insert(at.ms());
+            sums.absent = at.ms() - last_data > services.settings.absent_after.as_millis() as i64;
             let Evaluation {
                 status,
                 observations,
@@ -683,13 +635,4 @@ impl SloRuntime {
 fn detail_hours(at: i64, edges: impl Iterator<Item = i64>) -> BTreeSet<i64> {
     let now = hour_of(at);
     edges.map(hour_of).chain([now, now - HOUR_MS]).collect()
-}
-
-/// Counts a failed cycle by the dependency that failed, for `/metrics`.
-fn count_failure(error: &CycleError) {
-    let counter = match error {
-        CycleError::Prometheus(_) => &crate::health::PROMETHEUS_ERRORS,
-        CycleError::Store(_) => &crate::health::DATABASE_ERRORS,
-    };
-    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }

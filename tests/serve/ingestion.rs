@@ -464,6 +464,32 @@ async fn label_sets_beyond_the_instance_limit_are_reported() {
     }
 }
 
+/// Series that stop sending samples turn their instances `absent` once the
+/// silence outlasts `absent_after`, with the numbers of the data that came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_series_turn_absent() {
+    let prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 50 * MINUTE;
+    prom.remote_write(&scenario(end).series()).await;
+    let services = services(&prom, &db).await;
+    let mut runtime = SloRuntime::new(Arc::new(slo(AVAILABILITY).remove(0)));
+    let at = |t: i64| Utc.timestamp_millis_opt(t + 20_000).unwrap();
+    let state = |r: &SloRuntime| r.statuses().next().map(|s| s.data_state);
+    runtime.cycle(&services, at(end)).await;
+    assert_eq!(state(&runtime), Some(DataState::Ok));
+    // The scenario ends at `end`: 20 minutes of silence is within the default 30.
+    runtime.cycle(&services, at(end + 20 * MINUTE)).await;
+    assert_eq!(state(&runtime), Some(DataState::Ok));
+    runtime.cycle(&services, at(end + 40 * MINUTE)).await;
+    assert_eq!(state(&runtime), Some(DataState::Absent));
+    let status = runtime.statuses().next().expect("an instance");
+    assert!(
+        status.error_budget.remaining.is_some(),
+        "numbers of the data that came"
+    );
+}
+
 /// The same exactness against VictoriaMetrics, a second server speaking the Prometheus API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn victoria_metrics_backend_matches_exact_truth() {
