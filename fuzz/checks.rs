@@ -7,7 +7,13 @@ use burnrate::catalog::promql::{Selector, WindowedQuery};
 use burnrate::catalog::{Catalog, export, load_str};
 
 /// The file names `catalog_load` picks from with its input's first byte.
-const NAMES: &[&str] = &["x.yaml", "x.yml", "sloth.yaml", "pyrra.yaml", "openslo.yaml"];
+const NAMES: &[&str] = &[
+    "x.yaml",
+    "x.yml",
+    "sloth.yaml",
+    "pyrra.yaml",
+    "openslo.yaml",
+];
 
 /// `catalog_load`: the first byte picks a file name, the rest is the file.
 /// Loading never panics, and a catalog that loads exports to native YAML
