@@ -387,7 +387,7 @@ mod tests {
             // Values with quotes, backslashes, newlines, tabs and non-ASCII;
             // regex matchers get values that are valid regexes.
             let any_value = "(\\PC|[\"\\\\\n\t]){0,12}";
-            let regex_value = "([a-z0-9.]|\\\\.|\\|){0,12}";
+            let regex_value = "([a-z0-9.]|\\\\[.|]|\\|){0,12}";
             (name(), kind, any_value, regex_value).prop_map(|(name, kind, any, regex)| {
                 let value = match kind {
                     MatchKind::Equal | MatchKind::NotEqual => any,
@@ -402,8 +402,12 @@ mod tests {
                 proptest::option::of(name()),
                 proptest::collection::vec(matcher(), 0..4),
             )
-                .prop_filter("a selector needs a metric or a matcher", |(m, ms)| {
-                    m.is_some() || !ms.is_empty()
+                // PromQL wants a metric name or a matcher that cannot match "".
+                .prop_filter("a selector needs a non-empty matcher", |(m, ms)| {
+                    m.is_some()
+                        || ms
+                            .iter()
+                            .any(|m| m.kind == MatchKind::Equal && !m.value.is_empty())
                 })
                 .prop_map(|(metric, matchers)| Selector { metric, matchers })
         }
