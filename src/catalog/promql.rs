@@ -113,21 +113,54 @@ impl Selector {
 
 impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(metric) = &self.metric {
+        // `{__name__="..."}` parses to any metric name, but only some print
+        // bare and read back as one: not `nan`, `Inf` or `a-b`, and not
+        // beside another `__name__` matcher.
+        let bare = self.metric.as_deref().filter(|metric| {
+            reads_back_as_metric(metric) && !self.matchers.iter().any(|m| m.name == "__name__")
+        });
+        if let Some(metric) = bare {
             f.write_str(metric)?;
-        }
-        if self.matchers.is_empty() && self.metric.is_some() {
-            return Ok(());
+            if self.matchers.is_empty() {
+                return Ok(());
+            }
         }
         f.write_str("{")?;
-        for (i, m) in self.matchers.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        if let (Some(metric), None) = (&self.metric, bare) {
+            write!(f, "__name__={}", quote(metric))?;
+            first = false;
+        }
+        for m in &self.matchers {
+            if !first {
                 f.write_str(",")?;
             }
-            write!(f, "{}{}{}", m.name, m.kind.as_str(), quote(&m.value))?;
+            first = false;
+            if is_identifier(&m.name) {
+                f.write_str(&m.name)?;
+            } else {
+                f.write_str(&quote(&m.name))?;
+            }
+            write!(f, "{}{}", m.kind.as_str(), quote(&m.value))?;
         }
         f.write_str("}")
     }
+}
+
+/// A label name PromQL reads without quotes (`"a.b"` needs them).
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// True when `name` alone parses as a selector of that metric: an identifier
+/// (colons allowed) that is not a PromQL keyword or a number such as `Inf`.
+fn reads_back_as_metric(name: &str) -> bool {
+    is_identifier(&name.replace(':', "_"))
+        && matches!(parser::parse(name), Ok(Expr::VectorSelector(vs)) if vs.name.as_deref() == Some(name))
 }
 
 impl Serialize for Selector {
@@ -136,7 +169,8 @@ impl Serialize for Selector {
     }
 }
 
-/// A PromQL string literal, escaped the way Go's `strconv.Quote` does for ASCII.
+/// A PromQL string literal, escaped the way Go's `strconv.Quote` does for
+/// ASCII; other control characters as `\uXXXX`.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -146,6 +180,7 @@ pub fn quote(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             _ => out.push(c),
         }
     }
@@ -249,6 +284,32 @@ mod tests {
         }
     }
 
+    /// A metric name that would not read back bare prints as a `__name__` matcher.
+    #[test]
+    fn unusual_metric_names_round_trip() {
+        let cases = [
+            ("{__name__=\"nan\"}", "{__name__=\"nan\"}"),
+            (
+                "{__name__=\"Inf\",job=\"a\"}",
+                "{__name__=\"Inf\",job=\"a\"}",
+            ),
+            ("{__name__=\"a-b\"}", "{__name__=\"a-b\"}"),
+            (
+                "{__name__=\"x\",__name__=\"y\"}",
+                "{__name__=\"x\",__name__=\"y\"}",
+            ),
+            ("{__name__=\"sum\"}", "sum"),
+            ("{__name__=\"a:b_1\"}", "a:b_1"),
+            ("{\"}\"}", "{__name__=\"}\"}"),
+            ("{\"a.b\"=\"x\\by\"}", "{\"a.b\"=\"x\\u0008y\"}"),
+        ];
+        for (input, output) in cases {
+            let selector = Selector::parse(input).unwrap();
+            assert_eq!(selector.to_string(), output);
+            assert_eq!(Selector::parse(output).unwrap(), selector, "{input}");
+        }
+    }
+
     #[test]
     fn selectors_refuse_expressions() {
         for text in [
@@ -306,5 +367,99 @@ mod tests {
                 .unwrap()
                 .per_second()
         );
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn name() -> impl Strategy<Value = String> {
+            "[a-zA-Z_][a-zA-Z0-9_]{0,8}"
+        }
+
+        fn matcher() -> impl Strategy<Value = LabelMatcher> {
+            let kind = prop_oneof![
+                Just(MatchKind::Equal),
+                Just(MatchKind::NotEqual),
+                Just(MatchKind::Regex),
+                Just(MatchKind::NotRegex),
+            ];
+            // Values with quotes, backslashes, newlines, tabs and non-ASCII;
+            // regex matchers get values that are valid regexes.
+            let any_value = "(\\PC|[\"\\\\\n\t]){0,12}";
+            let regex_value = "([a-z0-9.]|\\\\[.|]|\\|){0,12}";
+            (name(), kind, any_value, regex_value).prop_map(|(name, kind, any, regex)| {
+                let value = match kind {
+                    MatchKind::Equal | MatchKind::NotEqual => any,
+                    MatchKind::Regex | MatchKind::NotRegex => regex,
+                };
+                LabelMatcher { name, kind, value }
+            })
+        }
+
+        fn selector() -> impl Strategy<Value = Selector> {
+            (
+                proptest::option::of(name()),
+                proptest::collection::vec(matcher(), 0..4),
+            )
+                // PromQL wants a metric name or a matcher that cannot match "".
+                .prop_filter("a selector needs a non-empty matcher", |(m, ms)| {
+                    m.is_some()
+                        || ms
+                            .iter()
+                            .any(|m| m.kind == MatchKind::Equal && !m.value.is_empty())
+                })
+                .prop_map(|(metric, matchers)| Selector { metric, matchers })
+        }
+
+        /// Text near PromQL: its punctuation, keywords and placeholder, in any order.
+        fn promql_ish() -> impl Strategy<Value = String> {
+            let token = prop_oneof![
+                Just("{".to_string()),
+                Just("}".to_string()),
+                Just("[".to_string()),
+                Just("]".to_string()),
+                Just("(".to_string()),
+                Just(")".to_string()),
+                Just("\"".to_string()),
+                Just("=~".to_string()),
+                Just("!~".to_string()),
+                Just("!=".to_string()),
+                Just("=".to_string()),
+                Just(",".to_string()),
+                Just(" or ".to_string()),
+                Just(" offset 5m".to_string()),
+                Just(" @ 1".to_string()),
+                Just("rate".to_string()),
+                Just("sum by (a)".to_string()),
+                Just("{{.window}}".to_string()),
+                Just("{{".to_string()),
+                Just("__name__".to_string()),
+                name(),
+                "\\PC{0,3}",
+            ];
+            proptest::collection::vec(token, 0..16).prop_map(|t| t.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn parsers_never_panic(text in prop_oneof!["\\PC{0,40}", promql_ish()]) {
+                if let Ok(selector) = Selector::parse(&text) {
+                    let printed = selector.to_string();
+                    prop_assert_eq!(Selector::parse(&printed).ok(), Some(selector), "{}", printed);
+                }
+                if let Ok(query) = WindowedQuery::parse(&text) {
+                    let _ = query.with_window("1m");
+                }
+            }
+
+            #[test]
+            fn valid_selectors_round_trip(selector in selector()) {
+                let printed = selector.to_string();
+                prop_assert_eq!(Selector::parse(&printed), Ok(selector), "{}", printed);
+            }
+        }
     }
 }

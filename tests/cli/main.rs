@@ -4,4 +4,5 @@
 
 mod check;
 mod external_formats;
+mod robustness;
 mod rules;

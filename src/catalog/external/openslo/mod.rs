@@ -44,7 +44,7 @@ use std::path::Path;
 
 use super::super::decode::{self, Ctx, Fields};
 use super::super::diagnostic::{Diagnostics, Pos};
-use super::super::layers::SloDraft;
+use super::super::layers::{SloDraft, is_valid_name};
 use super::super::yaml::{Node, Value};
 use super::{K8S_METADATA_FIELDS, scalar, skip};
 
@@ -225,6 +225,11 @@ fn metadata_name(ctx: Ctx, node: &Node, path: &str) -> Option<(String, Pos)> {
         let text = scalar(ctx, n, &decode::join(path, "name"), "a name")?;
         if text.is_empty() {
             ctx.error(n.pos, &decode::join(path, "name"), "the name is empty");
+            return None;
+        }
+        // Names become SLO ids and native `name:` fields, so they follow the native rule.
+        if !is_valid_name(text) {
+            ctx.error(n.pos, &decode::join(path, "name"), format!("`{text}` is not a valid name: use letters, digits, `_`, `-` and `.`, starting with a letter or digit"));
             return None;
         }
         Some((text.to_string(), n.pos))
