@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fills fuzz/corpus/ with seed inputs from the repository: the example
-# catalog, the `burnrate check` fixtures, the Sloth, Pyrra and OpenSLO
-# fixtures, and the selectors and queries they use. Safe to run again.
+# catalog, the `burnrate check` fixtures, and the selectors and queries they
+# use. Safe to run again.
 set -euo pipefail
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$fuzz_dir/.." && pwd)"
@@ -12,8 +12,7 @@ mkdir -p "$catalog" "$promql"
 # catalog_load reads its first byte as the choice of file name; 0 is x.yaml.
 files=("$repo_root"/slo-definitions/*.yaml)
 while IFS= read -r -d '' f; do files+=("$f"); done < <(
-    find "$repo_root/tests/check-fixtures" "$repo_root/../shared/fixtures/external" \
-        -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 2>/dev/null)
+    find "$repo_root/tests/check-fixtures" -type f \( -name '*.yaml' -o -name '*.yml' \) -print0 2>/dev/null)
 for f in "${files[@]}"; do
     name="$(printf '%s' "${f#"$repo_root"/}" | tr '/.' '__')"
     { printf '\0'; cat "$f"; } >"$catalog/$name"
