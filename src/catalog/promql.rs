@@ -170,7 +170,7 @@ impl Serialize for Selector {
 }
 
 /// A PromQL string literal, escaped the way Go's `strconv.Quote` does for
-/// ASCII; other control characters as `\uXXXX`.
+/// ASCII; other control characters as `\u` and four hex digits.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
