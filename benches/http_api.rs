@@ -162,6 +162,7 @@ async fn run() {
             ..IngestSettings::default()
         },
         watch_interval: Duration::from_secs(3600),
+        lease_ttl: None,
         api: ApiSettings {
             tokens: burnrate::api::Tokens {
                 read: Some(burnrate::secret::Secret::new(token)),

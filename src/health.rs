@@ -13,6 +13,11 @@ pub static NONFINITE_SAMPLES: AtomicU64 = AtomicU64::new(0);
 pub static UNTRACKED_LABEL_SETS: AtomicU64 = AtomicU64::new(0);
 /// Catalog reloads refused because the new catalog had errors.
 pub static CATALOG_RELOAD_FAILURES: AtomicU64 = AtomicU64::new(0);
+/// Writes refused because the SLO's lease had passed to another replica.
+pub static FENCED_WRITES: AtomicU64 = AtomicU64::new(0);
+/// Leases this replica took over or released (handovers between replicas).
+pub static LEASES_ACQUIRED: AtomicU64 = AtomicU64::new(0);
+pub static LEASES_RELEASED: AtomicU64 = AtomicU64::new(0);
 
 /// Adds one to a counter.
 pub fn count(counter: &AtomicU64) {

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod health;
 pub mod ingest;
 pub mod labels;
+pub mod ownership;
 pub mod prom;
 pub mod reload;
 pub mod rules;

@@ -19,7 +19,8 @@ die() {
 
 APT_UPDATED=0
 # apt_install PKG...: installs packages (as root, or through sudo), running
-# `apt-get update` once, only when something is actually installed.
+# `apt-get update` once, only when something is actually installed. Another
+# apt-get holding the lock (a second test run) is waited for, not failed on.
 apt_install() {
     command -v apt-get >/dev/null 2>&1 || die "missing $*, and apt-get is not available to install it"
     local sudo=()
@@ -29,12 +30,12 @@ apt_install() {
     fi
     if [[ $APT_UPDATED -eq 0 ]]; then
         log "apt-get update"
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
         APT_UPDATED=1
     fi
     log "apt-get install $*"
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 pkg_installed() {

@@ -14,11 +14,13 @@ use crate::engine::{AlertPhase, step};
 use crate::evaluation::{AlertFigures, AlertKey, AlertRef, Observation};
 use crate::labels::Labels;
 use crate::store::alerts::TransitionRecord;
-use crate::store::{Store, StoreError};
+use crate::store::{Lease, Store, StoreError};
 
 /// One alert's outcome this cycle, before anything is recorded.
 pub struct InstanceRef<'a> {
     pub slo: &'a Slo,
+    /// The owner's lease: the write is refused once it passed to another replica.
+    pub lease: &'a Lease,
     pub id: i64,
     pub group: &'a Labels,
 }
@@ -34,7 +36,12 @@ pub async fn commit(
     observations: &[Observation<'_>],
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let InstanceRef { slo, id, group } = instance;
+    let InstanceRef {
+        slo,
+        lease,
+        id,
+        group,
+    } = instance;
     let mut records = Vec::new();
     let mut next: Vec<(AlertKey, TrackedAlert)> = Vec::new();
     let mut changed = Vec::new();
@@ -115,7 +122,9 @@ pub async fn commit(
         }
         changed.push(after.stored(id, key));
     }
-    store.record_alert_changes(&records, &changed).await?;
+    store
+        .record_alert_changes(lease, &records, &changed)
+        .await?;
 
     for key in removed {
         alerts.alerts.remove(&key);

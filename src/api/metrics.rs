@@ -354,8 +354,8 @@ fn render_health(
     }
 
     use crate::health::{
-        CATALOG_RELOAD_FAILURES, DATABASE_ERRORS, NONFINITE_SAMPLES, PROMETHEUS_ERRORS,
-        UNTRACKED_LABEL_SETS, read,
+        CATALOG_RELOAD_FAILURES, DATABASE_ERRORS, FENCED_WRITES, LEASES_ACQUIRED, LEASES_RELEASED,
+        NONFINITE_SAMPLES, PROMETHEUS_ERRORS, UNTRACKED_LABEL_SETS, read,
     };
     #[rustfmt::skip]
     let counters = [
@@ -364,6 +364,9 @@ fn render_health(
         ("burnrate_nonfinite_samples_total", "Samples skipped because their value was NaN or infinite.", &NONFINITE_SAMPLES),
         ("burnrate_catalog_reload_failures_total", "Catalog reloads refused because the new catalog had errors.", &CATALOG_RELOAD_FAILURES),
         ("burnrate_untracked_label_sets_total", "Label sets of grouped SLOs not counted because the SLO reached --max-instances-per-slo.", &UNTRACKED_LABEL_SETS),
+        ("burnrate_fenced_writes_total", "Writes the database refused because the SLO's lease had passed to another replica.", &FENCED_WRITES),
+        ("burnrate_leases_acquired_total", "SLO leases this replica took (new SLOs, handovers and takeovers from dead replicas).", &LEASES_ACQUIRED),
+        ("burnrate_leases_released_total", "SLO leases this replica handed to another replica.", &LEASES_RELEASED),
     ];
     for (name, help, counter) in counters {
         Family::header(out, name, "counter", help).sample(name, "", read(counter) as f64);

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod ops;
 pub mod params;
 pub mod problem;
+pub mod replicas;
 pub mod slos;
 pub mod state;
 pub mod view;
@@ -163,6 +164,7 @@ pub fn router(state: Arc<AppState>, settings: &ApiSettings) -> Router {
         .route("/api/v1/gate", get(gate::gate))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/history", get(alerts::history))
+        .route("/api/v1/status", get(replicas::status))
         .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&tokens),

@@ -8,7 +8,7 @@ use axum::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{gate, metrics, ops, problem, slos, view};
+use super::{gate, metrics, ops, problem, replicas, slos, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,7 @@ writes always need the write token and are refused (403) when none is configured
         metrics::metrics,
         ops::healthz,
         ops::readyz,
+        replicas::status,
         ops::reload,
         ops::openapi_json,
     ),
@@ -45,6 +46,8 @@ writes always need the write token and are refused (403) when none is configured
         gate::GateResult,
         ops::Readiness,
         ops::Reloaded,
+        replicas::ClusterStatus,
+        replicas::Member,
     )),
     modifiers(&Bearer),
     tags(

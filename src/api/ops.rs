@@ -31,10 +31,14 @@ pub struct Readiness {
     pub first_evaluation_done: bool,
     /// The last cycle completed within three intervals (false: the scheduler is stuck or far behind).
     pub cycles_on_time: bool,
+    /// The statuses other replicas write were read within three intervals,
+    /// so what this replica serves of their SLOs is fresh.
+    pub shared_statuses_fresh: bool,
 }
 
-/// Ready to serve: catalog loaded, database reachable, first evaluation done,
-/// and the last cycle no older than three intervals.
+/// Ready to serve fresh data: catalog loaded, database reachable, first
+/// evaluation done, the last cycle and the last read of the other replicas'
+/// statuses no older than three intervals.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -50,8 +54,14 @@ pub async fn readyz(State(api): State<Arc<Api>>) -> Response {
     let first_evaluation_done = api.app.evaluated();
     // `App::build` refuses to start without a valid catalog, and a reload keeps the last good one.
     let catalog_loaded = true;
-    let cycles_on_time = api.app.cycling(chrono::Utc::now());
-    let ready = catalog_loaded && database_reachable && first_evaluation_done && cycles_on_time;
+    let now = chrono::Utc::now();
+    let cycles_on_time = api.app.cycling(now);
+    let shared_statuses_fresh = api.app.following(now);
+    let ready = catalog_loaded
+        && database_reachable
+        && first_evaluation_done
+        && cycles_on_time
+        && shared_statuses_fresh;
     let code = if ready {
         StatusCode::OK
     } else {
@@ -63,6 +73,7 @@ pub async fn readyz(State(api): State<Arc<Api>>) -> Response {
         database_reachable,
         first_evaluation_done,
         cycles_on_time,
+        shared_statuses_fresh,
     };
     (code, Json(body)).into_response()
 }

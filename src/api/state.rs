@@ -25,6 +25,10 @@ pub struct AppState {
     pub max_cycle_age: Duration,
     /// Alert delivery, for its metrics; none without Alertmanager URLs.
     pub alert_sender: Option<AlertSender>,
+    /// This replica's id among those sharing the database.
+    pub replica_id: uuid::Uuid,
+    /// When the other replicas' statuses were last read.
+    followed_at: RwLock<Option<DateTime<Utc>>>,
 }
 
 impl AppState {
@@ -52,6 +56,20 @@ impl AppState {
         self.evaluated.store(true, Ordering::Release);
     }
 
+    /// Records a successful read of the other replicas' statuses.
+    pub fn mark_followed(&self, at: DateTime<Utc>) {
+        if let Ok(mut slot) = self.followed_at.write() {
+            *slot = Some(at);
+        }
+    }
+
+    /// True while the other replicas' statuses were read within three
+    /// intervals: what this replica serves of their SLOs is fresh.
+    pub fn following(&self, now: DateTime<Utc>) -> bool {
+        let at = self.followed_at.read().map(|t| *t).unwrap_or_default();
+        recent(at, now, self.max_cycle_age)
+    }
+
     /// True once the first cycle has finished.
     pub fn evaluated(&self) -> bool {
         self.evaluated.load(Ordering::Acquire)
@@ -67,6 +85,7 @@ impl AppState {
         store: Store,
         interval: Duration,
         alert_sender: Option<AlertSender>,
+        replica_id: uuid::Uuid,
     ) -> AppState {
         AppState {
             snapshot: RwLock::default(),
@@ -76,6 +95,8 @@ impl AppState {
             max_status_age: crate::gate::max_status_age(interval),
             max_cycle_age: Duration::from_millis(interval.as_millis().saturating_mul(3)),
             alert_sender,
+            replica_id,
+            followed_at: RwLock::default(),
         }
     }
 

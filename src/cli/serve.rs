@@ -93,6 +93,12 @@ pub struct ServeArgs {
     /// An SLO instance whose series send no samples for longer than this is `absent`.
     #[arg(long, env = "BURNRATE_ABSENT_AFTER", default_value = "30m")]
     pub absent_after: Duration,
+    /// Replicas sharing the database take over a replica's SLOs this long
+    /// after its last heartbeat [default: three quarters of --interval]. Any
+    /// number of `burnrate serve` processes may run against one database;
+    /// each SLO is run by one of them at a time.
+    #[arg(long, env = "BURNRATE_LEASE_TTL")]
+    pub lease_ttl: Option<Duration>,
     /// File holding the bearer token for reads (API and /metrics); without a read token, reads are open.
     #[arg(long, env = "BURNRATE_API_TOKEN_FILE")]
     pub api_token_file: Option<PathBuf>,
@@ -175,6 +181,11 @@ impl ServeArgs {
         if self.interval < Duration::from_secs(10) {
             anyhow::bail!("--interval must be at least 10s");
         }
+        if let Some(ttl) = self.lease_ttl
+            && !(Duration::from_secs(1)..=Duration::from_mins(10)).contains(&ttl)
+        {
+            anyhow::bail!("--lease-ttl must be between 1s and 10m");
+        }
         for url in self.alertmanager_urls.iter().chain(&self.external_url) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 anyhow::bail!("`{url}` is not an http:// or https:// URL");
@@ -197,6 +208,7 @@ impl ServeArgs {
                 ..IngestSettings::default()
             },
             watch_interval: std::time::Duration::from_secs(5),
+            lease_ttl: self.lease_ttl,
             alerting: AlertingConfig {
                 alertmanager_urls: self.alertmanager_urls.clone(),
                 settings: AlertSettings {

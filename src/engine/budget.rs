@@ -15,7 +15,7 @@ use crate::catalog::objective::Objective;
 use crate::duration::Duration;
 
 /// Good and total events over one window (f64: `increase()` returns fractions).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct EventCounts {
     pub good: f64,
     pub total: f64,

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Severity, Slo};
 use crate::engine::EventCounts;
 pub use crate::engine::{AlertState, DataState};
 use crate::labels::Labels;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBudget {
     /// Ratio of the budget left: 1 untouched, 0 spent, negative overspent.
     pub remaining: Option<f64>,
@@ -23,7 +23,7 @@ pub struct ErrorBudget {
     pub exhaustion_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TierStatus {
     pub tier: String,
     pub severity: Severity,
@@ -40,14 +40,14 @@ pub struct TierStatus {
 }
 
 /// The "budget exhausted" alert: fires when the remaining budget drops below the threshold.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExhaustionStatus {
     pub severity: Severity,
     pub state: AlertState,
     pub threshold: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstanceStatus {
     /// `service/name`, plus `{label="value"}` for a grouped SLO's instance.
     pub id: String,

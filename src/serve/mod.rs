@@ -2,9 +2,11 @@
 //! built from one settings value so tests start exactly what users run.
 
 pub mod http;
+pub mod membership;
 pub mod runtime;
 pub mod scheduler;
 pub mod services;
+pub mod shared;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +41,21 @@ pub struct ServeSettings {
     pub api: crate::api::ApiSettings,
     /// Alertmanager URLs and alert delivery settings.
     pub alerting: crate::alerting::AlertingConfig,
+    /// How long after its last heartbeat a replica's SLOs are taken over;
+    /// none: three quarters of the interval, at least 3 s.
+    pub lease_ttl: Option<Duration>,
+}
+
+impl ServeSettings {
+    /// The lease TTL in force: a dead replica's SLOs are taken over within
+    /// two intervals of its last heartbeat.
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        let ms = match self.lease_ttl {
+            Some(ttl) => ttl.as_millis(),
+            None => (self.interval.as_millis() * 3 / 4).max(3_000),
+        };
+        std::time::Duration::from_millis(ms.max(1_000))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +80,7 @@ pub struct App {
     listener: TcpListener,
     state: Arc<AppState>,
     services: Arc<Services>,
+    membership: Arc<membership::Membership>,
     settings: ServeSettings,
     catalog_rx: tokio::sync::watch::Receiver<Arc<crate::catalog::Catalog>>,
 }
@@ -83,6 +101,11 @@ impl App {
                 })?;
         let api_store =
             Store::connect_with(settings.database_url.expose(), PoolSettings::API).await?;
+        let membership = Arc::new(membership::Membership::new(
+            store.clone(),
+            settings.lease_ttl(),
+            &catalog,
+        ));
         let (reloader, catalog_rx) = Reloader::new(settings.catalog.clone(), catalog);
         let alerting = settings.alerting.start().map_err(ServeError::Alerting)?;
         let state = Arc::new(AppState::new(
@@ -90,7 +113,9 @@ impl App {
             api_store,
             settings.interval,
             alerting.sender.clone(),
+            membership.id,
         ));
+        info!(replica = %membership.id, lease_ttl_ms = settings.lease_ttl().as_millis() as u64, "joining the replicas on this database");
         if !settings.alerting.alertmanager_urls.is_empty() {
             info!(alertmanagers = ?settings.alerting.alertmanager_urls, "delivering alerts");
         }
@@ -104,6 +129,7 @@ impl App {
             listener,
             state,
             services,
+            membership,
             settings,
             catalog_rx,
         })
@@ -128,7 +154,9 @@ impl App {
             interval: self.settings.interval,
             concurrency: self.settings.concurrency,
             backfill_concurrency: self.settings.backfill_concurrency,
+            membership: Arc::clone(&self.membership),
         };
+        let heartbeats = self.membership.spawn_heartbeats();
         let scheduler = tokio::spawn(scheduler.run(self.catalog_rx));
         let watcher = tokio::spawn(
             self.state
@@ -147,6 +175,10 @@ impl App {
         .await;
         scheduler.abort();
         watcher.abort();
+        heartbeats.abort();
+        // Writes in flight end with the scheduler's task; then the leases go.
+        let _ = scheduler.await;
+        self.membership.leave().await;
         Ok(())
     }
 }

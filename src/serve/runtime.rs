@@ -21,7 +21,7 @@ use crate::ingest::history::EventHistory;
 use crate::ingest::{self};
 use crate::labels::Labels;
 use crate::labels::group_key_text;
-use crate::store::{IngestionState, PrunePlan, Pruned, Retention};
+use crate::store::{IngestionState, Lease, PrunePlan, Pruned, Retention};
 use crate::time::{HOUR_MS, MINUTE_MS, Minute, floor_minute, hour_of, to_time};
 
 use super::services::count_failure;
@@ -63,6 +63,11 @@ const ALERT_HISTORY: Duration = Duration::from_days(90);
 
 pub struct SloRuntime {
     slo: Arc<Slo>,
+    /// The right to write this SLO's data; every write is checked against it.
+    lease: Lease,
+    /// Set when a write was refused because the lease passed to another
+    /// replica: the runtime must stop, and send nothing more.
+    fenced: bool,
     fingerprint: String,
     loaded: bool,
     state: Option<IngestionState>,
@@ -74,10 +79,13 @@ pub struct SloRuntime {
 }
 
 impl SloRuntime {
-    pub fn new(slo: Arc<Slo>) -> Self {
+    pub fn new(slo: Arc<Slo>, lease: Lease) -> Self {
+        debug_assert_eq!(slo.id.as_str(), lease.slo_id);
         let fingerprint = sli_fingerprint(&slo);
         SloRuntime {
             slo,
+            lease,
+            fenced: false,
             fingerprint,
             loaded: false,
             state: None,
@@ -88,12 +96,45 @@ impl SloRuntime {
         }
     }
 
+    /// A runtime that takes the SLO's lease whoever holds it: for a process
+    /// that runs one SLO by itself (tools, tests), never beside replicas.
+    pub async fn claim(slo: Arc<Slo>, services: &Services) -> Result<Self, CycleError> {
+        let lease = services
+            .store
+            .claim_lease(slo.id.as_str(), uuid::Uuid::new_v4())
+            .await?;
+        Ok(SloRuntime::new(slo, lease))
+    }
+
     pub fn slo(&self) -> &Arc<Slo> {
         &self.slo
     }
 
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
+    /// Whether a write was refused because another replica took the SLO over.
+    pub fn fenced(&self) -> bool {
+        self.fenced
+    }
+
+    /// Notes a refused write; true if `error` was one.
+    fn note_fenced(&mut self, error: &CycleError) -> bool {
+        if error.is_fenced() {
+            if !self.fenced {
+                warn!(
+                    epoch = self.lease.epoch,
+                    "lease lost to another replica: this SLO is no longer run here"
+                );
+            }
+            self.fenced = true;
+        }
+        self.fenced
     }
 
     /// Takes a new definition with the same SLI (objective, window, alerting may differ).
@@ -172,6 +213,7 @@ impl SloRuntime {
                     "backfill complete; evaluated from the next cycle"
                 );
             }
+            Err(e) if self.note_fenced(e) => {}
             Err(e) => {
                 warn!(error = %e, "backfill failed; it continues from where it stopped on a later cycle");
                 count_failure(e);
@@ -194,6 +236,9 @@ impl SloRuntime {
         match result {
             Ok(()) => {
                 if let Err(e) = self.evaluate(services, evaluated_at).await {
+                    if self.note_fenced(&e) {
+                        return;
+                    }
                     count_failure(&e);
                     self.mark_stale(&e.for_readers());
                     self.resend_alerts(services, evaluated_at);
@@ -201,6 +246,7 @@ impl SloRuntime {
                 self.mark_ingested();
                 self.prune(services, evaluated_at).await;
             }
+            Err(e) if self.note_fenced(&e) => {}
             Err(e) => {
                 warn!(error = %e, "cycle failed; statuses are stale until the next good cycle");
                 count_failure(&e);
@@ -213,6 +259,9 @@ impl SloRuntime {
     /// Keeps firing alerts alive in Alertmanager through a failed cycle.
     /// Instances this cycle already evaluated were sent then and are not due.
     fn resend_alerts(&mut self, services: &Services, at: Minute) {
+        if self.fenced {
+            return;
+        }
         let at = at.time();
         for instance in self.instances.values_mut() {
             transitions::resend_unchanged(
@@ -289,7 +338,9 @@ impl SloRuntime {
         match store.ingestion_state(slo_id).await? {
             Some(state) if same_sli(&state.sli_fingerprint, &self.slo) => return Ok(Some(state)),
             Some(state) => {
-                let instances = store.retire_slo(slo_id, &state.sli_fingerprint).await?;
+                let instances = store
+                    .retire_slo(&self.lease, &state.sli_fingerprint)
+                    .await?;
                 info!(
                     instances,
                     grace = %services.settings.retired_grace,
@@ -300,7 +351,7 @@ impl SloRuntime {
             }
             None => {}
         }
-        if let Some(instances) = store.restore_slo(slo_id, &self.fingerprint).await? {
+        if let Some(instances) = store.restore_slo(&self.lease, &self.fingerprint).await? {
             info!(
                 instances,
                 "SLI definition matches retired data: counts, evaluations and alert history restored"
@@ -430,7 +481,7 @@ impl SloRuntime {
             };
             services
                 .store
-                .write_span(self.slo.id.as_str(), &by_instance, &state)
+                .write_span(&self.lease, &by_instance, &state)
                 .await?;
             self.apply_to_memory(services, &by_instance).await?;
             self.state = Some(state);
@@ -528,6 +579,7 @@ impl SloRuntime {
                 &services.alerting,
                 InstanceRef {
                     slo: &slo,
+                    lease: &self.lease,
                     id: instance.id,
                     group: &instance.status.group,
                 },
@@ -542,6 +594,7 @@ impl SloRuntime {
                 services
                     .store
                     .record_evaluation(
+                        &self.lease,
                         instance.id,
                         at.ms(),
                         status.data_state.as_str(),
@@ -573,7 +626,6 @@ impl SloRuntime {
             return;
         }
         let store = &services.store;
-        let slo_id = self.slo.id.as_str();
         let grace = services.settings.retired_grace;
         let needed = self.history_needed();
         let before = self.state.as_ref().and_then(|s| s.retention);
@@ -585,7 +637,7 @@ impl SloRuntime {
                 info!(from = %b.kept, to = %retention.kept, %grace,
                     "windows shrank longer ago than the grace period: data older than the shorter span is deleted");
             }
-            if let Err(e) = store.set_retention(slo_id, &retention).await {
+            if let Err(e) = store.set_retention(&self.lease, &retention).await {
                 warn!(error = %e, "pruning skipped: cannot record the retention");
                 return;
             }
@@ -612,14 +664,17 @@ impl SloRuntime {
             // Alert history outlives short windows: postmortems look back a quarter.
             transitions_before: keep_from.min(at - ALERT_HISTORY.as_millis() as i64),
         };
-        match store.prune(slo_id, &plan).await {
+        match store.prune(&self.lease, &plan).await {
             Ok(p) if p == Pruned::default() => {}
             Ok(p) => debug!(buckets = p.buckets, evaluations = p.evaluations, thinned = p.thinned,
                 transitions = p.transitions, before = %to_time(keep_from),
                 "deleted data older than any window needs, and thinned old evaluations to one an hour"),
             Err(e) => warn!(error = %e, "pruning failed"),
         }
-        match store.purge_retired(slo_id, now - grace.to_chrono()).await {
+        match store
+            .purge_retired(&self.lease, now - grace.to_chrono())
+            .await
+        {
             Ok(purged) => {
                 for (sli, instances) in purged {
                     info!(instances, %sli, %grace, "deleted data retired longer ago than the grace period");

@@ -3,7 +3,7 @@
 //! share of Prometheus and PostgreSQL, so one SLO loading a month of history
 //! never holds back the evaluation and alerts of the others.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,10 +12,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
+use super::membership::Membership;
 use super::runtime::{BackfillProgress, Services, SloRuntime, sli_fingerprint};
+use super::shared::{SharedStatuses, to_shared};
 use crate::api::AppState;
 use crate::catalog::Catalog;
 use crate::duration::Duration;
+use crate::store::Lease;
 
 /// Samples scraped at a minute boundary need a moment to land in Prometheus.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -27,12 +30,15 @@ pub struct Scheduler {
     pub concurrency: usize,
     /// Backfills running at once; the others wait for a slot.
     pub backfill_concurrency: usize,
+    /// This replica among the others: which SLOs it runs.
+    pub membership: Arc<Membership>,
 }
 
 /// An SLO loading its history in its own task. The task always hands the
 /// runtime back, backfilled or not; a failed one is tried again from the cycle.
 struct Backfill {
     fingerprint: String,
+    lease: Lease,
     progress: BackfillProgress,
     task: JoinHandle<SloRuntime>,
 }
@@ -50,11 +56,17 @@ struct Running {
 impl Scheduler {
     pub async fn run(self, mut catalog: watch::Receiver<Arc<Catalog>>) {
         let mut running = Running::default();
+        let mut shared = SharedStatuses::default();
         let backfill_slots = Arc::new(Semaphore::new(self.backfill_concurrency.max(1)));
         loop {
             let current = catalog.borrow_and_update().clone();
             running.join_finished_backfills(&current).await;
-            running.sync(&current);
+            match self.membership.round(&current, &running.busy()).await {
+                Ok(leases) => running.sync(&current, &leases),
+                // The SLOs held so far keep running: their writes fail and
+                // their statuses turn stale until the database is back.
+                Err(e) => warn!(error = %e, "replica round failed; running the SLOs held so far"),
+            }
             let started = Instant::now();
             let now = Utc::now();
             let (blocked, runtimes): (BTreeMap<_, _>, BTreeMap<_, _>) =
@@ -69,39 +81,110 @@ impl Scheduler {
                     .backfills
                     .insert(id, self.start_backfill(runtime, &backfill_slots));
             }
+            running.drop_fenced();
             let elapsed = started.elapsed();
-            let backfilling: Vec<_> = running
-                .backfills
-                .values()
-                .flat_map(|b| b.progress.statuses())
-                .collect();
-            self.state.publish(
-                running
-                    .runtimes
-                    .values()
-                    .flat_map(|r| r.statuses().cloned())
-                    .chain(backfilling),
-                elapsed,
-            );
+            self.share(&running).await;
+            self.follow(&running, &mut shared, &current, elapsed).await;
             info!(
                 slos = running.runtimes.len(),
                 backfilling = running.backfills.len(),
                 duration_ms = elapsed.as_millis() as u64,
                 "cycle done"
             );
-            let wait = until_next_tick(Utc::now(), self.interval);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                changed = catalog.changed() => {
-                    if changed.is_err() {
-                        for backfill in running.backfills.values() {
-                            backfill.task.abort();
+            // Until the next tick, the other replicas' statuses are followed
+            // a few times, so answers here are never far behind theirs.
+            loop {
+                let wait = until_next_tick(Utc::now(), self.interval);
+                let step = self.follow_every();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait.min(step)) => {
+                        if wait <= step {
+                            break;
                         }
-                        return;
+                        let latest = catalog.borrow().clone();
+                        self.follow(&running, &mut shared, &latest, elapsed).await;
+                    }
+                    changed = catalog.changed() => {
+                        if changed.is_err() {
+                            for backfill in running.backfills.values() {
+                                backfill.task.abort();
+                            }
+                            return;
+                        }
+                        break;
                     }
                 }
             }
         }
+    }
+
+    /// How often other replicas' statuses are read between cycles.
+    fn follow_every(&self) -> std::time::Duration {
+        (std::time::Duration::from_millis(self.interval.as_millis()) / 4).clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(15),
+        )
+    }
+
+    /// Writes the statuses of the SLOs run here, for the other replicas.
+    async fn share(&self, running: &Running) {
+        let rows: Vec<(String, i64, serde_json::Value)> = running
+            .runtimes
+            .iter()
+            .map(|(id, r)| (id.clone(), r.lease().epoch, to_shared(r.statuses())))
+            .chain(running.backfills.iter().map(|(id, b)| {
+                let statuses = b.progress.statuses();
+                (id.clone(), b.lease.epoch, to_shared(statuses.iter()))
+            }))
+            .collect();
+        if let Err(e) = self
+            .services
+            .store
+            .share_statuses(self.membership.id, &rows)
+            .await
+        {
+            warn!(error = %e, "statuses not shared with the other replicas");
+        }
+    }
+
+    /// Reads the other replicas' statuses and publishes everything: the SLOs
+    /// run here from memory, the others as their owners last wrote them.
+    async fn follow(
+        &self,
+        running: &Running,
+        shared: &mut SharedStatuses,
+        catalog: &Catalog,
+        elapsed: std::time::Duration,
+    ) {
+        let followed = shared.refresh(&self.services.store).await;
+        if let Err(e) = &followed {
+            warn!(error = %e, "other replicas' statuses not refreshed");
+        }
+        let own: BTreeSet<String> = running
+            .runtimes
+            .keys()
+            .chain(running.backfills.keys())
+            .cloned()
+            .collect();
+        let backfilling: Vec<_> = running
+            .backfills
+            .values()
+            .flat_map(|b| b.progress.statuses())
+            .collect();
+        self.state.publish(
+            running
+                .runtimes
+                .values()
+                .flat_map(|r| r.statuses().cloned())
+                .chain(backfilling)
+                .chain(shared.others(&own, catalog)),
+            elapsed,
+        );
+        if followed.is_ok() {
+            self.state.mark_followed(Utc::now());
+        }
+        self.membership
+            .set_ready(self.state.cycling(Utc::now()) && self.state.following(Utc::now()));
     }
 
     /// Cycles every runtime that is up to date enough; hands back, unevaluated,
@@ -145,6 +228,7 @@ impl Scheduler {
         let progress = BackfillProgress::default();
         runtime.show_backfilling(0.0, &progress);
         let fingerprint = runtime.fingerprint().to_string();
+        let lease = runtime.lease().clone();
         let services = Arc::clone(&self.services);
         let slots = Arc::clone(slots);
         let shared = progress.clone();
@@ -156,6 +240,7 @@ impl Scheduler {
         });
         Backfill {
             fingerprint,
+            lease,
             progress,
             task,
         }
@@ -163,6 +248,20 @@ impl Scheduler {
 }
 
 impl Running {
+    /// SLOs with a task still writing: their leases cannot be handed over yet.
+    fn busy(&self) -> BTreeSet<String> {
+        self.backfills
+            .keys()
+            .chain(self.cancelled.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// Stops running SLOs whose lease another replica took.
+    fn drop_fenced(&mut self) {
+        self.runtimes.retain(|_, r| !r.fenced());
+    }
+
     /// Moves finished backfills into the cycle, unless the catalog dropped
     /// their SLO or changed its SLI meanwhile: such a result is discarded.
     async fn join_finished_backfills(&mut self, catalog: &Catalog) {
@@ -186,6 +285,9 @@ impl Running {
                 }
             };
             match catalog.slos.iter().find(|s| s.id.as_str() == id) {
+                _ if runtime.fenced() => {
+                    info!(slo = %id, "backfill stopped: another replica took the SLO over")
+                }
                 Some(slo) if sli_fingerprint(slo) == backfill.fingerprint => {
                     runtime.update_definition(Arc::new(slo.clone()));
                     self.runtimes.insert(id, runtime);
@@ -197,38 +299,45 @@ impl Running {
         }
     }
 
-    /// Adds new SLOs, drops removed ones, keeps history for changed SLOs whose
-    /// SLI is the same, and cancels backfills the catalog made pointless.
-    fn sync(&mut self, catalog: &Catalog) {
+    /// Runs the SLOs of the catalog this replica holds a lease for: adds new
+    /// ones, drops the others, keeps history for changed SLOs whose SLI is
+    /// the same, and cancels backfills the catalog or a handover made
+    /// pointless. A lease taken anew (another epoch) starts from the database.
+    fn sync(&mut self, catalog: &Catalog, leases: &BTreeMap<String, Lease>) {
         let mut next = BTreeMap::new();
         let mut backfills = BTreeMap::new();
         for slo in &catalog.slos {
-            let slo = Arc::new(slo.clone());
             let id = slo.id.to_string();
+            let Some(lease) = leases.get(&id) else {
+                continue;
+            };
+            let slo = Arc::new(slo.clone());
             let fingerprint = sli_fingerprint(&slo);
             if let Some(backfill) = self.backfills.remove(&id) {
-                if backfill.fingerprint == fingerprint {
+                if backfill.fingerprint == fingerprint && backfill.lease == *lease {
                     backfills.insert(id, backfill);
                     continue;
                 }
-                info!(slo = %id, "SLI changed during its backfill: backfill cancelled");
+                info!(slo = %id, "SLI or lease changed during its backfill: backfill cancelled");
                 backfill.task.abort();
                 self.cancelled.insert(id.clone(), backfill.task);
             }
             let runtime = match self.runtimes.remove(&id) {
-                Some(mut existing) if existing.fingerprint() == fingerprint => {
+                Some(mut existing)
+                    if existing.fingerprint() == fingerprint && existing.lease() == lease =>
+                {
                     existing.update_definition(slo);
                     existing
                 }
-                _ => SloRuntime::new(slo),
+                _ => SloRuntime::new(slo, lease.clone()),
             };
             next.insert(id, runtime);
         }
         for removed in self.runtimes.keys() {
-            info!(slo = %removed, "SLO removed from the catalog; no longer evaluated");
+            info!(slo = %removed, "SLO no longer run here (removed from the catalog, or handed to another replica)");
         }
         for (removed, backfill) in std::mem::take(&mut self.backfills) {
-            info!(slo = %removed, "SLO removed from the catalog during its backfill: backfill cancelled");
+            info!(slo = %removed, "SLO removed from the catalog or handed over during its backfill: backfill cancelled");
             backfill.task.abort();
             self.cancelled.insert(removed, backfill.task);
         }

@@ -60,6 +60,11 @@ pub enum CycleError {
 }
 
 impl CycleError {
+    /// Whether the SLO's lease passed to another replica.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, CycleError::Store(StoreError::Fenced { .. }))
+    }
+
     /// What API readers see in an instance's `error`: the Prometheus query
     /// and server (without credentials) and the server's message, but of a
     /// database failure only which step failed, never the database's text.

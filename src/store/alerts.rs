@@ -114,6 +114,7 @@ impl Store {
     /// transition already recorded (same alert, instant and kind) is skipped.
     pub async fn record_alert_changes(
         &self,
+        lease: &super::Lease,
         transitions: &[(i64, TransitionRecord)],
         states: &[StoredAlert],
     ) -> Result<(), StoreError> {
@@ -121,6 +122,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.pool().begin().await.map_err(query_err("begin"))?;
+        super::leases::fence(&mut tx, lease, &[]).await?;
         for (instance_id, t) in transitions {
             sqlx::query(
                 "insert into alert_transitions (instance_id, alert, transition, at, started_at, severity, long_window, short_window,

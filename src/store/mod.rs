@@ -3,7 +3,10 @@
 
 pub mod alerts;
 pub mod history;
+pub mod leases;
 pub mod packed;
+pub mod retired;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -16,7 +19,9 @@ use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::labels::{Labels, group_key_text};
 use crate::time::{HOUR_MS, Minute, hour_of, to_time};
+pub use leases::Lease;
 use packed::HourMinutes;
+pub use retired::retired_key;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +43,8 @@ pub enum StoreError {
         hour: DateTime<Utc>,
         reason: packed::UnpackError,
     },
+    #[error("the lease of {slo_id} (epoch {epoch}) has passed to another replica: write refused")]
+    Fenced { slo_id: String, epoch: i64 },
 }
 
 impl StoreError {
@@ -48,6 +55,7 @@ impl StoreError {
             StoreError::Migrate(_) => "migrating the schema",
             StoreError::Query { what, .. } => what,
             StoreError::DamagedRow { .. } => "reading a damaged row",
+            StoreError::Fenced { .. } => "writing after the lease passed to another replica",
         }
     }
 }
@@ -166,12 +174,6 @@ impl Retention {
     }
 }
 
-/// Where an SLO's data waits while retired: `<slo_id>#<fingerprint>`. No
-/// SLO id contains `#`, so no live SLO can read it.
-pub fn retired_key(slo_id: &str, fingerprint: &str) -> String {
-    format!("{slo_id}#{fingerprint}")
-}
-
 /// How a connection pool is sized and how long one statement may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
@@ -193,6 +195,9 @@ impl PoolSettings {
     };
 }
 
+/// How long a transaction may sit idle before PostgreSQL ends its session.
+const IDLE_IN_TRANSACTION: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -211,10 +216,18 @@ impl Store {
     pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(StoreError::Connect)?
-            .options([(
-                "statement_timeout",
-                format!("{}ms", settings.statement_timeout.as_millis()),
-            )]);
+            .options([
+                (
+                    "statement_timeout",
+                    format!("{}ms", settings.statement_timeout.as_millis()),
+                ),
+                // A replica frozen inside a transaction would hold its lease
+                // row, and block the takeover, for as long as it sleeps.
+                (
+                    "idle_in_transaction_session_timeout",
+                    format!("{}ms", IDLE_IN_TRANSACTION.as_millis()),
+                ),
+            ]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(std::time::Duration::from_secs(10))
@@ -300,132 +313,35 @@ impl Store {
         ))
     }
 
-    /// Sets an SLO's data aside (its SLI changed, so the counts mean
-    /// something else now): its instances, with their buckets, evaluations
-    /// and alert history, and its ingestion state move under
-    /// [`retired_key`] until [`Store::restore_slo`] brings them back or
-    /// [`Store::purge_retired`] deletes them. Returns the instances moved.
-    pub async fn retire_slo(&self, slo_id: &str, fingerprint: &str) -> Result<u64, StoreError> {
-        let key = retired_key(slo_id, fingerprint);
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        // An older copy of the same SLI is superseded by this one.
-        sqlx::query("delete from slo_instances where slo_id = $1")
-            .bind(&key)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("drop a superseded retired copy"))?;
-        sqlx::query("delete from ingestion_state where slo_id = $1")
-            .bind(&key)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("drop a superseded retired copy"))?;
-        let moved = sqlx::query("update slo_instances set slo_id = $2 where slo_id = $1")
-            .bind(slo_id)
-            .bind(&key)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("retire instances"))?
-            .rows_affected();
-        sqlx::query(
-            "update ingestion_state set slo_id = $2, sli_fingerprint = $3, retired_at = now() where slo_id = $1",
-        )
-        .bind(slo_id)
-        .bind(&key)
-        .bind(fingerprint)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("retire ingestion state"))?;
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(moved)
-    }
-
-    /// Brings back data retired for this SLI, if any is still kept; the SLO
-    /// must hold no data of its own. Returns the instances restored.
-    pub async fn restore_slo(
-        &self,
-        slo_id: &str,
-        fingerprint: &str,
-    ) -> Result<Option<u64>, StoreError> {
-        let key = retired_key(slo_id, fingerprint);
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        let restored = sqlx::query(
-            "update ingestion_state set slo_id = $2, retired_at = null where slo_id = $1",
-        )
-        .bind(&key)
-        .bind(slo_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("restore ingestion state"))?
-        .rows_affected();
-        if restored == 0 {
-            return Ok(None);
-        }
-        let moved = sqlx::query("update slo_instances set slo_id = $2 where slo_id = $1")
-            .bind(&key)
-            .bind(slo_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("restore instances"))?
-            .rows_affected();
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(Some(moved))
-    }
-
-    /// Deletes an SLO's retired data set aside before `before`: the SLIs
-    /// and their instances, as `(fingerprint, instances)`.
-    pub async fn purge_retired(
-        &self,
-        slo_id: &str,
-        before: DateTime<Utc>,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        let keys: Vec<(String, String)> = sqlx::query_as(
-            "delete from ingestion_state where starts_with(slo_id, $1 || '#') and retired_at < $2
-             returning slo_id, sli_fingerprint",
-        )
-        .bind(slo_id)
-        .bind(before)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(query_err("purge retired ingestion state"))?;
-        let mut out = Vec::new();
-        for (key, fingerprint) in keys {
-            let instances = sqlx::query("delete from slo_instances where slo_id = $1")
-                .bind(&key)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err("purge retired instances"))?
-                .rows_affected();
-            out.push((fingerprint, instances));
-        }
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(out)
-    }
-
     /// Records how far back an SLO's data is kept (see [`Retention`]).
     pub async fn set_retention(
         &self,
-        slo_id: &str,
+        lease: &Lease,
         retention: &Retention,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        leases::fence(&mut tx, lease, &[]).await?;
         sqlx::query(
             "update ingestion_state set retention_ms = $2, retention_needed_at = $3 where slo_id = $1",
         )
-        .bind(slo_id)
+        .bind(&lease.slo_id)
         .bind(retention.kept.as_millis() as i64)
         .bind(retention.needed_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(query_err("write retention"))?;
+        tx.commit().await.map_err(query_err("commit"))?;
         Ok(())
     }
 
     /// Writes buckets (overwriting the minutes given, keeping the others) and
     /// advances the SLO's progress, in one transaction: a crash leaves either
     /// both or neither, and re-ingesting a span rewrites the same values.
+    /// Progress never moves backwards, and the instances' rows are locked
+    /// first, so two writes of a new hour cannot overwrite each other.
     pub async fn write_span(
         &self,
-        slo_id: &str,
+        lease: &Lease,
         buckets: &BTreeMap<i64, BTreeMap<Minute, EventCounts>>,
         state: &IngestionState,
     ) -> Result<(), StoreError> {
@@ -436,7 +352,10 @@ impl Store {
                     Some(*counts);
             }
         }
+        let slo_id = lease.slo_id.as_str();
         let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        let instances: Vec<i64> = buckets.keys().copied().collect();
+        leases::fence(&mut tx, lease, &instances).await?;
         // Hours this write covers only in part keep their other minutes.
         let (partial_ids, partial_hours): (Vec<i64>, Vec<DateTime<Utc>>) = hours
             .iter()
@@ -482,7 +401,8 @@ impl Store {
         .map_err(query_err("write buckets"))?;
         sqlx::query(
             "insert into ingestion_state (slo_id, sli_fingerprint, ingested_until, history_from) values ($1, $2, $3, $4)
-             on conflict (slo_id) do update set sli_fingerprint = excluded.sli_fingerprint, ingested_until = excluded.ingested_until,
+             on conflict (slo_id) do update set sli_fingerprint = excluded.sli_fingerprint,
+               ingested_until = greatest(ingestion_state.ingested_until, excluded.ingested_until),
                history_from = least(ingestion_state.history_from, excluded.history_from), updated_at = now()",
         )
         .bind(slo_id)
@@ -552,10 +472,13 @@ impl Store {
     }
 
     /// Deletes what an SLO's instances no longer need, as `plan` says.
-    pub async fn prune(&self, slo_id: &str, plan: &PrunePlan) -> Result<Pruned, StoreError> {
+    pub async fn prune(&self, lease: &Lease, plan: &PrunePlan) -> Result<Pruned, StoreError> {
+        let slo_id = lease.slo_id.as_str();
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        leases::fence(&mut tx, lease, &[]).await?;
         let cutoff = to_time(hour_of(plan.before) - HOUR_MS);
-        let buckets = sqlx::query("delete from event_buckets b using slo_instances i where b.instance_id = i.id and i.slo_id = $1 and b.hour < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune buckets"))?;
-        let evals = sqlx::query("delete from evaluations e using slo_instances i where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at < $2").bind(slo_id).bind(cutoff).execute(&self.pool).await.map_err(query_err("prune evaluations"))?;
+        let buckets = sqlx::query("delete from event_buckets b using slo_instances i where b.instance_id = i.id and i.slo_id = $1 and b.hour < $2").bind(slo_id).bind(cutoff).execute(&mut *tx).await.map_err(query_err("prune buckets"))?;
+        let evals = sqlx::query("delete from evaluations e using slo_instances i where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at < $2").bind(slo_id).bind(cutoff).execute(&mut *tx).await.map_err(query_err("prune evaluations"))?;
         // Hours by epoch arithmetic: date_trunc would follow the session's time zone.
         let thinned = sqlx::query(
             "delete from evaluations e using slo_instances i
@@ -567,15 +490,16 @@ impl Store {
         .bind(slo_id)
         .bind(to_time(hour_of(plan.thin_from)))
         .bind(to_time(hour_of(plan.thin_before)))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(query_err("thin evaluations"))?;
         let transitions = sqlx::query("delete from alert_transitions t using slo_instances i where t.instance_id = i.id and i.slo_id = $1 and t.at < $2")
             .bind(slo_id)
             .bind(to_time(plan.transitions_before))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(query_err("prune alert transitions"))?;
+        tx.commit().await.map_err(query_err("commit"))?;
         Ok(Pruned {
             buckets: buckets.rows_affected(),
             evaluations: evals.rows_affected(),
@@ -588,6 +512,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn record_evaluation(
         &self,
+        lease: &Lease,
         instance: i64,
         at: i64,
         data_state: &str,
@@ -596,6 +521,8 @@ impl Store {
         budget_remaining: Option<f64>,
         burn_rates: &BTreeMap<String, Option<f64>>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        leases::fence(&mut tx, lease, &[]).await?;
         sqlx::query(
             "insert into evaluations (instance_id, evaluated_at, data_state, good, total, sli, budget_remaining, burn_rates) values ($1, $2, $3, $4, $5, $6, $7, $8)
              on conflict (instance_id, evaluated_at) do update set data_state = excluded.data_state, good = excluded.good, total = excluded.total,
@@ -609,9 +536,10 @@ impl Store {
         .bind(sli)
         .bind(budget_remaining)
         .bind(serde_json::to_value(burn_rates).unwrap_or_default())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(query_err("record evaluation"))?;
+        tx.commit().await.map_err(query_err("commit"))?;
         Ok(())
     }
 }

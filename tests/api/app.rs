@@ -216,6 +216,7 @@ impl Fixture {
             ingest: IngestSettings::default(),
             // Reloads in these tests are the API's, not the file watch's.
             watch_interval: Duration::from_secs(3600),
+            lease_ttl: None,
             api: ApiSettings {
                 tokens: options.tokens,
                 cors: options.cors,
@@ -309,11 +310,14 @@ async fn seed_history(
             .start()
             .expect("alerting without Alertmanager"),
     };
-    let mut runtimes: Vec<SloRuntime> = catalog
-        .slos
-        .into_iter()
-        .map(|s| SloRuntime::new(Arc::new(s)))
-        .collect();
+    let mut runtimes: Vec<SloRuntime> = Vec::new();
+    for s in catalog.slos {
+        runtimes.push(
+            SloRuntime::claim(Arc::new(s), &services)
+                .await
+                .expect("lease"),
+        );
+    }
     let last = end - end.rem_euclid(5 * MINUTE);
     let times: Vec<i64> = (0..=12).rev().map(|k| last - k * 5 * MINUTE).collect();
     for &at in &times {

@@ -44,7 +44,7 @@ async fn probes_and_tokens() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.json(),
-        serde_json::json!({"ready": true, "catalog_loaded": true, "database_reachable": true, "first_evaluation_done": true, "cycles_on_time": true})
+        serde_json::json!({"ready": true, "catalog_loaded": true, "database_reachable": true, "first_evaluation_done": true, "cycles_on_time": true, "shared_statuses_fresh": true})
     );
     // ---- read token.
     let r = request(
@@ -508,6 +508,9 @@ async fn metrics_pass_promtool() {
         "burnrate_nonfinite_samples_total ",
         "burnrate_catalog_reload_failures_total ",
         "burnrate_untracked_label_sets_total ",
+        "burnrate_fenced_writes_total ",
+        "burnrate_leases_acquired_total ",
+        "burnrate_leases_released_total ",
         "burnrate_ingestion_lag_seconds{service=\"search\",slo=\"availability\"} ",
     ] {
         assert!(m.contains(needle), "/metrics lacks `{needle}`:\n{m}");

@@ -240,7 +240,9 @@ async fn generated_rules_fire_where_burnrate_fires() {
         settings: IngestSettings::default(),
         alerting: AlertingConfig::default().start().expect("no sender"),
     };
-    let mut runtime = SloRuntime::new(Arc::new(catalog.slos[0].clone()));
+    let mut runtime = SloRuntime::claim(Arc::new(catalog.slos[0].clone()), &services)
+        .await
+        .expect("lease");
 
     // burnrate, evaluated every minute as Prometheus evaluates rules, so `for` counts alike.
     let checks = [1390, 1404, 1405, 1410, 1430, 1444, 1445, 1450, 1475, 1500];

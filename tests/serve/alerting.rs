@@ -192,7 +192,9 @@ async fn page_alert_fires_survives_a_restart_and_resolves_in_alertmanager() {
     // 1. Burning for 25 minutes: every tier of /pay fires, /cart is quiet.
     let t1 = end - 15 * MINUTE;
     let first = services(&prom, &db, &config).await;
-    let mut runtime = SloRuntime::new(Arc::clone(&slo));
+    let mut runtime = SloRuntime::claim(Arc::clone(&slo), &first)
+        .await
+        .expect("lease");
     runtime.cycle(&first, time(t1 + 20_000)).await;
     let sender = first.alerting.sender.as_ref().expect("sender");
     assert!(
@@ -268,7 +270,9 @@ async fn page_alert_fires_survives_a_restart_and_resolves_in_alertmanager() {
     drop(first);
     let t2 = t1 + MINUTE;
     let second = services(&prom, &db, &config).await;
-    let mut runtime = SloRuntime::new(Arc::clone(&slo));
+    let mut runtime = SloRuntime::claim(Arc::clone(&slo), &second)
+        .await
+        .expect("lease");
     runtime.cycle(&second, time(t2 + 20_000)).await;
     let sender = second.alerting.sender.as_ref().expect("sender");
     assert!(
@@ -402,7 +406,7 @@ async fn unresponsive_alertmanager_never_blocks_evaluation() {
     config.delivery.request_timeout = StdDuration::from_secs(5);
     let services = services(&prom, &db, &config).await;
     let slo = Arc::new(catalog().slos[0].clone());
-    let mut runtime = SloRuntime::new(slo);
+    let mut runtime = SloRuntime::claim(slo, &services).await.expect("lease");
     runtime.cycle(&services, time(end - MINUTE + 20_000)).await;
     let sender = services.alerting.sender.as_ref().expect("sender");
     assert_eq!(sender.stats()[0].pending, 4, "{:?}", sender.stats());
@@ -491,7 +495,9 @@ async fn firing_alerts_are_resent_while_prometheus_is_down() {
     let slo: Arc<Slo> = Arc::new(catalog().slos[0].clone());
     let services = services(&prom, &db, &config).await;
     let sender = services.alerting.sender.as_ref().expect("sender");
-    let mut runtime = SloRuntime::new(Arc::clone(&slo));
+    let mut runtime = SloRuntime::claim(Arc::clone(&slo), &services)
+        .await
+        .expect("lease");
 
     let t1 = end - 5 * MINUTE;
     runtime.cycle(&services, time(t1 + 20_000)).await;

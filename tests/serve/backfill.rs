@@ -82,6 +82,7 @@ fn settings(
             ..IngestSettings::default()
         },
         watch_interval: Duration::from_secs(3600),
+        lease_ttl: None,
         api: Default::default(),
         alerting: Default::default(),
     }

@@ -166,10 +166,14 @@ async fn incremental_ingestion_matches_exact_truth() {
     let services = services(&prom, &db).await;
 
     let slos = slo(&format!("{AVAILABILITY}{BY_ROUTE}"));
-    let mut runtimes: Vec<SloRuntime> = slos
-        .into_iter()
-        .map(|s| SloRuntime::new(Arc::new(s)))
-        .collect();
+    let mut runtimes: Vec<SloRuntime> = Vec::new();
+    for s in slos {
+        runtimes.push(
+            SloRuntime::claim(Arc::new(s), &services)
+                .await
+                .expect("lease"),
+        );
+    }
     // Right after the sharp incident, then every few hours, then at the end.
     let times = [
         end - 12 * HOUR,
@@ -208,11 +212,15 @@ async fn reingesting_never_double_counts() {
     let slo = Arc::new(slo(AVAILABILITY).remove(0));
     let now = Utc.timestamp_millis_opt(end + 20_000).unwrap();
 
-    let mut first = SloRuntime::new(Arc::clone(&slo));
+    let mut first = SloRuntime::claim(Arc::clone(&slo), &services)
+        .await
+        .expect("lease");
     first.cycle(&services, now).await;
     let before = bucket_sums(&db).await;
     // A fresh runtime (as after a restart) re-reads from its stored progress.
-    let mut second = SloRuntime::new(Arc::clone(&slo));
+    let mut second = SloRuntime::claim(Arc::clone(&slo), &services)
+        .await
+        .expect("lease");
     second.cycle(&services, now).await;
     second.cycle(&services, now).await;
     assert_eq!(bucket_sums(&db).await, before);
@@ -260,8 +268,12 @@ async fn prometheus_outage_loses_nothing() {
     let steady = services(&prom, &steady_db).await;
     let outage = services(&prom, &outage_db).await;
     let (mut a, mut b) = (
-        SloRuntime::new(Arc::clone(&slo)),
-        SloRuntime::new(Arc::clone(&slo)),
+        SloRuntime::claim(Arc::clone(&slo), &steady)
+            .await
+            .expect("lease"),
+        SloRuntime::claim(Arc::clone(&slo), &outage)
+            .await
+            .expect("lease"),
     );
     let times: Vec<i64> = (0..8).map(|k| end - 4 * HOUR + k * 30 * MINUTE).collect();
     let at = |t: i64| Utc.timestamp_millis_opt(t + 20_000).unwrap();
@@ -330,8 +342,12 @@ async fn database_outage_loses_nothing() {
         ..services(&prom, &steady_db).await
     };
     let (mut a, mut b) = (
-        SloRuntime::new(Arc::clone(&slo)),
-        SloRuntime::new(Arc::clone(&slo)),
+        SloRuntime::claim(Arc::clone(&slo), &steady)
+            .await
+            .expect("lease"),
+        SloRuntime::claim(Arc::clone(&slo), &outage)
+            .await
+            .expect("lease"),
     );
     let times: Vec<i64> = (0..8).map(|k| end - 4 * HOUR + k * 30 * MINUTE).collect();
     let at = |t: i64| Utc.timestamp_millis_opt(t + 20_000).unwrap();
@@ -404,7 +420,12 @@ async fn answers_over_the_byte_cap_are_split_not_lost() {
     };
     let at = Utc.timestamp_millis_opt(end + 20_000).unwrap();
     let skipped_before = burnrate::health::prometheus_errors();
-    let (mut a, mut b) = (SloRuntime::new(Arc::clone(&slo)), SloRuntime::new(slo));
+    let (mut a, mut b) = (
+        SloRuntime::claim(Arc::clone(&slo), &plain)
+            .await
+            .expect("lease"),
+        SloRuntime::claim(slo, &capped).await.expect("lease"),
+    );
     a.cycle(&plain, at).await;
     b.cycle(&capped, at).await;
     for s in b.statuses() {
@@ -443,7 +464,9 @@ async fn label_sets_beyond_the_instance_limit_are_reported() {
     let mut limited = services(&prom, &db).await;
     limited.settings.max_instances = 2;
     let before = burnrate::health::read(&burnrate::health::UNTRACKED_LABEL_SETS);
-    let mut runtime = SloRuntime::new(Arc::new(slo(BY_ROUTE).remove(0)));
+    let mut runtime = SloRuntime::claim(Arc::new(slo(BY_ROUTE).remove(0)), &limited)
+        .await
+        .expect("lease");
     runtime
         .cycle(&limited, Utc.timestamp_millis_opt(end + 20_000).unwrap())
         .await;
@@ -473,7 +496,9 @@ async fn silent_series_turn_absent() {
     let end = testkit::now_ms() / MINUTE * MINUTE - 50 * MINUTE;
     prom.remote_write(&scenario(end).series()).await;
     let services = services(&prom, &db).await;
-    let mut runtime = SloRuntime::new(Arc::new(slo(AVAILABILITY).remove(0)));
+    let mut runtime = SloRuntime::claim(Arc::new(slo(AVAILABILITY).remove(0)), &services)
+        .await
+        .expect("lease");
     let at = |t: i64| Utc.timestamp_millis_opt(t + 20_000).unwrap();
     let state = |r: &SloRuntime| r.statuses().next().map(|s| s.data_state);
     runtime.cycle(&services, at(end)).await;
@@ -504,7 +529,9 @@ async fn victoria_metrics_backend_matches_exact_truth() {
         settings: IngestSettings::default(),
         alerting: Default::default(),
     };
-    let mut runtime = SloRuntime::new(Arc::new(slo(AVAILABILITY).remove(0)));
+    let mut runtime = SloRuntime::claim(Arc::new(slo(AVAILABILITY).remove(0)), &services)
+        .await
+        .expect("lease");
     let truth = Truth {
         series: &series,
         end,
@@ -634,7 +661,9 @@ async fn every_indicator_kind_counts_events() {
         ),
     ];
     for (slo, (id, good, total, tolerance)) in slos.into_iter().zip(expected) {
-        let mut runtime = SloRuntime::new(Arc::new(slo));
+        let mut runtime = SloRuntime::claim(Arc::new(slo), &services)
+            .await
+            .expect("lease");
         runtime
             .cycle(&services, Utc.timestamp_millis_opt(at + 20_000).unwrap())
             .await;
@@ -674,18 +703,24 @@ async fn windows_outlive_prometheus_retention() {
         .collect();
     short.remote_write(&recent).await;
     let slo = Arc::new(slo(AVAILABILITY).remove(0));
-    let mut runtime = SloRuntime::new(Arc::clone(&slo));
+    let full_services = services(&full, &db).await;
+    let mut runtime = SloRuntime::claim(Arc::clone(&slo), &full_services)
+        .await
+        .expect("lease");
     runtime
         .cycle(
-            &services(&full, &db).await,
+            &full_services,
             Utc.timestamp_millis_opt(end - 6 * HOUR + 20_000).unwrap(),
         )
         .await;
     // A restart against the short-retention server: stored buckets carry the window.
-    let mut restarted = SloRuntime::new(slo);
+    let short_services = services(&short, &db).await;
+    let mut restarted = SloRuntime::claim(slo, &short_services)
+        .await
+        .expect("lease");
     restarted
         .cycle(
-            &services(&short, &db).await,
+            &short_services,
             Utc.timestamp_millis_opt(end + 20_000).unwrap(),
         )
         .await;
@@ -715,7 +750,9 @@ async fn methods_side_by_side() {
         end,
     };
     let services = services(&prom, &db).await;
-    let mut runtime = SloRuntime::new(Arc::new(slo(AVAILABILITY).remove(0)));
+    let mut runtime = SloRuntime::claim(Arc::new(slo(AVAILABILITY).remove(0)), &services)
+        .await
+        .expect("lease");
     let (errors, total) = ("http_requests_total{code=\"500\"}", "http_requests_total");
     let scalar = |v: &serde_json::Value| -> Option<f64> {
         v["result"][0]["value"][1]
@@ -856,7 +893,9 @@ async fn non_finite_samples_are_skipped_not_counted() {
         ),
     ];
     for (slo, (id, good, all)) in slos.into_iter().zip(expected) {
-        let mut runtime = SloRuntime::new(Arc::new(slo));
+        let mut runtime = SloRuntime::claim(Arc::new(slo), &services)
+            .await
+            .expect("lease");
         runtime
             .cycle(&services, Utc.timestamp_millis_opt(at + 20_000).unwrap())
             .await;

@@ -49,7 +49,9 @@ async fn everything(store: &Store, pool: &PgPool) -> (Vec<StoredHour>, Vec<Strin
 }
 
 async fn cycle(slo: &Slo, services: &Services, at: i64) {
-    let mut runtime = SloRuntime::new(Arc::new(slo.clone()));
+    let mut runtime = SloRuntime::claim(Arc::new(slo.clone()), services)
+        .await
+        .expect("lease");
     runtime
         .cycle(services, Utc.timestamp_millis_opt(at).unwrap())
         .await;

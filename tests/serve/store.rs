@@ -4,28 +4,33 @@
 use std::collections::BTreeMap;
 
 use burnrate::engine::EventCounts;
-use burnrate::store::{IngestionState, PrunePlan, Pruned, Store};
+use burnrate::store::{IngestionState, Lease, PrunePlan, Pruned, Store};
 use burnrate::time::Minute;
 use chrono::{TimeZone, Utc};
 use testkit::TestDatabase;
 use testkit::synthetic::{DAY, HOUR, MINUTE};
 
-/// A fresh database, its store, and one ungrouped instance of `slo_id`.
-async fn store_with_instance(slo_id: &str) -> (TestDatabase, Store, i64) {
+/// A fresh database, its store, one ungrouped instance of `slo_id`, and
+/// the SLO's lease.
+async fn store_with_instance(slo_id: &str) -> (TestDatabase, Store, i64, Lease) {
     let db = TestDatabase::create().await;
     let store = Store::connect(db.url()).await.expect("store");
     let id = store
         .instance_id(slo_id, &Default::default())
         .await
         .expect("instance");
-    (db, store, id)
+    let lease = store
+        .claim_lease(slo_id, uuid::Uuid::new_v4())
+        .await
+        .expect("lease");
+    (db, store, id, lease)
 }
 
 /// Rows written as `float8[]` arrays before migration 0003 are read as they
 /// are, and a partial write into one keeps its other minutes and packs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_from_before_packing_are_read_and_merged() {
-    let (db, store, id) = store_with_instance("shop/legacy").await;
+    let (db, store, id, lease) = store_with_instance("shop/legacy").await;
     let hour = testkit::now_ms() / HOUR * HOUR - 5 * HOUR;
     // Minutes 0..30 fetched (i good of i + 1), 30..60 not fetched.
     let good: Vec<Option<f64>> = (0..60).map(|i| (i < 30).then_some(i as f64)).collect();
@@ -73,7 +78,7 @@ async fn rows_from_before_packing_are_read_and_merged() {
         history_from: hour,
     };
     store
-        .write_span("shop/legacy", &[(id, minutes)].into(), &state)
+        .write_span(&lease, &[(id, minutes)].into(), &state)
         .await
         .expect("write");
     let stored = store.stored_hours().await.expect("list");
@@ -120,13 +125,14 @@ fn plan(before: i64, thin_before: i64) -> PrunePlan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
-    let (db, store, id) = store_with_instance("shop/thin").await;
+    let (db, store, id, lease) = store_with_instance("shop/thin").await;
     let now = testkit::now_ms() / HOUR * HOUR;
     let first = now - 3 * DAY;
     let mut at = first;
     while at <= now {
         store
             .record_evaluation(
+                &lease,
                 id,
                 at,
                 "ok",
@@ -145,7 +151,7 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
     let keep_from = first + 6 * HOUR + 10 * MINUTE;
     let thin_before = now - DAY;
     store
-        .prune("shop/thin", &plan(keep_from, thin_before))
+        .prune(&lease, &plan(keep_from, thin_before))
         .await
         .expect("prune");
     let pool = db.pool().await;
@@ -172,7 +178,7 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
     assert_eq!(kept, want);
     // A second prune changes nothing.
     let again = store
-        .prune("shop/thin", &plan(keep_from, thin_before))
+        .prune(&lease, &plan(keep_from, thin_before))
         .await
         .expect("prune");
     assert_eq!(again, Pruned::default());
@@ -181,7 +187,7 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
 /// Alert transitions before `transitions_before` are deleted, later ones kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_alert_transitions_are_pruned() {
-    let (db, store, id) = store_with_instance("shop/alerts").await;
+    let (db, store, id, lease) = store_with_instance("shop/alerts").await;
     let now = testkit::now_ms() / MINUTE * MINUTE;
     let pool = db.pool().await;
     for days in [120, 91, 89, 1] {
@@ -198,7 +204,7 @@ async fn old_alert_transitions_are_pruned() {
         transitions_before: now - 90 * DAY,
         ..plan(now - 30 * DAY, now - DAY)
     };
-    let pruned = store.prune("shop/alerts", &plan).await.expect("prune");
+    let pruned = store.prune(&lease, &plan).await.expect("prune");
     assert_eq!(
         pruned,
         Pruned {

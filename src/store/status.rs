@@ -1,0 +1,102 @@
+//! The latest statuses of every SLO, shared between replicas: each owner
+//! writes those of its SLOs after every cycle, and every replica reads the
+//! others', so the API answers the same wherever it is asked.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Store, StoreError, query_err};
+
+/// One SLO's statuses as its owner wrote them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedStatus {
+    pub slo_id: String,
+    /// The instances' statuses, as JSON (the API's own shape).
+    pub statuses: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Writes the statuses of SLOs `owner` holds at these epochs. A row
+    /// whose lease has passed to another replica is not written: only the
+    /// current owner's answers are shared.
+    pub async fn share_statuses(
+        &self,
+        owner: Uuid,
+        rows: &[(String, i64, serde_json::Value)],
+    ) -> Result<u64, StoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (ids, epochs, statuses): (Vec<&str>, Vec<i64>, Vec<&serde_json::Value>) = rows
+            .iter()
+            .map(|(id, epoch, s)| (id.as_str(), *epoch, s))
+            .fold(Default::default(), |(mut a, mut b, mut c), (x, y, z)| {
+                a.push(x);
+                b.push(y);
+                c.push(z);
+                (a, b, c)
+            });
+        let statuses: Vec<serde_json::Value> = statuses.into_iter().cloned().collect();
+        Ok(sqlx::query(
+            "insert into slo_status (slo_id, epoch, statuses, updated_at)
+             select u.slo_id, u.epoch, u.statuses, clock_timestamp()
+             from unnest($1::text[], $2::int8[], $3::jsonb[]) as u(slo_id, epoch, statuses)
+             join slo_leases l on l.slo_id = u.slo_id and l.epoch = u.epoch and l.owner = $4
+             on conflict (slo_id) do update set epoch = excluded.epoch, statuses = excluded.statuses,
+               updated_at = excluded.updated_at
+             where slo_status.epoch <= excluded.epoch",
+        )
+        .bind(&ids)
+        .bind(&epochs)
+        .bind(&statuses)
+        .bind(owner)
+        .execute(self.pool())
+        .await
+        .map_err(query_err("share statuses"))?
+        .rows_affected())
+    }
+
+    /// Statuses written at or after `since` (all of them without it).
+    pub async fn shared_statuses(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<SharedStatus>, StoreError> {
+        let rows: Vec<(String, serde_json::Value, DateTime<Utc>)> = sqlx::query_as(
+            "select slo_id, statuses, updated_at from slo_status
+             where $1::timestamptz is null or updated_at >= $1 order by updated_at",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await
+        .map_err(query_err("read shared statuses"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(slo_id, statuses, updated_at)| SharedStatus {
+                slo_id,
+                statuses,
+                updated_at,
+            })
+            .collect())
+    }
+
+    /// Drops shared statuses of SLOs no longer in the catalog.
+    pub async fn drop_statuses_except(&self, slo_ids: &[String]) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("delete from slo_status where slo_id <> all($1)")
+                .bind(slo_ids)
+                .execute(self.pool())
+                .await
+                .map_err(query_err("drop shared statuses"))?
+                .rows_affected(),
+        )
+    }
+
+    /// The database's clock, which heartbeats and shared statuses use.
+    pub async fn now(&self) -> Result<DateTime<Utc>, StoreError> {
+        sqlx::query_scalar("select clock_timestamp()")
+            .fetch_one(self.pool())
+            .await
+            .map_err(query_err("read the clock"))
+    }
+}
