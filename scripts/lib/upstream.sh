@@ -92,10 +92,11 @@ upstream_download() {
         [[ -f $dir/$local_name ]] && continue
         [[ $repo == github.com/* ]] || die "$UPSTREAM_MANIFEST: $local_name: only github.com repositories can be downloaded, not $repo"
         url="${base%/}/${repo#github.com/}/$commit/$path"
-        mkdir -p "$(dirname "$dir/$local_name")"
-        part="$dir/$local_name.part"
+        mkdir -p "$dir"
+        part="$dir/.download.part"
         if ! err=$(curl -fsSL --connect-timeout 5 --max-time 30 -o "$part" "$url" 2>&1); then
             rm -f "$part"
+            rmdir "$dir" 2>/dev/null || true
             UPSTREAM_UNAVAILABLE="downloading $local_name from $url failed: ${err:-curl failed}"
             return 1
         fi
@@ -104,6 +105,7 @@ upstream_download() {
             rm -f "$part"
             die "upstream fixture $local_name downloaded from $url fails its checksum: sha256 $actual, $UPSTREAM_MANIFEST pins $sum"
         fi
+        mkdir -p "$(dirname "$dir/$local_name")"
         mv "$part" "$dir/$local_name"
     done <<<"$entries"
 }

@@ -107,6 +107,7 @@ fn offline_the_fixture_tests_are_skipped_loudly_and_by_name() {
     let cache = clone.join("target/upstream-fixtures");
     let left = walk(&cache);
     assert!(left.is_empty(), "{left:?}");
+    assert!(!cache.exists(), "an empty cache directory is left behind");
 
     let lib = upstream::resolve(&clone, None, &upstream::manifest()).unwrap_err();
     assert!(lib.contains("upstream fixtures unavailable"), "{lib}");
@@ -311,7 +312,7 @@ fn downloads_fill_the_cache_at_the_pinned_commit_and_are_checked() {
     );
     assert!(err.contains("fails its checksum"), "{err}");
     assert!(!cache.join("a/two.yaml").exists());
-    assert!(!cache.join("a/two.yaml.part").exists());
+    assert!(!cache.join(".download.part").exists());
 
     // The real thing: only the missing file is fetched, then all is checked.
     let url = serve(served(None), 1);
