@@ -226,8 +226,9 @@ fn help_describes_every_subcommand() {
 }
 
 #[test]
-fn convert_prints_a_catalog_that_checks_clean() {
-    let out = burnrate(&["convert", "../shared/fixtures/external/pyrra"]);
+fn upstream_convert_prints_a_catalog_that_checks_clean() {
+    let pyrra = testkit::upstream::fixture("pyrra");
+    let out = burnrate(&["convert", pyrra.to_str().expect("utf-8 path")]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -243,11 +244,9 @@ fn convert_prints_a_catalog_that_checks_clean() {
 }
 
 #[test]
-fn convert_refuses_what_it_cannot_honour() {
-    let out = burnrate(&[
-        "convert",
-        "../shared/fixtures/external/sloth/raw-home-wifi.yml",
-    ]);
+fn upstream_convert_refuses_what_it_cannot_honour() {
+    let file = testkit::upstream::fixture("sloth/raw-home-wifi.yml");
+    let out = burnrate(&["convert", file.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "nothing may be printed to stdout");
     let err = String::from_utf8_lossy(&out.stderr);

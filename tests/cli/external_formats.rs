@@ -1,7 +1,9 @@
 //! Sloth, Pyrra and OpenSLO specifications read as they are (issue 6): every
-//! file in `../shared/fixtures/external/` loads with the meaning its tool
-//! gives it, or is rejected with a precise message; the native export loads
-//! back into the same catalog.
+//! upstream file that `tests/upstream.toml` pins loads with the meaning its
+//! tool gives it, or is rejected with a precise message; the native export
+//! loads back into the same catalog. The tests that read those files are
+//! named `upstream_*`: `scripts/test.sh` leaves them out, and says so, when
+//! the files cannot be had (see `testkit::upstream`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,10 +17,10 @@ use burnrate::catalog::{
 };
 use burnrate::duration::Duration;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/external");
+use testkit::upstream;
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(FIXTURES).join(rel)
+    upstream::fixture(rel)
 }
 
 fn load(rel: &str) -> Loaded {
@@ -175,7 +177,6 @@ enum Outcome {
 }
 
 const INVENTORY: &[(&str, Outcome)] = &[
-    ("README.md", Outcome::NotInput),
     ("sloth/LICENSE", Outcome::NotInput),
     ("sloth/out-base.yaml.tpl", Outcome::NotInput),
     (
@@ -303,22 +304,28 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn every_fixture_file_loads_or_is_rejected_precisely() {
-    let mut on_disk = Vec::new();
-    files_under(Path::new(FIXTURES), &mut on_disk);
-    let on_disk: BTreeSet<String> = on_disk
-        .iter()
-        .map(|p| {
-            p.strip_prefix(FIXTURES)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
+fn upstream_every_fixture_file_loads_or_is_rejected_precisely() {
+    let pinned: BTreeSet<String> = upstream::manifest().into_iter().map(|e| e.local).collect();
     let listed: BTreeSet<String> = INVENTORY.iter().map(|(f, _)| f.to_string()).collect();
     assert_eq!(
-        on_disk, listed,
-        "every fixture file needs an expected outcome"
+        pinned, listed,
+        "every file tests/upstream.toml pins needs an expected outcome here"
+    );
+    // The directory scans below read whole folders: nothing else may be in them.
+    let dir = upstream::fixtures_dir();
+    let mut on_disk = Vec::new();
+    for folder in ["sloth", "pyrra", "openslo"] {
+        files_under(&dir.join(folder), &mut on_disk);
+    }
+    let on_disk: BTreeSet<String> = on_disk
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        on_disk,
+        listed,
+        "files in {} not in the manifest",
+        dir.display()
     );
 
     for (file, outcome) in INVENTORY {
@@ -363,7 +370,7 @@ fn check_rejected(file: &str, expected: &[&str], rejected: &[(usize, &str)]) {
 }
 
 #[test]
-fn directory_scans_skip_what_is_not_yaml() {
+fn upstream_directory_scans_skip_what_is_not_yaml() {
     for dir in ["sloth", "pyrra", "openslo"] {
         let loaded = load(dir);
         for d in loaded.diagnostics.iter() {
@@ -379,7 +386,7 @@ fn directory_scans_skip_what_is_not_yaml() {
 // -------------------------------------------------------------------- Sloth
 
 #[test]
-fn sloth_getting_started() {
+fn upstream_sloth_getting_started() {
     let catalog = load_ok("sloth/getting-started.yml");
     let s = slo(&catalog, "myservice/requests-availability");
     assert_eq!(s.objective.ratio(), 0.999);
@@ -427,7 +434,7 @@ fn sloth_getting_started() {
 }
 
 #[test]
-fn sloth_home_wifi_and_kubernetes_apiserver() {
+fn upstream_sloth_home_wifi_and_kubernetes_apiserver() {
     let catalog = load_ok("sloth/home-wifi.yml");
     let good = slo(&catalog, "home-wifi/good-wifi-client-satisfaction");
     let risk = slo(&catalog, "home-wifi/risk-wifi-client-satisfaction");
@@ -484,7 +491,7 @@ fn sloth_home_wifi_and_kubernetes_apiserver() {
 }
 
 #[test]
-fn sloth_multifile_and_disabled_alerts() {
+fn upstream_sloth_multifile_and_disabled_alerts() {
     let catalog = load_ok("sloth/multifile.yml");
     assert_eq!(
         slo(&catalog, "myservice/requests-availability")
@@ -552,7 +559,7 @@ fn sloth_generated_alerts(
 }
 
 #[test]
-fn sloth_in_base_matches_the_rules_sloth_generated() {
+fn upstream_sloth_in_base_matches_the_rules_sloth_generated() {
     let tpl = std::fs::read_to_string(fixture("sloth/out-base.yaml.tpl")).unwrap();
     let loaded = load("sloth/in-base.yaml");
     let s = slo(&loaded.catalog, "svc01/slo1");
@@ -628,7 +635,7 @@ fn sloth_in_base_matches_the_rules_sloth_generated() {
 }
 
 #[test]
-fn sloth_rejections_name_the_feature() {
+fn upstream_sloth_rejections_name_the_feature() {
     let loaded = load("sloth/raw-home-wifi.yml");
     assert_error(
         &errors(&loaded),
@@ -688,7 +695,7 @@ fn sloth_rejections_name_the_feature() {
 }
 
 #[test]
-fn sloth_directory_defaults_play_the_default_period_flag() {
+fn upstream_sloth_directory_defaults_play_the_default_period_flag() {
     // Sloth's `--default-slo-period` is global; burnrate's equivalent is a
     // `kind: Defaults` document, which a Sloth SLO (having no window) follows.
     let dir = tempfile::tempdir().unwrap();
@@ -714,7 +721,7 @@ fn sloth_directory_defaults_play_the_default_period_flag() {
 }
 
 #[test]
-fn sloth_openslo_v1alpha_as_sloth_reads_it() {
+fn upstream_sloth_openslo_v1alpha_as_sloth_reads_it() {
     let catalog = load_ok("sloth/openslo-getting-started.yml");
     let s = slo(&catalog, "my-service/sloth-slo-my-service-0");
     assert_eq!(s.objective.ratio(), 0.999);
@@ -753,7 +760,7 @@ fn pyrra_expected(window: Duration) -> Vec<(String, Severity, String, String, f6
 }
 
 #[test]
-fn pyrra_latency_four_weeks() {
+fn upstream_pyrra_latency_four_weeks() {
     let catalog = load_ok("pyrra/caddy-response-latency.yaml");
     let s = slo(&catalog, "default/caddy-response-latency");
     assert_eq!(s.objective.ratio(), 0.9);
@@ -795,7 +802,7 @@ fn pyrra_latency_four_weeks() {
 }
 
 #[test]
-fn pyrra_two_week_slos() {
+fn upstream_pyrra_two_week_slos() {
     let two_weeks = vec![
         tier("page-30m", Severity::Page, "30m", "3m", 14.0, "1m"),
         tier("page-3h", Severity::Page, "3h", "15m", 7.0, "8m"),
@@ -1003,7 +1010,7 @@ status: {}
 // ------------------------------------------------------------------ OpenSLO
 
 #[test]
-fn openslo_fixtures_are_rejected_at_the_feature() {
+fn upstream_openslo_fixtures_are_rejected_at_the_feature() {
     let loaded = load("openslo/budgeting-method--occurences-slo.yaml");
     let errs = errors(&loaded);
     assert_eq!(errs.len(), 1, "{errs:#?}");
@@ -1488,7 +1495,7 @@ fn assert_round_trip(name: &str, catalog: &Catalog) {
 }
 
 #[test]
-fn converted_catalogs_load_back_unchanged() {
+fn upstream_converted_catalogs_load_back_unchanged() {
     for (file, outcome) in INVENTORY {
         if matches!(outcome, Outcome::Loads(_) | Outcome::Partly(..)) {
             assert_round_trip(file, &load(file).catalog);
@@ -1535,7 +1542,7 @@ slos:
 }
 
 #[test]
-fn conversion_leaves_out_the_defaults() {
+fn upstream_conversion_leaves_out_the_defaults() {
     let yaml = to_native_yaml(&load("sloth/no-alerts.yml").catalog);
     assert_eq!(
         yaml,
@@ -1610,7 +1617,7 @@ fn settings_without_effect_are_warned_about_not_dropped_silently() {
 }
 
 #[test]
-fn the_alert_windows_suggestion_is_a_working_defaults_document() {
+fn upstream_the_alert_windows_suggestion_is_a_working_defaults_document() {
     let loaded = load("sloth/windows-7d.yaml");
     let message = &errors(&loaded)[0].message;
     let window = message

@@ -17,6 +17,8 @@
 //! * [`Series`] and `remote_write`: seed history with Prometheus remote
 //!   write (snappy-compressed protobuf).
 //! * [`free_port`], [`now_ms`].
+//! * [`upstream`]: the upstream Sloth, Pyrra and OpenSLO files that
+//!   `tests/upstream.toml` pins, found and checked against their sha256.
 //!
 //! Binaries come from `PROMETHEUS_BIN`, `PROMTOOL_BIN`, `ALERTMANAGER_BIN`
 //! and `VICTORIA_METRICS_BIN` (else from `PATH`); `scripts/test.sh` installs
@@ -37,6 +39,7 @@ pub mod prometheus;
 pub mod remote_write;
 pub mod synthetic;
 pub mod tsdb_server;
+pub mod upstream;
 pub mod victoria;
 
 pub use alertmanager::{CaptureServer, TestAlertmanager};
