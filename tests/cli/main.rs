@@ -2,6 +2,7 @@
 //! Sloth, Pyrra and OpenSLO files, and `burnrate rules` checked by promtool
 //! and evaluated by a real Prometheus.
 
+mod annotations;
 mod check;
 mod external_formats;
 mod robustness;
