@@ -46,11 +46,14 @@ pub enum Command {
     /// be honoured (problems are printed to stderr and nothing is printed to
     /// stdout), 2 when a path cannot be read.
     Convert(ConvertArgs),
-    /// Ask a running burnrate whether a service may be released now.
+    /// Ask a running burnrate whether services may be released now.
     ///
-    /// Prints the decision with its reasons. Exit status: 0 allow, 1 deny,
-    /// 2 cannot decide (server unreachable, no data, unknown service);
-    /// --fail-open turns 2 into 0.
+    /// Prints the decision, each service's own decision when there are
+    /// several, and each SLO instance's reasons. Retries within --timeout;
+    /// every decision is recorded by the server. Exit status: 0 allow
+    /// (or overridden), 1 deny, 2 cannot decide (server unreachable within
+    /// --timeout, no data, no fresh evaluation within --wait-fresh, unknown
+    /// service); --fail-open turns 2 into 0.
     Gate(gate::GateArgs),
     /// Write a Prometheus rule file with the catalog's SLIs and alert tiers
     /// (recording and alerting rules), for teams that alert from Prometheus.
