@@ -11,10 +11,12 @@ RUN cargo build --release --locked --bin burnrate
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates git \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 burnrate
 COPY --from=build /src/target/release/burnrate /usr/local/bin/burnrate
+# For CI jobs (ci/gitlab/burnrate.gitlab-ci.yml); git for `check --changed-from`.
+COPY ci/burnrate-ci.sh /usr/local/bin/burnrate-ci
 COPY slo-definitions /etc/burnrate/slo-definitions
 USER burnrate
 ENV BURNRATE_CATALOG=/etc/burnrate/slo-definitions \

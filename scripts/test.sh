@@ -14,8 +14,10 @@
 #     victoria-metrics, postgresql) with apt-get, idempotently;
 #   * uses DATABASE_URL when it is set, otherwise starts a throwaway
 #     PostgreSQL cluster in a temp dir on a free port and removes it on exit;
+#   * installs pre-commit (pinned, from PyPI) into a virtualenv under
+#     target/tools, once, for the hook test;
 #   * exports PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_BIN,
-#     VICTORIA_METRICS_BIN and DATABASE_URL for tests/support (the testkit crate);
+#     VICTORIA_METRICS_BIN, PRE_COMMIT_BIN and DATABASE_URL for the tests;
 #   * finds the upstream Sloth/Pyrra/OpenSLO files that tests/upstream.toml
 #     pins (BURNRATE_UPSTREAM_FIXTURES, else ../shared/fixtures/external, else
 #     a download into target/upstream-fixtures/), checks their sha256 and
@@ -95,6 +97,7 @@ resolve_bin PROMETHEUS_BIN prometheus prometheus
 resolve_bin PROMTOOL_BIN prometheus promtool
 resolve_bin ALERTMANAGER_BIN prometheus-alertmanager prometheus-alertmanager alertmanager
 resolve_bin VICTORIA_METRICS_BIN victoria-metrics victoria-metrics victoria-metrics-prod
+ensure_pre_commit "$repo_root/target/tools"
 
 # -------------------------------------------------------------- PostgreSQL --
 
@@ -104,7 +107,8 @@ log "PROMETHEUS_BIN=$PROMETHEUS_BIN"
 log "PROMTOOL_BIN=$PROMTOOL_BIN"
 log "ALERTMANAGER_BIN=$ALERTMANAGER_BIN"
 log "VICTORIA_METRICS_BIN=$VICTORIA_METRICS_BIN"
-export PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN VICTORIA_METRICS_BIN DATABASE_URL
+log "PRE_COMMIT_BIN=$PRE_COMMIT_BIN"
+export PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN VICTORIA_METRICS_BIN PRE_COMMIT_BIN DATABASE_URL
 
 # ------------------------------------------------------------------ checks --
 

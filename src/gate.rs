@@ -2,7 +2,7 @@
 //! its SLOs), from each SLO's [`GatePolicy`] and the current status of its
 //! instances. Pure: no I/O, so every rule is covered by table tests.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, GatePolicy, NoDataDecision, Severity, Slo};
@@ -251,6 +251,8 @@ pub struct InstanceVerdict {
     pub min_budget_remaining: f64,
     /// Firing alerts whose severity denies releases under the policy.
     pub denying_alerts: Vec<String>,
+    /// When the instance was last evaluated (none: never).
+    pub evaluated_at: Option<DateTime<Utc>>,
 }
 
 /// The decision for a whole request, with the instances behind it.
@@ -279,13 +281,14 @@ pub fn decide(what: &str, slos: &[(&Slo, Vec<&InstanceStatus>)], freshness: &Fre
             outdated: None,
         };
         if statuses.is_empty() {
-            instances.push(instance_verdict(slo.id.as_str(), slo, pending));
+            instances.push(instance_verdict(slo.id.as_str(), slo, pending, None));
         }
         for status in statuses {
             instances.push(instance_verdict(
                 &status.id,
                 slo,
                 Facts::of(status, freshness),
+                status.evaluated_at,
             ));
         }
     }
@@ -323,7 +326,12 @@ pub fn decide(what: &str, slos: &[(&Slo, Vec<&InstanceStatus>)], freshness: &Fre
     }
 }
 
-fn instance_verdict(id: &str, slo: &Slo, facts: Facts) -> InstanceVerdict {
+fn instance_verdict(
+    id: &str,
+    slo: &Slo,
+    facts: Facts,
+    evaluated_at: Option<DateTime<Utc>>,
+) -> InstanceVerdict {
     let policy = &slo.gate;
     InstanceVerdict {
         id: id.to_string(),
@@ -341,7 +349,60 @@ fn instance_verdict(id: &str, slo: &Slo, facts: Facts) -> InstanceVerdict {
             .map(|(t, _)| t.clone())
             .collect(),
         facts,
+        evaluated_at,
     }
+}
+
+/// The decision for several services at once: the conjunction (deny beats
+/// undecided beats allow), with each service's reasons when it decided the
+/// outcome, and a summary naming each service's own decision.
+pub fn combine_services(parts: &[(String, Release)]) -> (Decision, String, Vec<String>) {
+    if let [(_, only)] = parts {
+        return (only.decision, only.summary.clone(), only.reasons.clone());
+    }
+    let decision = Decision::combine(parts.iter().map(|(_, r)| r.decision));
+    let each: Vec<String> = parts
+        .iter()
+        .map(|(service, r)| format!("{service}: {}", r.decision.as_str()))
+        .collect();
+    let deciding = parts.iter().filter(|(_, r)| r.decision == decision).count();
+    let summary = format!(
+        "{}: {deciding} of {} services {} ({})",
+        decision.as_str(),
+        parts.len(),
+        match decision {
+            Decision::Allow => "allow",
+            Decision::Deny => "deny",
+            Decision::Undecided => "cannot be judged",
+        },
+        each.join(", ")
+    );
+    let reasons = parts
+        .iter()
+        .filter(|(_, r)| r.decision == decision)
+        .flat_map(|(_, r)| r.reasons.iter().cloned())
+        .collect();
+    (decision, summary, reasons)
+}
+
+/// The instances without an evaluation newer than `after`: what
+/// `--wait-fresh` still waits for. Evaluations are stamped with their
+/// minute, so "newer" means from a cycle that started after `after`
+/// (`cycle_started`, of the snapshot) and stamped no earlier than its minute.
+pub fn not_fresh<'a>(
+    instances: impl IntoIterator<Item = &'a InstanceVerdict>,
+    after: DateTime<Utc>,
+    cycle_started: Option<DateTime<Utc>>,
+) -> Vec<&'a str> {
+    let minute = after
+        .duration_trunc(chrono::TimeDelta::minutes(1))
+        .unwrap_or(after);
+    let cycle_fresh = cycle_started.is_some_and(|c| c > after);
+    instances
+        .into_iter()
+        .filter(|i| !cycle_fresh || i.evaluated_at.is_none_or(|at| at < minute))
+        .map(|i| i.id.as_str())
+        .collect()
 }
 
 /// Five intervals, at least five minutes: slow cycles pass, a stuck scheduler does not.
@@ -580,6 +641,24 @@ mod tests {
                 release.reasons
             );
         }
+        // Services combine the same way, each keeping its own decision.
+        let mut stamped = good_a.clone();
+        let at = DateTime::from_timestamp(1_772_366_400, 0).expect("a minute");
+        stamped.evaluated_at = Some(at);
+        let ok = decide("a", &[(a, vec![&stamped])], &fresh);
+        let spent = decide("l", &[(l, vec![&spent_l])], &fresh);
+        let (d, summary, reasons) =
+            combine_services(&[("a".into(), ok.clone()), ("l".into(), spent)]);
+        assert_eq!((d, reasons.len()), (Decision::Deny, 1), "{summary}");
+        assert_eq!(summary, "deny: 1 of 2 services deny (a: allow, l: deny)");
+        // Fresh only from a cycle that started after the call, stamped no earlier than its minute.
+        let later = Some(at + chrono::TimeDelta::seconds(90));
+        assert_eq!(not_fresh(&ok.instances, at, later), Vec::<&str>::new());
+        assert_eq!(not_fresh(&ok.instances, at, Some(at)).len(), 1);
+        assert_eq!(
+            not_fresh(&ok.instances, at + chrono::TimeDelta::seconds(61), later).len(),
+            1
+        );
         let pending = decide("shop/latency", &[(l, vec![])], &fresh);
         assert_eq!(pending.instances[0].id, "shop/latency");
         assert_eq!(pending.instances[0].facts.data_state, Pending);

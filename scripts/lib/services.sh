@@ -80,6 +80,33 @@ resolve_bin() {
     die "cannot find $* (package $pkg) for $var"
 }
 
+# The pre-commit release the hook test runs (tests/integrations): pinned, so
+# the test sees the same behaviour everywhere.
+PRE_COMMIT_VERSION=4.7.0
+
+# ensure_pre_commit DIR: keeps $PRE_COMMIT_BIN when set, else installs
+# pre-commit $PRE_COMMIT_VERSION from PyPI into a virtualenv under DIR (once;
+# python3-venv from Debian when venv is missing) and exports its path.
+ensure_pre_commit() {
+    local dir=$1/pre-commit-$PRE_COMMIT_VERSION
+    if [[ -n ${PRE_COMMIT_BIN:-} ]]; then
+        [[ -x $PRE_COMMIT_BIN ]] || die "PRE_COMMIT_BIN=$PRE_COMMIT_BIN is not an executable"
+        return 0
+    fi
+    if [[ ! -x $dir/bin/pre-commit ]]; then
+        command -v python3 >/dev/null 2>&1 || apt_install python3
+        if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+            apt_install python3-venv
+        fi
+        log "installing pre-commit $PRE_COMMIT_VERSION into $dir"
+        rm -rf "$dir"
+        python3 -m venv "$dir" || die "cannot create a virtualenv in $dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check \
+            "pre-commit==$PRE_COMMIT_VERSION" || die "cannot install pre-commit $PRE_COMMIT_VERSION from PyPI"
+    fi
+    export PRE_COMMIT_BIN=$dir/bin/pre-commit
+}
+
 # find_pg_bin: prints the directory holding initdb and pg_ctl (PATH first,
 # then /usr/lib/postgresql/*/bin, newest version first).
 find_pg_bin() {

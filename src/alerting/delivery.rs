@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -239,7 +240,14 @@ async fn post(
 
 async fn worker(queue: Arc<Queue>, client: reqwest::Client, settings: DeliverySettings) {
     let mut held: BTreeMap<BTreeMap<String, String>, PostableAlert> = BTreeMap::new();
-    let mut backoff = settings.initial_backoff;
+    // Exponential from `initial_backoff` to `max_backoff`, with jitter so
+    // several burnrate replicas do not retry in step.
+    let delays = ExponentialBuilder::default()
+        .with_min_delay(settings.initial_backoff)
+        .with_max_delay(settings.max_backoff)
+        .with_jitter()
+        .without_max_times();
+    let mut backoff = delays.build();
     let mut failing_since: Option<DateTime<Utc>> = None;
     loop {
         // Mark before draining, so wait_idle never sees an empty queue and an idle worker
@@ -273,17 +281,20 @@ async fn worker(queue: Arc<Queue>, client: reqwest::Client, settings: DeliverySe
                 if let Some(since) = failing_since.take() {
                     info!(url = %queue.url, failing_since = %since, "Alertmanager reachable again");
                 }
-                backoff = settings.initial_backoff;
+                backoff = delays.build();
             }
             Err(error) => {
                 queue.failed.fetch_add(1, Ordering::Relaxed);
                 if failing_since.is_none() {
                     failing_since = Some(Utc::now());
                 }
-                warn!(url = %queue.url, %error, alerts = held.len(), retry_in_ms = backoff.as_millis() as u64, "cannot deliver alerts to Alertmanager; retrying");
+                let delay = backoff
+                    .next()
+                    .unwrap_or(settings.max_backoff)
+                    .min(settings.max_backoff);
+                warn!(url = %queue.url, %error, alerts = held.len(), retry_in_ms = delay.as_millis() as u64, "cannot deliver alerts to Alertmanager; retrying");
                 // Chunks that went through are sent again with the rest: harmless, Alertmanager merges.
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(settings.max_backoff);
+                tokio::time::sleep(delay).await;
                 // Alerts long past their end are of no use to anyone any more.
                 let horizon = Utc::now() - chrono::Duration::hours(1);
                 held.retain(|_, a| a.ends_at > horizon);

@@ -1,6 +1,7 @@
 //! The HTTP API: answers come from the evaluated snapshot, never from
 //! Prometheus or PostgreSQL on the request path (except `/api/v1/slos/{id}/history`,
-//! which reads stored evaluations, and `/readyz`, which pings the database).
+//! which reads stored evaluations, the gate, which records its decisions,
+//! and `/readyz`, which pings the database).
 //!
 //! | route | |
 //! |---|---|
@@ -8,7 +9,9 @@
 //! | `GET /api/v1/slos/{id}` | one instance; id percent-encoded as one segment |
 //! | `GET /api/v1/slos/{id}/history` | from PostgreSQL, `from`/`to`/`step` |
 //! | `GET /api/v1/services` | a roll-up per service |
-//! | `GET /api/v1/gate` | the release decision ([`crate::gate`]) |
+//! | `GET /api/v1/gate` | the release decision ([`crate::gate`]), recorded in PostgreSQL |
+//! | `POST /api/v1/gate` | the same, with an override (write token) |
+//! | `GET /api/v1/gate/decisions` | recorded decisions, from PostgreSQL |
 //! | `GET /api/v1/openapi.json` | OpenAPI 3.1 |
 //! | `GET /metrics` | Prometheus exposition |
 //! | `GET /healthz`, `GET /readyz` | probes |
@@ -162,6 +165,7 @@ pub fn router(state: Arc<AppState>, settings: &ApiSettings) -> Router {
         .route("/api/v1/slos/{*rest}", get(slos::instance_or_history))
         .route("/api/v1/services", get(slos::services))
         .route("/api/v1/gate", get(gate::gate))
+        .route("/api/v1/gate/decisions", get(gate::decisions))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/history", get(alerts::history))
         .route("/api/v1/status", get(replicas::status))
@@ -172,6 +176,7 @@ pub fn router(state: Arc<AppState>, settings: &ApiSettings) -> Router {
         ));
     let writes = Router::new()
         .route("/-/reload", post(ops::reload))
+        .route("/api/v1/gate", post(gate::gate_post))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_write));
     open.merge(reads)
         .merge(writes)

@@ -27,6 +27,8 @@ writes always need the write token and are refused (403) when none is configured
         slos::history,
         slos::services,
         gate::gate,
+        gate::gate_post,
+        gate::decisions,
         metrics::metrics,
         ops::healthz,
         ops::readyz,
@@ -44,6 +46,8 @@ writes always need the write token and are refused (403) when none is configured
         slos::History,
         slos::ServiceList,
         gate::GateResult,
+        gate::GateRequest,
+        gate::GateDecisionList,
         ops::Readiness,
         ops::Reloaded,
         replicas::ClusterStatus,
@@ -106,6 +110,7 @@ mod tests {
             "/api/v1/slos/{id}/history",
             "/api/v1/services",
             "/api/v1/gate",
+            "/api/v1/gate/decisions",
             "/metrics",
             "/healthz",
             "/readyz",
@@ -114,6 +119,10 @@ mod tests {
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
+        assert!(
+            doc["paths"]["/api/v1/gate"]["post"].is_object(),
+            "POST /api/v1/gate missing"
+        );
         if std::env::var_os("BURNRATE_PRINT_OPENAPI").is_some() {
             println!("{}", String::from_utf8_lossy(&document()));
         }

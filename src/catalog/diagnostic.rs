@@ -31,6 +31,10 @@ pub struct Diagnostic {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     pub message: String,
+    /// Another file the problem concerns (the first definition of a
+    /// duplicate id), so a report limited to changed files keeps it.
+    #[serde(skip)]
+    pub related: Option<PathBuf>,
 }
 
 impl Diagnostic {
@@ -43,7 +47,12 @@ impl Diagnostic {
             slo: None,
             field: None,
             message: message.into(),
+            related: None,
         }
+    }
+    pub fn with_related(mut self, file: &Path) -> Self {
+        self.related = Some(file.to_path_buf());
+        self
     }
     pub fn with_slo(mut self, slo: Option<&str>) -> Self {
         self.slo = slo.map(str::to_string);

@@ -369,14 +369,18 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
             let id = format!("{}/{}", draft.service, draft.name);
             let pos = draft.pos;
             if let Some((first_file, first_line)) = seen.get(&id) {
-                let ctx = ctx.for_slo(&id);
-                ctx.error(
-                    pos,
-                    "name",
-                    format!(
-                        "duplicate SLO id `{id}`: already defined at {}:{first_line}",
-                        first_file.display()
-                    ),
+                diags.borrow_mut().push(
+                    Diagnostic::error(
+                        path,
+                        pos,
+                        format!(
+                            "duplicate SLO id `{id}`: already defined at {}:{first_line}",
+                            first_file.display()
+                        ),
+                    )
+                    .with_slo(Some(&id))
+                    .with_field("name")
+                    .with_related(first_file),
                 );
                 continue;
             }

@@ -1,5 +1,7 @@
 //! The `burnrate` command line.
 
+pub mod annotations;
+pub mod changed;
 pub mod check;
 pub mod convert;
 pub mod gate;
@@ -44,11 +46,14 @@ pub enum Command {
     /// be honoured (problems are printed to stderr and nothing is printed to
     /// stdout), 2 when a path cannot be read.
     Convert(ConvertArgs),
-    /// Ask a running burnrate whether a service may be released now.
+    /// Ask a running burnrate whether services may be released now.
     ///
-    /// Prints the decision with its reasons. Exit status: 0 allow, 1 deny,
-    /// 2 cannot decide (server unreachable, no data, unknown service);
-    /// --fail-open turns 2 into 0.
+    /// Prints the decision, each service's own decision when there are
+    /// several, and each SLO instance's reasons. Retries within --timeout;
+    /// every decision is recorded by the server. Exit status: 0 allow
+    /// (or overridden), 1 deny, 2 cannot decide (server unreachable within
+    /// --timeout, no data, no fresh evaluation within --wait-fresh, unknown
+    /// service); --fail-open turns 2 into 0.
     Gate(gate::GateArgs),
     /// Write a Prometheus rule file with the catalog's SLIs and alert tiers
     /// (recording and alerting rules), for teams that alert from Prometheus.
@@ -69,11 +74,27 @@ pub struct ConvertArgs {
 /// Output format for commands read by people or by tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
-    /// Lines for people and CI logs (`file:line:column: error: ...`).
+    /// Lines for people and CI logs.
     #[default]
     Text,
     /// One JSON document, for tools.
     Json,
+}
+
+/// Output format of `burnrate check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum CheckFormat {
+    /// `file:line:column: error: ...` lines, which editors and CI logs link, and a summary.
+    #[default]
+    Text,
+    /// One JSON document (schemas/check.schema.json).
+    Json,
+    /// GitHub Actions workflow commands (`::error file=...,line=...::...`), shown on the diff.
+    Github,
+    /// A GitLab Code Quality report (`artifacts:reports:codequality`).
+    Gitlab,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,11 +103,22 @@ pub struct CheckArgs {
     #[arg(default_value = "slo-definitions")]
     pub paths: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Report only problems in files changed since this git revision (committed,
+    /// staged, unstaged or untracked). The whole catalog is still loaded, so
+    /// cross-file rules such as duplicate ids see every file.
+    #[arg(long, value_name = "REF")]
+    pub changed_from: Option<String>,
+    /// Load the whole catalog from this directory (repeatable) and report only
+    /// on the files among PATHS that are in it, as a pre-commit hook passing
+    /// the changed files does: directory defaults and cross-file rules still
+    /// see every file, and PATHS outside the catalog are skipped.
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Vec<PathBuf>,
 }
 
 /// Loads the catalog in `paths` for a command that writes it out in another

@@ -472,7 +472,30 @@ async fn services_roll_up_and_gate() {
         "service"
     );
     f.get("/api/v1/gate?service=").await.problem(400);
-    f.get("/api/v1/gate?service=a&service=b").await.problem(400);
+    // Several services: the conjunction, each service's own decision kept.
+    let gate = f
+        .get_ok("/api/v1/gate?service=checkout&service=search")
+        .await;
+    assert_eq!(gate["decision"], "deny", "{gate}");
+    assert_eq!(gate["per_service"][0]["decision"], "allow", "{gate}");
+    assert_eq!(gate["per_service"][1]["decision"], "deny", "{gate}");
+    f.get("/api/v1/gate?service=checkout&service=nope")
+        .await
+        .problem(404);
+    f.get("/api/v1/gate?service=checkout&fresh_after=yesterday")
+        .await
+        .problem(400);
+    // Every one of those decisions is on record.
+    let recorded = f.get_ok("/api/v1/gate/decisions?limit=2").await;
+    assert_eq!(recorded["items"].as_array().unwrap().len(), 2, "{recorded}");
+    assert_eq!(
+        recorded["items"][0]["services"],
+        serde_json::json!(["checkout", "search"])
+    );
+    assert!(recorded["next_before"].is_i64(), "{recorded}");
+    f.get("/api/v1/gate/decisions?overridden=maybe")
+        .await
+        .problem(400);
 }
 
 /// `/metrics`, checked by `promtool check metrics`.

@@ -4,7 +4,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::app::{Fixture, Options, READ_TOKEN};
+use std::time::{Duration, Instant};
+
+use crate::app::{Fixture, Options, READ_TOKEN, WRITE_TOKEN};
 
 fn gate_cli(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
@@ -142,6 +144,8 @@ async fn gate_command_exit_codes() {
                 "--service",
                 "checkout",
                 "--fail-open",
+                "--timeout",
+                "2s",
                 "--format",
                 "json",
             ])
@@ -153,4 +157,159 @@ async fn gate_command_exit_codes() {
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["decision"], "undecided");
     assert_eq!(doc["fail_open"], true);
+    assert!(doc["attempts"].as_u64().unwrap() > 1, "retried: {doc:#}");
+    assert_valid(&schema("schemas/gate.schema.json"), &doc);
+}
+
+fn schema(path: &str) -> jsonschema::Validator {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let doc: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    jsonschema::validator_for(&doc).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &Value) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
+}
+
+/// Several services at once (the conjunction, with per-service reasons); an
+/// override with the write token, recorded with its reason and actor and
+/// listed at /api/v1/gate/decisions; the read token cannot override; every
+/// JSON answer follows schemas/gate.schema.json.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_services_overrides_and_recorded_decisions() {
+    let f = Fixture::start(Options {
+        history: false,
+        ..Options::default()
+    })
+    .await;
+    let server = f.url("");
+    let dir = tempfile::tempdir().unwrap();
+    let (read, write) = (dir.path().join("read"), dir.path().join("write"));
+    std::fs::write(&read, READ_TOKEN).unwrap();
+    std::fs::write(&write, WRITE_TOKEN).unwrap();
+    let gate_schema = schema("schemas/gate.schema.json");
+    let run = |token: &std::path::Path, extra: &[&str]| {
+        let mut args: Vec<String> = ["--server", server.as_str(), "--token-file"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.push(token.to_str().unwrap().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        gate_async(args)
+    };
+
+    let (code, text) = run(
+        &read,
+        &[
+            "--service",
+            "checkout",
+            "--service",
+            "search",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{text}");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_valid(&gate_schema, &doc);
+    assert_eq!(doc["services"], serde_json::json!(["checkout", "search"]));
+    let per: Vec<(&str, &str)> = doc["per_service"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap(),
+                s["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(per, [("checkout", "allow"), ("search", "deny")]);
+    assert!(
+        doc["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.as_str().unwrap().starts_with("search/")),
+        "only the denying service's reasons: {doc:#}"
+    );
+    let (code, text) = run(&read, &["--service", "checkout", "--service", "search"]).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("service checkout: allow") && text.contains("service search: deny"),
+        "{text}"
+    );
+
+    // The read token cannot override: refused at once, not retried for --timeout.
+    let started = Instant::now();
+    let (code, text) = run(&read, &["--service", "search", "--override", "hotfix"]).await;
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("403"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let (code, text) = run(
+        &write,
+        &[
+            "--service",
+            "search",
+            "--override",
+            "INC-42 hotfix, budget spent",
+            "--actor",
+            "ci-bot",
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{text}");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_valid(&gate_schema, &doc);
+    assert_eq!(doc["decision"], "allow");
+    assert_eq!(doc["override"]["overridden"], "deny");
+    let id = doc["decision_id"].as_i64().expect("recorded");
+
+    let listed = f
+        .client
+        .get(f.url("/api/v1/gate/decisions?overridden=true"))
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: Value = listed.json().await.unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed:#}");
+    let item = &items[0];
+    assert_eq!(item["id"], id);
+    assert_eq!(item["override_reason"], "INC-42 hotfix, budget spent");
+    assert_eq!(item["actor"], "ci-bot");
+    assert_eq!(
+        (item["decision"].as_str(), item["gate_decision"].as_str()),
+        (Some("allow"), Some("deny"))
+    );
+    assert_eq!(item["services"], serde_json::json!(["search"]));
+
+    // Every call above that reached a decision is recorded, newest first.
+    let all: Value = f
+        .client
+        .get(f.url("/api/v1/gate/decisions?service=search"))
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let decisions: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["allow", "deny", "deny"], "{all:#}");
 }

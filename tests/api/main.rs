@@ -8,5 +8,6 @@ mod app;
 mod client;
 mod endpoints;
 mod gate;
+mod gate_restart;
 mod openapi;
 mod serving;

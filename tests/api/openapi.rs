@@ -149,6 +149,8 @@ fn openapi_document_validates_and_a_property_run_finds_no_5xx() {
         "1h",
         "30s",
         "2026-01-01T00:00:00Z",
+        "true",
+        "false",
         "0",
         "4000000000",
         "1e400",
@@ -170,6 +172,10 @@ fn openapi_document_validates_and_a_property_run_finds_no_5xx() {
         "from",
         "to",
         "step",
+        "actor",
+        "fresh_after",
+        "overridden",
+        "before",
         "x",
     ];
     let value = prop_oneof![
@@ -197,6 +203,7 @@ fn openapi_document_validates_and_a_property_run_finds_no_5xx() {
         History(String, Vec<(String, String)>),
         Services(Vec<(String, String)>),
         Gate(Vec<(String, String)>),
+        Decisions(Vec<(String, String)>),
         Metrics,
         Health,
         Ready,
@@ -207,6 +214,7 @@ fn openapi_document_validates_and_a_property_run_finds_no_5xx() {
         3 => (id.clone(), params.clone()).prop_map(|(i, p)| Op::Get(i, p)),
         4 => (id, params.clone()).prop_map(|(i, p)| Op::History(i, p)),
         1 => params.clone().prop_map(Op::Services),
+        1 => params.clone().prop_map(Op::Decisions),
         3 => (proptest::sample::select(services.to_vec()), params).prop_map(|(s, mut p)| {
             p.insert(0, ("service".to_string(), s.to_string()));
             Op::Gate(p)
@@ -253,6 +261,10 @@ fn openapi_document_validates_and_a_property_run_finds_no_5xx() {
                 format!("/api/v1/services{}", query(p)),
             ),
             Op::Gate(p) => ("GET /api/v1/gate", format!("/api/v1/gate{}", query(p))),
+            Op::Decisions(p) => (
+                "GET /api/v1/gate/decisions",
+                format!("/api/v1/gate/decisions{}", query(p)),
+            ),
             Op::Metrics => ("GET /metrics", "/metrics".to_string()),
             Op::Health => ("GET /healthz", "/healthz".to_string()),
             Op::Ready => ("GET /readyz", "/readyz".to_string()),

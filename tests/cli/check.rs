@@ -223,6 +223,14 @@ fn help_describes_every_subcommand() {
         "{text}"
     );
     assert!(text.contains("--format"));
+    // The gate describes its own output, not check's file:line:column lines.
+    let gate = stdout(&burnrate(&["gate", "--help"]));
+    assert!(gate.contains("each SLO instance's"), "{gate}");
+    assert!(!gate.contains("file:line"), "{gate}");
+    let check = stdout(&burnrate(&["check", "--help"]));
+    for format in ["github", "gitlab", "sarif", "--changed-from"] {
+        assert!(check.contains(format), "{check}");
+    }
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! upstream files `tests/upstream.toml` pins; `fresh_clone` checks how the
 //! test command finds them, or leaves those tests out.
 
+mod annotations;
 mod check;
 mod external_formats;
 mod fresh_clone;
