@@ -56,7 +56,7 @@ fn promtool_accepts_the_rules_of_the_example_catalog() {
     let (ok, output) = run(promtool().arg("check").arg("rules").arg(&file));
     assert!(ok, "promtool check rules failed:\n{output}");
     // Recording and alerting rules for every SLO; budget rules only for rolling windows.
-    assert!(output.contains("SUCCESS: 80 rules found"), "{output}");
+    assert!(output.contains("SUCCESS: 81 rules found"), "{output}");
     let text = std::fs::read_to_string(&file).expect("read rules");
     assert_eq!(
         text.matches("No budget rules for").count(),
@@ -64,6 +64,7 @@ fn promtool_accepts_the_rules_of_the_example_catalog() {
         "month and quarter SLOs"
     );
     assert_eq!(text.matches("- alert: \"SLOBudgetExhausted\"").count(), 1);
+    assert_eq!(text.matches("- alert: \"SLOMetricAbsent\"").count(), 1);
 }
 
 #[test]
