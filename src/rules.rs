@@ -16,6 +16,8 @@
 //! window (since the start of the month, say) cannot be written as a PromQL
 //! range, so calendar SLOs get no budget rules; the file says so.
 //!
+//! An SLO with an absent alert gets a third group with it ([`absent`]).
+//!
 //! Alerts carry the same labels as those `burnrate serve` sends to
 //! Alertmanager (see [`crate::alerting`]), so one set of routes serves both.
 //! The differences that remain are Prometheus': `increase()` extrapolates
@@ -32,6 +34,8 @@ use crate::duration::Duration;
 use crate::evaluation::AlertRef;
 use crate::ingest::le_regex;
 
+mod absent;
+
 /// Options of the generated file.
 #[derive(Debug, Clone)]
 pub struct RuleOptions {
@@ -41,6 +45,8 @@ pub struct RuleOptions {
     pub budget_interval: Duration,
     /// Catalog paths, named in the header.
     pub sources: Vec<String>,
+    /// Silence after which an instance is absent (`burnrate serve --absent-after`).
+    pub absent_after: Duration,
 }
 
 impl Default for RuleOptions {
@@ -49,6 +55,7 @@ impl Default for RuleOptions {
             external_url: None,
             budget_interval: Duration::from_mins(5),
             sources: Vec::new(),
+            absent_after: Duration::from_mins(30),
         }
     }
 }
@@ -193,6 +200,14 @@ fn instance_template(slo: &Slo) -> String {
     out
 }
 
+/// The SLO's description and a space, to start an alert's description with.
+fn description_prefix(slo: &Slo) -> String {
+    slo.description
+        .as_deref()
+        .map(|d| format!("{} ", d.trim_end()))
+        .unwrap_or_default()
+}
+
 /// A template printing the budget left, from the budget recording, for rolling windows.
 fn budget_template(slo: &Slo) -> Option<String> {
     if !matches!(slo.window, SloWindow::Rolling(_)) {
@@ -281,12 +296,14 @@ window, then divided), {TOTAL_EVENTS}<window> (all events, for the tiers'
 min_events) and, for rolling windows, {BUDGET_REMAINING} (1 = untouched,
 negative = overspent). Alerts: every tier fires when both its long and short
 window burn faster than its factor, as `burnrate serve` evaluates them, with the
-labels it sends to Alertmanager.",
+labels it sends to Alertmanager; an absent alert fires when the series had
+samples within the SLO window but none for {}.",
             if options.sources.is_empty() {
                 String::new()
             } else {
                 format!(" from {}", options.sources.join(", "))
-            }
+            },
+            options.absent_after,
         ),
     );
     if catalog.slos.is_empty() {
@@ -364,11 +381,7 @@ fn slo_groups(w: &mut Writer, slo: &Slo, options: &RuleOptions) {
         );
     }
     let instance = instance_template(slo);
-    let description = slo
-        .description
-        .as_deref()
-        .map(|d| format!("{} ", d.trim_end()))
-        .unwrap_or_default();
+    let description = description_prefix(slo);
     let budget_left = budget_template(slo);
     for tier in &slo.alerting.tiers {
         let alert = AlertRef::Tier(tier);
@@ -512,6 +525,9 @@ previous period). The alert tiers above use fixed windows and are exact.
                 ),
             );
         }
+    }
+    if let Some(alert) = &slo.alerting.absent {
+        absent::absent_group(w, slo, alert, options);
     }
 }
 

@@ -14,7 +14,7 @@
 //! 3. the tier's `labels` (`alerting.tiers.<name>.labels`, Sloth's
 //!    `page_alert.labels`): the most specific setting wins;
 //! 4. `severity`: `page` or `ticket` from the tier (or the budget-exhausted
-//!    alert) unless layer 2 or 3 set it. Routing trees usually match on
+//!    or absent alert) unless layer 2 or 3 set it. Routing trees usually match on
 //!    `severity`, and Sloth files put their own value there
 //!    (`page_alert: {labels: {severity: pageteam}}`), so a configured value
 //!    replaces burnrate's;
@@ -22,7 +22,9 @@
 //!    name is ignored), because Alertmanager tells alerts apart by their
 //!    labels and one alert must never swallow another: `alertname` (the
 //!    policy's `name`, else `SLOBurnRate`; `SLOBudgetExhausted` for the
-//!    budget-exhausted alert), `service`, `slo` (the SLO's name), the group
+//!    budget-exhausted alert; `alerting.absent.name`, else `SLOMetricAbsent`,
+//!    for the absent alert, which the catalog keeps apart from
+//!    `SLOBudgetExhausted`), `service`, `slo` (the SLO's name), the group
 //!    labels of a `group_by` SLO's instance, and `long_window` and
 //!    `short_window` (burn-rate tiers only). A `group_by` on `service` makes
 //!    the data's `service` value the label, as `sum by (service)` does in the
@@ -36,7 +38,8 @@
 //! `dashboard_url` wins), then `dashboard_url` pointing at the instance in
 //! burnrate's API when `--external-url` is set and the catalog gives none.
 //! Catalog annotations may use `{{ $labels.NAME }}` and `{{ $value }}` (the
-//! long-window burn rate, or the budget left for the exhaustion alert); other
+//! long-window burn rate, or the budget left for the exhaustion and absent
+//! alerts); other
 //! Go-template forms are sent as written.
 
 pub mod delivery;
@@ -58,8 +61,7 @@ use crate::evaluation::{AlertFigures, AlertRef};
 
 /// `alertname` of burn-rate alerts when the policy names none.
 pub const DEFAULT_ALERTNAME: &str = "SLOBurnRate";
-/// `alertname` of the budget-exhausted alert.
-pub const EXHAUSTED_ALERTNAME: &str = "SLOBudgetExhausted";
+pub use crate::catalog::{ABSENT_ALERTNAME, EXHAUSTED_ALERTNAME};
 
 /// Labels no catalog label may override.
 pub const IDENTITY_LABELS: [&str; 5] =
@@ -74,6 +76,7 @@ pub fn alertname(slo: &Slo, alert: AlertRef<'_>) -> String {
             .clone()
             .unwrap_or_else(|| DEFAULT_ALERTNAME.to_string()),
         AlertRef::BudgetExhausted(_) => EXHAUSTED_ALERTNAME.to_string(),
+        AlertRef::Absent(a) => a.alertname().to_string(),
     }
 }
 
@@ -105,7 +108,7 @@ pub fn alert_rule_labels(slo: &Slo, alert: AlertRef<'_>) -> BTreeMap<String, Str
     let mut out = BTreeMap::new();
     let tier_labels = match alert {
         AlertRef::Tier(t) => Some(&t.labels),
-        AlertRef::BudgetExhausted(_) => None,
+        AlertRef::BudgetExhausted(_) | AlertRef::Absent(_) => None,
     };
     for layer in std::iter::once(&slo.alerting.labels).chain(tier_labels) {
         for (k, v) in layer {
@@ -297,12 +300,29 @@ pub fn alert_annotations(
             ),
             figures.budget_remaining,
         ),
+        AlertRef::Absent(a) => (
+            format!("{name}: no samples, data absent"),
+            format!(
+                "{}The series of this SLO instance sent no samples for longer than burnrate's absence threshold (--absent-after){}, although its {window} window has events: the exporter, the scrape or the selector may be broken. Until data returns, the error budget ({} left) and the burn-rate alerts do not see what happens now.",
+                slo.description
+                    .as_deref()
+                    .map(|d| format!("{} ", d.trim_end()))
+                    .unwrap_or_default(),
+                if a.for_duration.is_zero() {
+                    String::new()
+                } else {
+                    format!(", then for {}", a.for_duration)
+                },
+                percent_text(figures.budget_remaining),
+            ),
+            figures.budget_remaining,
+        ),
     };
     out.insert("summary".to_string(), summary);
     out.insert("description".to_string(), description);
     let tier_annotations = match alert {
         AlertRef::Tier(t) => Some(&t.annotations),
-        AlertRef::BudgetExhausted(_) => None,
+        AlertRef::BudgetExhausted(_) | AlertRef::Absent(_) => None,
     };
     let value_text = value.map_or_else(|| "NaN".to_string(), |v| format!("{v}"));
     for layer in std::iter::once(&slo.alerting.annotations).chain(tier_annotations) {

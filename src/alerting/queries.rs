@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::alert_labels;
-use crate::catalog::{Catalog, Severity};
-use crate::evaluation::AlertState;
+use crate::catalog::{Catalog, Severity, Slo};
 use crate::evaluation::{AlertRef, Snapshot};
+use crate::evaluation::{AlertState, InstanceStatus};
 use crate::labels::Labels;
 
 /// Filters of `GET /api/v1/alerts`; each takes a comma-separated list, all must match.
@@ -67,7 +67,7 @@ pub struct ActiveAlert {
     pub slo: String,
     pub service: String,
     pub group: Labels,
-    /// The tier name, or `budget_exhausted`.
+    /// The tier name, `budget_exhausted` or `absent`.
     pub alert: String,
     pub kind: &'static str,
     pub severity: Severity,
@@ -82,10 +82,43 @@ pub struct ActiveAlert {
     pub short_window: Option<String>,
     pub long_burn_rate: Option<f64>,
     pub short_burn_rate: Option<f64>,
-    /// The tier's burn-rate factor, or the exhaustion alert's budget threshold.
-    pub threshold: f64,
+    /// The tier's burn-rate factor, or the exhaustion alert's budget
+    /// threshold; null for the absent alert.
+    pub threshold: Option<f64>,
     pub budget_remaining: Option<f64>,
     pub evaluated_at: Option<DateTime<Utc>>,
+}
+
+/// One alert of an instance with what every kind has; no windows, burn
+/// rates or threshold.
+fn listed(
+    status: &InstanceStatus,
+    alert: &str,
+    kind: &'static str,
+    severity: Severity,
+    state: AlertState,
+    since: Option<DateTime<Utc>>,
+    labels: BTreeMap<String, String>,
+) -> ActiveAlert {
+    ActiveAlert {
+        instance: status.id.clone(),
+        slo: status.slo.clone(),
+        service: status.service.clone(),
+        group: status.group.clone(),
+        alert: alert.to_string(),
+        kind,
+        severity,
+        state,
+        since,
+        labels,
+        long_window: None,
+        short_window: None,
+        long_burn_rate: None,
+        short_burn_rate: None,
+        threshold: None,
+        budget_remaining: status.error_budget.remaining,
+        evaluated_at: status.evaluated_at,
+    }
 }
 
 /// Pending and firing alerts of the latest evaluation, filtered, ordered by
@@ -108,66 +141,71 @@ pub fn active_alerts(
             continue;
         }
         let slo = catalog.get(&status.slo);
+        // The labels sent to Alertmanager, while the catalog still defines the alert.
+        let labels = |find: &dyn Fn(&Slo) -> Option<AlertRef<'_>>| {
+            slo.and_then(|s| find(s).map(|a| alert_labels(s, &status.group, a)))
+                .unwrap_or_default()
+        };
         let mut candidates = Vec::new();
         for tier in &status.alerts {
-            let labels = slo
-                .and_then(|s| {
-                    s.alerting
-                        .tiers
-                        .iter()
-                        .find(|t| t.name == tier.tier)
-                        .map(|t| alert_labels(s, &status.group, AlertRef::Tier(t)))
-                })
-                .unwrap_or_default();
+            let labels = labels(&|s| {
+                s.alerting
+                    .tiers
+                    .iter()
+                    .find(|t| t.name == tier.tier)
+                    .map(AlertRef::Tier)
+            });
             candidates.push(ActiveAlert {
-                instance: status.id.clone(),
-                slo: status.slo.clone(),
-                service: status.service.clone(),
-                group: status.group.clone(),
-                alert: tier.tier.clone(),
-                kind: "burn_rate",
-                severity: tier.severity,
-                state: tier.state,
-                since: tier.since,
-                labels,
                 long_window: Some(tier.long_window.clone()),
                 short_window: Some(tier.short_window.clone()),
                 long_burn_rate: tier.long_burn_rate,
                 short_burn_rate: tier.short_burn_rate,
-                threshold: tier.burn_rate_threshold,
-                budget_remaining: status.error_budget.remaining,
-                evaluated_at: status.evaluated_at,
+                threshold: Some(tier.burn_rate_threshold),
+                ..listed(
+                    status,
+                    &tier.tier,
+                    "burn_rate",
+                    tier.severity,
+                    tier.state,
+                    tier.since,
+                    labels,
+                )
             });
         }
         if let Some(exhausted) = &status.budget_exhausted {
-            let labels = slo
-                .and_then(|s| {
-                    s.alerting
-                        .budget_exhausted
-                        .as_ref()
-                        .map(|e| alert_labels(s, &status.group, AlertRef::BudgetExhausted(e)))
-                })
-                .unwrap_or_default();
-            candidates.push(ActiveAlert {
-                instance: status.id.clone(),
-                slo: status.slo.clone(),
-                service: status.service.clone(),
-                group: status.group.clone(),
-                alert: "budget_exhausted".into(),
-                kind: "budget_exhausted",
-                severity: exhausted.severity,
-                state: exhausted.state,
-                // The status snapshot does not carry the exhaustion alert's start.
-                since: None,
-                labels,
-                long_window: None,
-                short_window: None,
-                long_burn_rate: status.burn_rates.get("1h").copied().flatten(),
-                short_burn_rate: None,
-                threshold: exhausted.threshold,
-                budget_remaining: status.error_budget.remaining,
-                evaluated_at: status.evaluated_at,
+            let labels = labels(&|s| {
+                s.alerting
+                    .budget_exhausted
+                    .as_ref()
+                    .map(AlertRef::BudgetExhausted)
             });
+            // The status snapshot does not carry the exhaustion alert's start.
+            let since = None;
+            candidates.push(ActiveAlert {
+                long_burn_rate: status.burn_rates.get("1h").copied().flatten(),
+                threshold: Some(exhausted.threshold),
+                ..listed(
+                    status,
+                    "budget_exhausted",
+                    "budget_exhausted",
+                    exhausted.severity,
+                    exhausted.state,
+                    since,
+                    labels,
+                )
+            });
+        }
+        if let Some(absent) = &status.absent {
+            let labels = labels(&|s| s.alerting.absent.as_ref().map(AlertRef::Absent));
+            candidates.push(listed(
+                status,
+                "absent",
+                "absent",
+                absent.severity,
+                absent.state,
+                absent.since,
+                labels,
+            ));
         }
         for alert in candidates {
             if alert.state == AlertState::Inactive || !matches(&states, &[alert.state.as_str()]) {

@@ -59,7 +59,7 @@ pub async fn commit(
                     Some(t.long_window.to_string()),
                     Some(t.short_window.to_string()),
                 ),
-                AlertRef::BudgetExhausted(_) => (None, None),
+                AlertRef::BudgetExhausted(_) | AlertRef::Absent(_) => (None, None),
             };
             records.push((
                 id,
@@ -73,7 +73,7 @@ pub async fn commit(
                     short_window,
                     long_burn_rate: o.figures.long_burn_rate,
                     short_burn_rate: o.figures.short_burn_rate,
-                    threshold: Some(o.threshold),
+                    threshold: o.threshold,
                     budget_remaining: o.figures.budget_remaining,
                     labels,
                     reason: None,
@@ -194,6 +194,7 @@ fn alert_ref<'a>(slo: &'a Slo, key: &AlertKey) -> Option<AlertRef<'a>> {
             .budget_exhausted
             .as_ref()
             .map(AlertRef::BudgetExhausted),
+        AlertKey::Absent => slo.alerting.absent.as_ref().map(AlertRef::Absent),
     }
 }
 

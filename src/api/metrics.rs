@@ -184,7 +184,7 @@ fn render_instances(view: &View) -> Bytes {
         &mut out,
         name,
         "gauge",
-        "1 for the current state of each alert tier (inactive, pending, firing), 0 for the others; tier=\"budget_exhausted\" is the budget-exhausted alert.",
+        "1 for the current state of each alert tier (inactive, pending, firing), 0 for the others; tier=\"budget_exhausted\" is the budget-exhausted alert, tier=\"absent\" the absent alert.",
     );
     for (s, labels) in statuses() {
         let tiers = s
@@ -195,7 +195,8 @@ fn render_instances(view: &View) -> Bytes {
                 s.budget_exhausted
                     .as_ref()
                     .map(|e| ("budget_exhausted", e.severity, e.state)),
-            );
+            )
+            .chain(s.absent.as_ref().map(|a| ("absent", a.severity, a.state)));
         for (tier, severity, state) in tiers {
             for candidate in AlertState::ALL {
                 f.sample(
@@ -229,6 +230,11 @@ fn render_instances(view: &View) -> Bytes {
                 s.budget_exhausted
                     .as_ref()
                     .is_some_and(|e| e.state == AlertState::Firing),
+            )
+            + usize::from(
+                s.absent
+                    .as_ref()
+                    .is_some_and(|a| a.state == AlertState::Firing),
             );
         f.sample(name, labels, firing as f64);
     }
@@ -238,7 +244,7 @@ fn render_instances(view: &View) -> Bytes {
         &mut out,
         name,
         "gauge",
-        "1 for the instance's data state (pending, backfilling, ok, no_data, low_traffic, stale), 0 for the others.",
+        "1 for the instance's data state (pending, backfilling, ok, no_data, low_traffic, absent, stale), 0 for the others.",
     );
     for (s, labels) in statuses() {
         for candidate in DataState::ALL {

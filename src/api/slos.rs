@@ -451,7 +451,7 @@ fn point(row: HistoryRow) -> HistoryPoint {
 pub struct FiringAlert {
     /// The instance id.
     pub id: String,
-    /// The tier, or `budget_exhausted`.
+    /// The tier, `budget_exhausted` or `absent`.
     pub tier: String,
     pub severity: ApiSeverity,
     pub since: Option<DateTime<Utc>>,
@@ -543,6 +543,16 @@ fn build_services(view: &View) -> Bytes {
                         tier: "budget_exhausted".to_string(),
                         severity: e.severity,
                         since: None,
+                    });
+                }
+                if let Some(a) = &s.absent
+                    && a.state == AlertState::Firing
+                {
+                    firing.push(FiringAlert {
+                        id: s.id.clone(),
+                        tier: "absent".to_string(),
+                        severity: a.severity,
+                        since: a.since,
                     });
                 }
             }

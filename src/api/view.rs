@@ -110,6 +110,19 @@ pub struct BudgetExhaustedAlert {
     pub threshold: Option<f64>,
 }
 
+/// The alert that fires while the instance's data is `absent`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AbsentAlert {
+    pub severity: ApiSeverity,
+    pub state: AlertState,
+    /// When the current pending or firing state began.
+    pub since: Option<DateTime<Utc>>,
+    /// How long the instance stays `absent` before the alert fires, e.g. `10m`.
+    #[serde(rename = "for")]
+    #[schema(example = "0s")]
+    pub for_duration: String,
+}
+
 /// The current status of one SLO instance.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SloStatus {
@@ -148,6 +161,8 @@ pub struct SloStatus {
     pub burn_rates: BTreeMap<String, Option<f64>>,
     pub alerts: Vec<Alert>,
     pub budget_exhausted: Option<BudgetExhaustedAlert>,
+    /// The absent alert, when the SLO has one (`alerting.absent`).
+    pub absent: Option<AbsentAlert>,
     /// Why the last cycle failed, when `data_state` is `stale`.
     pub error: Option<String>,
 }
@@ -183,10 +198,17 @@ impl SloStatus {
             state: e.state,
             threshold: finite(Some(e.threshold)),
         });
+        let absent = s.absent.as_ref().map(|a| AbsentAlert {
+            severity: a.severity.into(),
+            state: a.state,
+            since: a.since,
+            for_duration: a.for_duration.clone(),
+        });
         let alert_state = alerts
             .iter()
             .map(|a| a.state)
             .chain(budget_exhausted.as_ref().map(|e| e.state))
+            .chain(absent.as_ref().map(|a| a.state))
             .max()
             .unwrap_or(AlertState::Inactive);
         let b = &s.error_budget;
@@ -226,6 +248,7 @@ impl SloStatus {
                 .collect(),
             alerts,
             budget_exhausted,
+            absent,
             error: s.error.clone(),
         }
     }

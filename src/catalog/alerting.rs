@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::diagnostic::Pos;
-use super::model::{AlertPolicy, AlertTier, ExhaustionAlert, GatePolicy, NoDataDecision, Severity};
+use super::model::{
+    AbsentAlert, AlertPolicy, AlertTier, EXHAUSTED_ALERTNAME, ExhaustionAlert, GatePolicy,
+    NoDataDecision, Severity,
+};
 use crate::duration::Duration;
 
 /// One row of the default policy: budget consumed when the tier fires.
@@ -59,6 +62,10 @@ pub fn budget_consumed_for(burn_rate: f64, slo_window: Duration, long_window: Du
     burn_rate * long_window.as_secs_f64() / slo_window.as_secs_f64()
 }
 
+/// The name the absent alert goes by beside the tiers (API, metrics, history),
+/// so no tier may have it.
+pub const ABSENT_TIER: &str = "absent";
+
 /// A tier as written in a catalog layer: every field optional, merged field by field.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TierSpec {
@@ -112,6 +119,8 @@ pub struct AlertingSpec {
     pub tiers: BTreeMap<String, TierSpec>,
     /// `Some(None)` switches the exhaustion alert off.
     pub budget_exhausted: Option<Option<ExhaustionSpec>>,
+    /// `Some(None)` switches the absent alert off.
+    pub absent: Option<Option<AbsentSpec>>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
 }
@@ -120,6 +129,31 @@ pub struct AlertingSpec {
 pub struct ExhaustionSpec {
     pub threshold: Option<f64>,
     pub severity: Option<Severity>,
+}
+
+/// The absent alert as written in one layer; `pos` is where its name was
+/// set (or the alert itself, without a name), for diagnostics of the name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AbsentSpec {
+    pub pos: Pos,
+    pub name: Option<String>,
+    pub severity: Option<Severity>,
+    pub for_duration: Option<Duration>,
+}
+
+impl AbsentSpec {
+    fn merge(&mut self, over: &AbsentSpec) {
+        self.pos = over.pos;
+        if over.name.is_some() {
+            self.name = over.name.clone();
+        }
+        if over.severity.is_some() {
+            self.severity = over.severity;
+        }
+        if over.for_duration.is_some() {
+            self.for_duration = over.for_duration;
+        }
+    }
 }
 
 impl AlertingSpec {
@@ -149,6 +183,11 @@ impl AlertingSpec {
                 }
             }
             (_, Some(theirs)) => self.budget_exhausted = Some(theirs.clone()),
+            (_, None) => {}
+        }
+        match (&mut self.absent, &over.absent) {
+            (Some(Some(mine)), Some(Some(theirs))) => mine.merge(theirs),
+            (_, Some(theirs)) => self.absent = Some(theirs.clone()),
             (_, None) => {}
         }
         self.labels.extend(over.labels.clone());
@@ -252,6 +291,33 @@ impl AlertingSpec {
             }),
             _ => None,
         };
+        policy.absent = match &self.absent {
+            Some(Some(spec)) => {
+                let name = spec.name.clone().filter(|n| n != EXHAUSTED_ALERTNAME);
+                if spec.name.is_some() && name.is_none() {
+                    problems.push((
+                        spec.pos,
+                        "alerting.absent.name".to_string(),
+                        format!("`{EXHAUSTED_ALERTNAME}` is the budget-exhausted alert's name; the absent alert needs a name of its own, or none for the default"),
+                    ));
+                }
+                Some(AbsentAlert {
+                    name,
+                    severity: spec.severity.unwrap_or(Severity::Ticket),
+                    for_duration: spec.for_duration.unwrap_or(Duration::ZERO),
+                })
+            }
+            _ => None,
+        };
+        if let Some(spec) = self.tiers.get(ABSENT_TIER)
+            && spec.enabled != Some(false)
+        {
+            problems.push((
+                spec.pos,
+                format!("alerting.tiers.{ABSENT_TIER}"),
+                format!("the tier name `{ABSENT_TIER}` is taken by the absent alert (`alerting.absent`) in the API and metrics; choose another"),
+            ));
+        }
         (policy, problems)
     }
 }
@@ -441,6 +507,86 @@ mod tests {
                     && m.contains("shorter than the long window"))
         );
         assert_eq!(policy.tiers.len(), 3);
+    }
+
+    fn load(source: &str) -> super::super::Loaded {
+        super::super::load_str(std::path::Path::new("t.yaml"), source)
+    }
+
+    const ABSENT_DOC: &str = "version: burnrate/v1
+service: shop
+defaults:
+  alerting:
+    absent: {for: 10m}
+slos:
+  - name: a
+    objective: 99.9
+    indicator: {bool_gauge: {metric: up}}
+";
+
+    #[test]
+    fn absent_alert_syntax_and_layers() {
+        let absent = |slo_alerting: &str| {
+            let loaded = load(&format!("{ABSENT_DOC}    alerting: {slo_alerting}\n"));
+            assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+            loaded.catalog.slos[0].alerting.absent.clone()
+        };
+        let alert = |name: Option<&str>, severity, mins| {
+            Some(AbsentAlert {
+                name: name.map(str::to_string),
+                severity,
+                for_duration: Duration::from_mins(mins),
+            })
+        };
+        #[rustfmt::skip]
+        let cases = [
+            ("{}",                                       alert(None, Severity::Ticket, 10)),
+            // `true` switches it on and keeps what outer layers set, as `budget_exhausted: true` does.
+            ("{absent: true}",                           alert(None, Severity::Ticket, 10)),
+            ("{absent: false}",                          None),
+            ("{absent: {severity: page}}",               alert(None, Severity::Page, 10)),
+            ("{absent: {for: 0m, name: ShopSilent}}",    alert(Some("ShopSilent"), Severity::Ticket, 0)),
+            ("{enabled: false}",                         None),
+        ];
+        for (written, want) in cases {
+            assert_eq!(absent(written), want, "{written}");
+        }
+        let plain = load(&ABSENT_DOC.replace("    absent: {for: 10m}\n", "    min_events: 1\n"));
+        assert_eq!(
+            plain.catalog.slos[0].alerting.absent, None,
+            "off by default"
+        );
+    }
+
+    #[test]
+    fn bad_absent_settings_are_placed() {
+        let loaded = load(&format!(
+            "{ABSENT_DOC}    alerting:\n      absent: {{severity: sev1, for: soon, after: 5m}}\n  - name: b\n    objective: 99\n    indicator: {{bool_gauge: {{metric: up}}}}\n    alerting:\n      absent: yes\n  - name: c\n    objective: 99\n    indicator: {{bool_gauge: {{metric: up}}}}\n    alerting:\n      absent: {{name: SLOBudgetExhausted}}\n      tiers:\n        absent: {{severity: page, long_window: 1h, short_window: 5m, burn_rate: 10}}\n"
+        ));
+        let got: Vec<(usize, usize, String)> = loaded
+            .diagnostics
+            .clone()
+            .sorted()
+            .iter()
+            .map(|d| (d.line, d.column, d.message.clone()))
+            .collect();
+        let want: [(usize, usize, &str); 6] = [
+            (11, 26, "expected `page` or `ticket`, found `sev1`"),
+            (11, 37, "`soon` is not a duration"),
+            (
+                11,
+                43,
+                "unknown field `after`; expected one of `for`, `severity`, `name`",
+            ),
+            (16, 15, "expected `true` or `false`, found `yes`"),
+            (21, 22, "the absent alert needs a name of its own"),
+            (23, 9, "the tier name `absent` is taken by the absent alert"),
+        ];
+        assert_eq!(got.len(), want.len(), "{got:#?}");
+        for ((line, column, message), (l, c, m)) in got.iter().zip(want) {
+            assert_eq!((*line, *column), (l, c), "{message}");
+            assert!(message.contains(m), "{message} lacks {m}");
+        }
     }
 
     #[test]

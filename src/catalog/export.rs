@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::alerting::{AlertingSpec, budget_consumed_for, burn_rate_for};
 use super::layers::DEFAULT_WINDOW;
-use super::model::{AlertTier, Catalog, Counts, GatePolicy, Indicator, NoDataDecision, Slo};
+use super::model::{
+    AbsentAlert, AlertTier, Catalog, Counts, GatePolicy, Indicator, NoDataDecision, Severity, Slo,
+};
 use super::native::VERSION;
 use super::window::SloWindow;
 use crate::duration::Duration;
@@ -145,6 +147,8 @@ struct AlertingOut {
     tiers: BTreeMap<String, TierOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     budget_exhausted: Option<ExhaustionOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    absent: Option<AbsentOut>,
 }
 
 #[derive(Serialize, Default, PartialEq)]
@@ -175,6 +179,35 @@ struct TierOut {
 struct ExhaustionOut {
     threshold: String,
     severity: &'static str,
+}
+
+/// `absent: true` for the defaults, else the fields that differ from them.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AbsentOut {
+    On(bool),
+    Set {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        severity: Option<&'static str>,
+        #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+        for_duration: Option<String>,
+    },
+}
+
+fn absent_out(a: &AbsentAlert) -> AbsentOut {
+    let severity = (a.severity != Severity::Ticket).then(|| a.severity.as_str());
+    let for_duration = (!a.for_duration.is_zero()).then(|| a.for_duration.to_string());
+    if a.name.is_none() && severity.is_none() && for_duration.is_none() {
+        AbsentOut::On(true)
+    } else {
+        AbsentOut::Set {
+            name: a.name.clone(),
+            severity,
+            for_duration,
+        }
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -308,9 +341,10 @@ fn alerting_out(slo: &Slo) -> Option<AlertingOut> {
             threshold: percent_text(e.threshold),
             severity: e.severity.as_str(),
         }),
+        absent: policy.absent.as_ref().map(absent_out),
         ..AlertingOut::default()
     };
-    if policy.tiers.is_empty() && policy.budget_exhausted.is_none() {
+    if policy.tiers.is_empty() && policy.budget_exhausted.is_none() && policy.absent.is_none() {
         if !defaults.tiers.is_empty() {
             out.enabled = Some(false);
         }
@@ -339,7 +373,8 @@ fn alerting_out(slo: &Slo) -> Option<AlertingOut> {
         && out.labels.is_empty()
         && out.annotations.is_empty()
         && out.tiers.is_empty()
-        && out.budget_exhausted.is_none();
+        && out.budget_exhausted.is_none()
+        && out.absent.is_none();
     (!empty).then_some(out)
 }
 

@@ -176,6 +176,30 @@ pub struct ExhaustionAlert {
     pub severity: Severity,
 }
 
+/// `alertname` of the budget-exhausted alert.
+pub const EXHAUSTED_ALERTNAME: &str = "SLOBudgetExhausted";
+/// `alertname` of the absent alert when the catalog names none (Pyrra's name for it).
+pub const ABSENT_ALERTNAME: &str = "SLOMetricAbsent";
+
+/// Fires while an instance is `absent` (its series sent no samples for
+/// longer than `--absent-after`, although its window has events), once that
+/// has lasted `for`. An SLO that never had data is `no_data` and stays quiet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AbsentAlert {
+    /// The alert name (`alertname`), when the catalog sets one; else [`ABSENT_ALERTNAME`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub severity: Severity,
+    #[serde(rename = "for")]
+    pub for_duration: Duration,
+}
+
+impl AbsentAlert {
+    pub fn alertname(&self) -> &str {
+        self.name.as_deref().unwrap_or(ABSENT_ALERTNAME)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct AlertPolicy {
     /// The alert name (`alertname`), when the catalog sets one.
@@ -184,6 +208,8 @@ pub struct AlertPolicy {
     pub tiers: Vec<AlertTier>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget_exhausted: Option<ExhaustionAlert>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absent: Option<AbsentAlert>,
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
 }

@@ -22,6 +22,10 @@ pub struct RulesArgs {
     /// Evaluation interval of the budget rule groups, which read the whole SLO window.
     #[arg(long, default_value = "5m")]
     pub budget_interval: Duration,
+    /// Silence after which an SLO instance is absent, for the absent alert's
+    /// rule: the same as `burnrate serve --absent-after`.
+    #[arg(long, env = "BURNRATE_ABSENT_AFTER", default_value = "30m")]
+    pub absent_after: Duration,
 }
 
 /// Exit status: 0 written, 1 catalog errors (nothing written), 2 unreadable
@@ -39,6 +43,7 @@ pub fn run(
         external_url: args.external_url.clone(),
         budget_interval: args.budget_interval,
         sources: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        absent_after: args.absent_after,
     };
     let text = generate(&catalog, &options);
     match &args.output {

@@ -1,7 +1,7 @@
 //! Which alert of an SLO, and what its evaluation observed: the vocabulary
 //! shared by the evaluator, the transition store and alert delivery.
 
-use crate::catalog::{AlertTier, ExhaustionAlert, Severity};
+use crate::catalog::{AbsentAlert, AlertTier, ExhaustionAlert, Severity};
 use crate::engine::{AlertPhase, Transition};
 
 /// An alert of an SLO instance, as its state is keyed in memory and in PostgreSQL.
@@ -9,23 +9,35 @@ use crate::engine::{AlertPhase, Transition};
 pub enum AlertKey {
     Tier(String),
     BudgetExhausted,
+    Absent,
 }
 
 const EXHAUSTED_KEY: &str = "@budget_exhausted";
+const ABSENT_KEY: &str = "@absent";
 
 impl AlertKey {
     pub fn as_db(&self) -> &str {
         match self {
             AlertKey::Tier(name) => name,
             AlertKey::BudgetExhausted => EXHAUSTED_KEY,
+            AlertKey::Absent => ABSENT_KEY,
         }
     }
 
     pub fn from_db(text: &str) -> Self {
-        if text == EXHAUSTED_KEY {
-            AlertKey::BudgetExhausted
-        } else {
-            AlertKey::Tier(text.to_string())
+        match text {
+            EXHAUSTED_KEY => AlertKey::BudgetExhausted,
+            ABSENT_KEY => AlertKey::Absent,
+            _ => AlertKey::Tier(text.to_string()),
+        }
+    }
+
+    /// The key of an alert as people name it: a tier name, `budget_exhausted` or `absent`.
+    pub fn from_display(text: &str) -> Self {
+        match text {
+            "budget_exhausted" => AlertKey::BudgetExhausted,
+            "absent" => AlertKey::Absent,
+            _ => AlertKey::Tier(text.to_string()),
         }
     }
 
@@ -33,6 +45,7 @@ impl AlertKey {
         match self {
             AlertKey::Tier(name) => name,
             AlertKey::BudgetExhausted => "budget_exhausted",
+            AlertKey::Absent => "absent",
         }
     }
 }
@@ -42,6 +55,7 @@ impl AlertKey {
 pub enum AlertRef<'a> {
     Tier(&'a AlertTier),
     BudgetExhausted(&'a ExhaustionAlert),
+    Absent(&'a AbsentAlert),
 }
 
 impl AlertRef<'_> {
@@ -49,6 +63,7 @@ impl AlertRef<'_> {
         match self {
             AlertRef::Tier(t) => AlertKey::Tier(t.name.clone()),
             AlertRef::BudgetExhausted(_) => AlertKey::BudgetExhausted,
+            AlertRef::Absent(_) => AlertKey::Absent,
         }
     }
 
@@ -56,6 +71,7 @@ impl AlertRef<'_> {
         match self {
             AlertRef::Tier(t) => t.severity,
             AlertRef::BudgetExhausted(e) => e.severity,
+            AlertRef::Absent(a) => a.severity,
         }
     }
 }
@@ -76,7 +92,9 @@ pub struct Observation<'a> {
     pub phase: AlertPhase,
     pub transition: Option<Transition>,
     pub figures: AlertFigures,
-    pub threshold: f64,
+    /// The tier's burn-rate factor or the exhaustion alert's budget
+    /// threshold; the absent alert has none.
+    pub threshold: Option<f64>,
 }
 
 #[cfg(test)]
@@ -85,9 +103,15 @@ mod tests {
 
     #[test]
     fn keys_round_trip_through_the_database_spelling() {
-        for key in [AlertKey::Tier("page-1h".into()), AlertKey::BudgetExhausted] {
+        for key in [
+            AlertKey::Tier("page-1h".into()),
+            AlertKey::BudgetExhausted,
+            AlertKey::Absent,
+        ] {
             assert_eq!(AlertKey::from_db(key.as_db()), key);
+            assert_eq!(AlertKey::from_display(key.display_name()), key);
         }
         assert_eq!(AlertKey::BudgetExhausted.display_name(), "budget_exhausted");
+        assert_eq!(AlertKey::Absent.as_db(), "@absent");
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use super::alerts::{AlertFigures, AlertKey, AlertRef, Observation};
-use super::status::{ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
+use super::status::{AbsentStatus, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
 use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::engine::{self, AlertPhase, DataState, EventCounts, ExhaustionEta, Suppression};
@@ -159,7 +159,7 @@ pub fn evaluate<'a>(
                 short_burn_rate: eval.short.burn_rate,
                 budget_remaining: budget.remaining,
             },
-            threshold: tier.burn_rate,
+            threshold: Some(tier.burn_rate),
         });
         alerts.push(TierStatus {
             tier: tier.name.clone(),
@@ -192,7 +192,7 @@ pub fn evaluate<'a>(
                 short_burn_rate: None,
                 budget_remaining: budget.remaining,
             },
-            threshold: alert.threshold,
+            threshold: Some(alert.threshold),
         });
         ExhaustionStatus {
             severity: alert.severity,
@@ -201,15 +201,39 @@ pub fn evaluate<'a>(
         }
     });
 
+    // Silence is worth saying only where there were events to judge.
+    let data_state = match budget.window.data_state {
+        DataState::Ok | DataState::LowTraffic if sums.absent => DataState::Absent,
+        state => state,
+    };
+    let absent = slo.alerting.absent.as_ref().map(|alert| {
+        let prev = phase(&AlertKey::Absent);
+        let condition = data_state == DataState::Absent;
+        let (next, transition) = engine::step(&prev, condition, at_time, alert.for_duration);
+        observations.push(Observation {
+            alert: AlertRef::Absent(alert),
+            phase: next,
+            transition,
+            figures: AlertFigures {
+                long_burn_rate: None,
+                short_burn_rate: None,
+                budget_remaining: budget.remaining,
+            },
+            threshold: None,
+        });
+        AbsentStatus {
+            severity: alert.severity,
+            state: next.state(),
+            since: next.since(),
+            for_duration: alert.for_duration.to_string(),
+        }
+    });
+
     let status = InstanceStatus {
         objective: slo.objective.ratio(),
         window: slo.window.to_string(),
         evaluated_at: Some(at_time),
-        // Silence is worth saying only where there were events to judge.
-        data_state: match budget.window.data_state {
-            DataState::Ok | DataState::LowTraffic if sums.absent => DataState::Absent,
-            state => state,
-        },
+        data_state,
         sli: budget.window.sli,
         events: sums.slo_window,
         error_budget: ErrorBudget {
@@ -224,6 +248,7 @@ pub fn evaluate<'a>(
         burn_rates,
         alerts,
         budget_exhausted,
+        absent,
         error: None,
         backfill_progress: None,
         ..previous.clone()
@@ -338,6 +363,97 @@ mod tests {
             );
             assert_eq!(s.burn_rates.len(), REPORTED_WINDOWS.len() + 1, "{case}");
         }
+    }
+
+    /// Name, SLO, sums, phase before, state after, transition.
+    type AbsentCase<'a> = (
+        &'a str,
+        &'a Slo,
+        &'a WindowSums,
+        AlertPhase,
+        AlertState,
+        Option<crate::engine::Transition>,
+    );
+
+    #[test]
+    fn absent_alert_table() {
+        use crate::engine::Transition;
+        let on = slo("    alerting:\n      absent: true\n");
+        let waits = slo("    alerting:\n      absent: {for: 10m, severity: page}\n");
+        let minutes_ago = |m: i64| at().time() - chrono::Duration::minutes(m);
+        let data = sums(&on, 100.0, 0.0, 0);
+        let silent = WindowSums {
+            absent: true,
+            ..data.clone()
+        };
+        let never = WindowSums {
+            absent: true,
+            ..sums(&on, 0.0, 0.0, 0)
+        };
+        let firing = AlertPhase::Firing {
+            since: minutes_ago(30),
+        };
+        let pending = |m| AlertPhase::Pending {
+            since: minutes_ago(m),
+        };
+        #[rustfmt::skip]
+        let cases: [AbsentCase; 9] = [
+            ("data flows: quiet",                          &on,    &data,   AlertPhase::Inactive, AlertState::Inactive, None),
+            ("absent: fires at once without `for`",        &on,    &silent, AlertPhase::Inactive, AlertState::Firing,   Some(Transition::Firing)),
+            ("never had data (no_data): quiet",            &on,    &never,  AlertPhase::Inactive, AlertState::Inactive, None),
+            ("no_data after firing: resolves",             &on,    &never,  firing,               AlertState::Inactive, Some(Transition::Resolved)),
+            ("still absent: keeps firing",                 &on,    &silent, firing,               AlertState::Firing,   None),
+            ("data returns: resolves",                     &on,    &data,   firing,               AlertState::Inactive, Some(Transition::Resolved)),
+            ("absent with `for`: pending first",           &waits, &silent, AlertPhase::Inactive, AlertState::Pending,  Some(Transition::Pending)),
+            ("absent for `for`: fires",                    &waits, &silent, pending(10),          AlertState::Firing,   Some(Transition::Firing)),
+            ("data returns before `for`: cancelled",       &waits, &data,   pending(5),           AlertState::Inactive, Some(Transition::Cancelled)),
+        ];
+        for (case, slo, sums, before, state, transition) in cases {
+            let pending = InstanceStatus::pending(slo, slo.id.to_string(), Labels::new());
+            let eval = evaluate(
+                slo,
+                &pending,
+                |k| {
+                    if *k == AlertKey::Absent {
+                        before
+                    } else {
+                        AlertPhase::Inactive
+                    }
+                },
+                sums,
+                at(),
+            );
+            let status = eval.status.absent.as_ref().expect("an absent alert");
+            assert_eq!(status.state, state, "{case}");
+            let o = eval
+                .observations
+                .iter()
+                .find(|o| o.alert.key() == AlertKey::Absent)
+                .expect("observed");
+            assert_eq!(o.transition, transition, "{case}");
+            assert_eq!(o.threshold, None, "{case}");
+        }
+        let page = evaluate(
+            &waits,
+            &InstanceStatus::pending(&waits, waits.id.to_string(), Labels::new()),
+            |_| AlertPhase::Inactive,
+            &silent,
+            at(),
+        );
+        let absent = page.status.absent.expect("an absent alert");
+        assert_eq!(
+            (absent.severity, absent.for_duration.as_str()),
+            (crate::catalog::Severity::Page, "10m")
+        );
+        let plain = slo("");
+        let none = evaluate(
+            &plain,
+            &InstanceStatus::pending(&plain, plain.id.to_string(), Labels::new()),
+            |_| AlertPhase::Inactive,
+            &silent,
+            at(),
+        );
+        assert!(none.status.absent.is_none(), "off unless the catalog asks");
     }
 
     #[test]

@@ -47,6 +47,18 @@ pub struct ExhaustionStatus {
     pub threshold: f64,
 }
 
+/// The absent alert: fires while `data_state` is `absent`, after `for`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AbsentStatus {
+    pub severity: Severity,
+    pub state: AlertState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// How long the instance must stay absent before the alert fires.
+    #[serde(rename = "for")]
+    pub for_duration: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstanceStatus {
     /// `service/name`, plus `{label="value"}` for a grouped SLO's instance.
@@ -68,6 +80,8 @@ pub struct InstanceStatus {
     pub alerts: Vec<TierStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget_exhausted: Option<ExhaustionStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absent: Option<AbsentStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Event counts are complete up to here (for the ingestion-lag metric).
@@ -107,6 +121,7 @@ impl InstanceStatus {
             burn_rates: BTreeMap::new(),
             alerts: Vec::new(),
             budget_exhausted: None,
+            absent: None,
             error: None,
             ingested_until: None,
             backfill_progress: None,
@@ -122,5 +137,9 @@ impl InstanceStatus {
                 .budget_exhausted
                 .as_ref()
                 .is_some_and(|e| e.severity == severity && e.state == AlertState::Firing)
+            || self
+                .absent
+                .as_ref()
+                .is_some_and(|a| a.severity == severity && a.state == AlertState::Firing)
     }
 }

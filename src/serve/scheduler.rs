@@ -34,13 +34,56 @@ pub struct Scheduler {
     pub membership: Arc<Membership>,
 }
 
+/// The longest wait between two attempts at a failing backfill.
+const MAX_BACKFILL_BACKOFF: Duration = Duration::from_mins(30);
+
 /// An SLO loading its history in its own task. The task always hands the
-/// runtime back, backfilled or not; a failed one is tried again from the cycle.
+/// runtime back, with whether the backfill succeeded; a failed one is tried
+/// again from the cycle once its back-off has passed.
 struct Backfill {
     fingerprint: String,
     lease: Lease,
     progress: BackfillProgress,
-    task: JoinHandle<SloRuntime>,
+    task: JoinHandle<(SloRuntime, bool)>,
+}
+
+/// Failed backfills of an SLO in a row, and when the next attempt may start.
+#[derive(Debug, Clone, PartialEq)]
+struct Retry {
+    fingerprint: String,
+    failures: u32,
+    not_before: DateTime<Utc>,
+}
+
+impl Retry {
+    /// The retry state after one more failure at `now`.
+    fn after_failure(
+        previous: Option<&Retry>,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) -> Retry {
+        let failures = match previous {
+            Some(r) if r.fingerprint == fingerprint => r.failures.saturating_add(1),
+            _ => 1,
+        };
+        Retry {
+            fingerprint: fingerprint.to_string(),
+            failures,
+            not_before: now + backfill_backoff(failures, interval).to_chrono(),
+        }
+    }
+}
+
+/// How long to wait after `failures` failed backfills in a row: one interval
+/// after the first, doubling with each further failure, at most
+/// [`MAX_BACKFILL_BACKOFF`] (or one interval, when that is longer). A
+/// Prometheus that is down is then not asked for a month of history every
+/// cycle.
+fn backfill_backoff(failures: u32, interval: Duration) -> Duration {
+    let cap = MAX_BACKFILL_BACKOFF.max(interval);
+    let factor = 1u64 << failures.saturating_sub(1).min(20);
+    Duration::from_millis(interval.as_millis().saturating_mul(factor)).min(cap)
 }
 
 /// The SLOs the scheduler runs, by id: in the cycle, backfilling, or cancelled.
@@ -50,7 +93,9 @@ struct Running {
     backfills: BTreeMap<String, Backfill>,
     /// Backfills cancelled by a catalog change that have not stopped yet: the
     /// SLO's new runtime waits for them, so no old write lands after its own.
-    cancelled: BTreeMap<String, JoinHandle<SloRuntime>>,
+    cancelled: BTreeMap<String, JoinHandle<(SloRuntime, bool)>>,
+    /// SLOs whose last backfill failed, waiting out their back-off.
+    retries: BTreeMap<String, Retry>,
 }
 
 impl Scheduler {
@@ -60,7 +105,9 @@ impl Scheduler {
         let backfill_slots = Arc::new(Semaphore::new(self.backfill_concurrency.max(1)));
         loop {
             let current = catalog.borrow_and_update().clone();
-            running.join_finished_backfills(&current).await;
+            running
+                .join_finished_backfills(&current, Utc::now(), self.interval)
+                .await;
             match self.membership.round(&current, &running.busy()).await {
                 Ok(leases) => running.sync(&current, &leases),
                 // The SLOs held so far keep running: their writes fail and
@@ -77,6 +124,11 @@ impl Scheduler {
             running.runtimes = cycled;
             running.runtimes.extend(blocked);
             for (id, runtime) in to_backfill {
+                if running.retries.get(&id).is_some_and(|r| r.not_before > now) {
+                    // Still backing off: it keeps showing its last attempt.
+                    running.runtimes.insert(id, runtime);
+                    continue;
+                }
                 running
                     .backfills
                     .insert(id, self.start_backfill(runtime, &backfill_slots));
@@ -234,9 +286,10 @@ impl Scheduler {
         let shared = progress.clone();
         let task = tokio::spawn(async move {
             let _slot = slots.acquire_owned().await;
-            // A failure is logged and shown by the runtime; the cycle retries.
-            let _ = runtime.backfill(&services, &shared).await;
-            runtime
+            // A failure is logged and shown by the runtime; the cycle retries
+            // after a back-off.
+            let ok = runtime.backfill(&services, &shared).await.is_ok();
+            (runtime, ok)
         });
         Backfill {
             fingerprint,
@@ -264,7 +317,13 @@ impl Running {
 
     /// Moves finished backfills into the cycle, unless the catalog dropped
     /// their SLO or changed its SLI meanwhile: such a result is discarded.
-    async fn join_finished_backfills(&mut self, catalog: &Catalog) {
+    /// A failed backfill sets the SLO's next attempt after a back-off.
+    async fn join_finished_backfills(
+        &mut self,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+        interval: Duration,
+    ) {
         self.cancelled.retain(|_, task| !task.is_finished());
         let finished: Vec<String> = self
             .backfills
@@ -277,7 +336,22 @@ impl Running {
                 continue;
             };
             let mut runtime = match backfill.task.await {
-                Ok(runtime) => runtime,
+                Ok((runtime, true)) => {
+                    self.retries.remove(&id);
+                    runtime
+                }
+                Ok((runtime, false)) => {
+                    let retry = Retry::after_failure(
+                        self.retries.get(&id),
+                        &backfill.fingerprint,
+                        now,
+                        interval,
+                    );
+                    warn!(slo = %id, failures = retry.failures, next_attempt = %retry.not_before,
+                        "backfill failed; backing off before the next attempt");
+                    self.retries.insert(id.clone(), retry);
+                    runtime
+                }
                 // Only that SLO's memory is lost; a new runtime loads it again.
                 Err(e) => {
                     warn!(slo = %id, error = %e, "a backfill panicked");
@@ -341,6 +415,12 @@ impl Running {
             backfill.task.abort();
             self.cancelled.insert(removed, backfill.task);
         }
+        // A changed SLI or a removed SLO starts over without waiting.
+        self.retries.retain(|id, retry| {
+            catalog
+                .get(id)
+                .is_some_and(|slo| sli_fingerprint(slo) == retry.fingerprint)
+        });
         self.runtimes = next;
         self.backfills = backfills;
     }
@@ -358,6 +438,40 @@ fn until_next_tick(now: DateTime<Utc>, interval: Duration) -> std::time::Duratio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_backfills_back_off_exponentially_up_to_a_bound() {
+        let minute = Duration::from_mins(1);
+        #[rustfmt::skip]
+        let cases = [
+            (1, minute, "1m"), (2, minute, "2m"), (3, minute, "4m"), (5, minute, "16m"),
+            (6, minute, "30m"), (60, minute, "30m"), (u32::MAX, minute, "30m"),
+            (1, Duration::from_secs(10), "10s"), (4, Duration::from_secs(10), "1m20s"),
+            // An interval longer than the bound waits one interval.
+            (3, Duration::from_hours(1), "1h"),
+        ];
+        for (failures, interval, want) in cases {
+            assert_eq!(
+                backfill_backoff(failures, interval).to_string(),
+                want,
+                "{failures} after {interval}"
+            );
+        }
+
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let first = Retry::after_failure(None, "v1", t("2026-01-01T00:00:00Z"), minute);
+        assert_eq!(
+            (first.failures, first.not_before),
+            (1, t("2026-01-01T00:01:00Z"))
+        );
+        let second = Retry::after_failure(Some(&first), "v1", t("2026-01-01T00:01:05Z"), minute);
+        assert_eq!(
+            (second.failures, second.not_before),
+            (2, t("2026-01-01T00:03:05Z"))
+        );
+        let changed = Retry::after_failure(Some(&second), "v2", t("2026-01-01T00:04:00Z"), minute);
+        assert_eq!(changed.failures, 1, "a changed SLI counts afresh");
+    }
 
     #[test]
     fn ticks_align_to_the_interval_plus_settle() {

@@ -61,7 +61,7 @@ pub struct TransitionQuery {
     pub since: Option<DateTime<Utc>>,
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<u32>,
-    /// Only this alert: a tier name or `budget_exhausted`.
+    /// Only this alert: a tier name, `budget_exhausted` or `absent`.
     pub alert: Option<String>,
 }
 
@@ -177,13 +177,10 @@ impl Store {
         slo_or_instance: &str,
         query: &TransitionQuery,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
-        let alert = query.alert.as_deref().map(|a| {
-            if a == "budget_exhausted" {
-                AlertKey::BudgetExhausted.as_db().to_string()
-            } else {
-                a.to_string()
-            }
-        });
+        let alert = query
+            .alert
+            .as_deref()
+            .map(|a| AlertKey::from_display(a).as_db().to_string());
         let rows: Vec<HistoryRow> = sqlx::query_as(
             "select i.slo_id || i.group_key, t.alert, t.transition, t.at, t.started_at, t.severity,
                t.long_window, t.short_window, t.long_burn_rate, t.short_burn_rate,

@@ -13,7 +13,8 @@ use burnrate::catalog::export::to_native_yaml;
 use burnrate::catalog::external::pyrra::{pyrra_tiers, tier_name};
 use burnrate::catalog::window::CalendarPeriod;
 use burnrate::catalog::{
-    Catalog, Counts, Diagnostic, Indicator, Loaded, Severity, Slo, SloWindow, load_paths, load_str,
+    AbsentAlert, Catalog, Counts, Diagnostic, Indicator, Loaded, Severity, Slo, SloWindow,
+    load_paths, load_str,
 };
 use burnrate::duration::Duration;
 
@@ -759,6 +760,16 @@ fn pyrra_expected(window: Duration) -> Vec<(String, Severity, String, String, f6
         .collect()
 }
 
+/// Pyrra's absent alert as burnrate reads it: `critical` is `page`, and the
+/// wait is `--absent-after`.
+fn pyrra_absent(name: Option<&str>) -> AbsentAlert {
+    AbsentAlert {
+        name: name.map(str::to_string),
+        severity: Severity::Page,
+        for_duration: Duration::ZERO,
+    }
+}
+
 #[test]
 fn upstream_pyrra_latency_four_weeks() {
     let catalog = load_ok("pyrra/caddy-response-latency.yaml");
@@ -793,6 +804,11 @@ fn upstream_pyrra_latency_four_weeks() {
     ];
     assert_eq!(tiers(s), expected);
     assert_eq!(tiers(s), pyrra_expected(Duration::from_days(28)));
+    assert_eq!(
+        s.alerting.absent,
+        Some(pyrra_absent(None)),
+        "Pyrra's absent alert is on by default"
+    );
     assert!(
         s.description
             .as_deref()
@@ -883,6 +899,7 @@ fn upstream_pyrra_two_week_slos() {
             "{id}"
         );
         assert_eq!(tiers(s), two_weeks, "{id}");
+        assert_eq!(s.alerting.absent, Some(pyrra_absent(None)), "{id}");
         let group_by: &[&str] = if id.ends_with("query-errors") {
             &["handler"]
         } else {
@@ -941,39 +958,52 @@ status: {}
         )
     );
 
-    let disabled = source.replace(
+    assert_eq!(s.alerting.absent, None, "`absent: false`");
+
+    // (case, the `absent: false` line replaced by, burn-rate tiers, absent alert)
+    #[rustfmt::skip]
+    let cases = [
+        ("burn rates off, absent off",  "    absent: false\n    disabled: true\n",        0, None),
+        ("absent on by default",        "",                                               4, Some(pyrra_absent(None))),
+        ("absent alone",                "    burnrates: false\n",                          0, Some(pyrra_absent(None))),
+        ("absentName is its alertname", "    absent: true\n    absentName: CheckoutGone\n", 4, Some(pyrra_absent(Some("CheckoutGone")))),
+    ];
+    for (case, replacement, tier_count, absent) in cases {
+        let changed = source.replace("    absent: false\n", replacement);
+        let loaded = load_str(Path::new("pyrra.yaml"), &changed);
+        assert!(
+            loaded.diagnostics.is_empty(),
+            "{case}: {:?}",
+            loaded.diagnostics
+        );
+        let s = slo(&loaded.catalog, "checkout/api-errors");
+        assert_eq!(s.alerting.tiers.len(), tier_count, "{case}");
+        assert_eq!(s.alerting.absent, absent, "{case}");
+    }
+
+    let unused = source.replace(
         "    absent: false\n",
-        "    absent: false\n    disabled: true\n",
+        "    absent: false\n    absentName: Gone\n",
     );
-    let loaded = load_str(Path::new("pyrra.yaml"), &disabled);
+    let loaded = load_str(Path::new("pyrra.yaml"), &unused);
+    assert!(errors(&loaded).is_empty(), "{:?}", loaded.diagnostics);
+    let w = warnings(&loaded);
     assert!(
-        slo(&loaded.catalog, "checkout/api-errors")
-            .alerting
-            .tiers
-            .is_empty()
+        w.len() == 1 && w[0].line == 27 && w[0].message.contains("no effect"),
+        "{w:?}"
     );
 
-    let rejected = source
-        .replace("    absent: false\n", "    absent: true\n")
-        .replace(
-            "    latency:\n",
-            "    latencyNative:\n      latency: 300ms\n      total:\n        metric: http_duration_seconds{job=\"api\"}\n    latency:\n",
-        );
+    let rejected = source.replace(
+        "    latency:\n",
+        "    latencyNative:\n      latency: 300ms\n      total:\n        metric: http_duration_seconds{job=\"api\"}\n    latency:\n",
+    );
     let loaded = load_str(Path::new("pyrra.yaml"), &rejected);
-    let errs = errors(&loaded);
     assert_error(
-        &errs,
+        &errors(&loaded),
         "pyrra.yaml",
         19,
         "spec.indicator",
         &["exactly one indicator"],
-    );
-    assert_error(
-        &errs,
-        "pyrra.yaml",
-        30,
-        "spec.alerting.absent",
-        &["no alert for absent metrics"],
     );
 
     let native = source.replace("    latency:\n      success:\n        metric: http_duration_seconds_bucket{job=\"api\",le=\"0.3\"}\n      total:\n        metric: http_duration_seconds_count{job=\"api\",handler=\"/\"}\n", "    latencyNative:\n      latency: 300ms\n      total:\n        metric: http_duration_seconds{job=\"api\"}\n");
@@ -1520,6 +1550,7 @@ slos:
     alerting:
       min_events: 10
       budget_exhausted: {threshold: 10%, severity: page}
+      absent: {for: 5m, name: CheckoutSilent}
       tiers:
         page-1h: {burn_rate: 20, for: 2m, labels: {route: pager}}
         ticket-3d: {enabled: false}
@@ -1535,6 +1566,12 @@ slos:
     indicator:
       latency: {histogram: 'lb_duration_seconds_bucket{path="/search"}', threshold: 300ms}
     alerting: {enabled: false}
+  - name: probe
+    objective: 99
+    indicator: {bool_gauge: {metric: probe_success}}
+    alerting:
+      absent: true
+      tiers: {page-1h: {enabled: false}, page-6h: {enabled: false}, ticket-1d: {enabled: false}, ticket-3d: {enabled: false}}
 "#;
     let loaded = load_str(Path::new("native.yaml"), native);
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);

@@ -56,7 +56,7 @@ fn promtool_accepts_the_rules_of_the_example_catalog() {
     let (ok, output) = run(promtool().arg("check").arg("rules").arg(&file));
     assert!(ok, "promtool check rules failed:\n{output}");
     // Recording and alerting rules for every SLO; budget rules only for rolling windows.
-    assert!(output.contains("SUCCESS: 80 rules found"), "{output}");
+    assert!(output.contains("SUCCESS: 81 rules found"), "{output}");
     let text = std::fs::read_to_string(&file).expect("read rules");
     assert_eq!(
         text.matches("No budget rules for").count(),
@@ -64,6 +64,7 @@ fn promtool_accepts_the_rules_of_the_example_catalog() {
         "month and quarter SLOs"
     );
     assert_eq!(text.matches("- alert: \"SLOBudgetExhausted\"").count(), 1);
+    assert_eq!(text.matches("- alert: \"SLOMetricAbsent\"").count(), 1);
 }
 
 #[test]
@@ -187,6 +188,26 @@ fn has(
     })
 }
 
+/// One `alert_rule_test` entry: at minute `m`, exactly `alerts` (label sets) fire as `name`.
+fn alert_rule_test(test: &mut String, m: i64, name: &str, alerts: &[BTreeMap<String, String>]) {
+    let _ = writeln!(test, "      - eval_time: {m}m\n        alertname: {name}");
+    if alerts.is_empty() {
+        test.push_str("        exp_alerts: []\n");
+        return;
+    }
+    test.push_str("        exp_alerts:\n");
+    for labels in alerts {
+        test.push_str("          - exp_labels:\n");
+        for (k, v) in labels.iter().filter(|(k, _)| *k != "alertname") {
+            let _ = writeln!(
+                test,
+                "              {k}: {}",
+                serde_json::to_string(v).expect("json")
+            );
+        }
+    }
+}
+
 /// Drops every rule's annotations: they print Prometheus' own numbers, which
 /// a unit test would have to spell out character by character.
 fn without_annotations(rules: &str) -> String {
@@ -302,23 +323,8 @@ async fn generated_rules_fire_where_burnrate_fires() {
     test.push_str("    alert_rule_test:\n");
     for (m, by_name) in &expected {
         for name in ["SLOBurnRate", "SLOBudgetExhausted"] {
-            let _ = writeln!(test, "      - eval_time: {m}m\n        alertname: {name}");
             let alerts = by_name.get(name).cloned().unwrap_or_default();
-            if alerts.is_empty() {
-                test.push_str("        exp_alerts: []\n");
-                continue;
-            }
-            test.push_str("        exp_alerts:\n");
-            for labels in alerts {
-                test.push_str("          - exp_labels:\n");
-                for (k, v) in labels.iter().filter(|(k, _)| *k != "alertname") {
-                    let _ = writeln!(
-                        test,
-                        "              {k}: {}",
-                        serde_json::to_string(v).expect("json")
-                    );
-                }
-            }
+            alert_rule_test(&mut test, *m, name, &alerts);
         }
     }
     let test_file = dir.path().join("test.yml");
@@ -335,4 +341,98 @@ async fn generated_rules_fire_where_burnrate_fires() {
         );
     }
     assert!(output.contains("SUCCESS"), "{output}");
+}
+
+/// The absent alert's rule: `promtool check rules` accepts it, and in a
+/// `promtool test rules` run it fires for the instance whose series stopped
+/// (with the labels `burnrate serve` sends), not for one that never sent,
+/// and resolves once samples come again.
+#[test]
+fn absent_rules_fire_per_instance_and_resolve() {
+    let source = "version: burnrate/v1
+service: shop
+labels: {team: web}
+slos:
+  - name: availability
+    objective: 99.9
+    window: 3d
+    group_by: [route]
+    indicator:
+      ratio:
+        errors: http_requests_total{code=\"500\"}
+        total: http_requests_total
+    alerting:
+      absent: {for: 2m, severity: page}
+  - name: jobs
+    objective: 99
+    indicator:
+      events:
+        bad: sum(increase(jobs_failed_total[{{.window}}]))
+        total: sum(increase(jobs_total[{{.window}}]))
+    alerting: {absent: true}
+";
+    let catalog = match catalog::load_str(Path::new("shop.yaml"), source).into_result() {
+        Ok(c) => c,
+        Err(d) => panic!("test catalog invalid: {d:?}"),
+    };
+    let options = RuleOptions {
+        budget_interval: burnrate::duration::Duration::from_mins(1),
+        absent_after: burnrate::duration::Duration::from_mins(5),
+        ..RuleOptions::default()
+    };
+    let rules = generate(&catalog, &options);
+    assert!(rules.contains("No absent rule for shop/jobs"), "{rules}");
+    assert_eq!(rules.matches("- alert: \"SLOMetricAbsent\"").count(), 1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("rules.yml"), without_annotations(&rules)).expect("write");
+    let (ok, output) = run(promtool()
+        .arg("check")
+        .arg("rules")
+        .arg(dir.path().join("rules.yml")));
+    assert!(ok, "promtool check rules failed:\n{output}");
+
+    // /pay sends for 30 minutes, stops for 30, then sends again; /cart
+    // sends all along; /new starts only at minute 80.
+    let pay: burnrate::labels::Labels = [("route".to_string(), "/pay".to_string())].into();
+    let want = alert_labels(
+        &catalog.slos[0],
+        &pay,
+        AlertRef::Absent(catalog.slos[0].alerting.absent.as_ref().expect("on")),
+    );
+    let mut test = String::from(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n",
+    );
+    for (route, values) in [
+        ("/pay", "0+10x30 _x30 310+10x30"),
+        ("/cart", "0+10x90"),
+        ("/new", "_x80 0+10x10"),
+    ] {
+        let _ = writeln!(
+            test,
+            "      - series: 'http_requests_total{{route=\"{route}\",code=\"200\"}}'\n        values: '{values}'"
+        );
+    }
+    test.push_str("    alert_rule_test:\n");
+    // Last sample at 30m: absent from 36m (more than 5m of silence), firing
+    // 2m later; samples again from 61m.
+    let firing = [
+        (34, false),
+        (36, false),
+        (38, true),
+        (55, true),
+        (62, false),
+        (85, false),
+    ];
+    for (m, fires) in firing {
+        let alerts = if fires {
+            vec![want.clone()]
+        } else {
+            Vec::new()
+        };
+        alert_rule_test(&mut test, m, "SLOMetricAbsent", &alerts);
+    }
+    let test_file = dir.path().join("test.yml");
+    std::fs::write(&test_file, &test).expect("write test");
+    let (ok, output) = run(promtool().arg("test").arg("rules").arg(&test_file));
+    assert!(ok, "promtool test rules failed:\n{output}\n{test}\n{rules}");
 }

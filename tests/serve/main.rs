@@ -1,6 +1,7 @@
 //! `burnrate serve` against real servers: exact ingestion, alert state and
 //! delivery, the store, the whole application, and the test harness itself.
 
+mod absent;
 mod alerting;
 mod app;
 mod backfill;

@@ -20,10 +20,15 @@
 //!   windows and `for` durations with the SLO window ([`pyrra_tiers`], from
 //!   Pyrra's `slo/rules.go`); its `critical` alerts are burnrate's `page`
 //!   tiers and `warning` ones `ticket` tiers. These replace the Workbook tiers.
+//!   `burnrates: false` (or the older `disabled: true`) switches them off.
+//! - The absent alert is on unless `alerting.absent: false`, as in Pyrra;
+//!   `absentName` is its `alertname` (default `SLOMetricAbsent`), its severity
+//!   `page` (Pyrra's `critical`). It fires once an instance is `absent`, that
+//!   is after `--absent-after` of silence, with no further `for`.
 
 use std::collections::BTreeMap;
 
-use super::super::alerting::{AlertingSpec, TierSpec, WORKBOOK_TIERS};
+use super::super::alerting::{AbsentSpec, AlertingSpec, TierSpec, WORKBOOK_TIERS};
 use super::super::decode::{self, Ctx, Fields};
 use super::super::diagnostic::Pos;
 use super::super::layers::{Layer, SloDraft, is_valid_name};
@@ -249,18 +254,22 @@ fn decode_spec(ctx: Ctx, node: &Node, path: &str) -> Option<Spec> {
             "one of `ratio`, `latency`, `latencyNative`, `bool_gauge`",
         )
         .and_then(|n| indicator(ctx, n, &f.field("indicator")));
-    let mut alerting = match f.get("alerting") {
+    let (mut alerting, burn_rates_on) = match f.get("alerting") {
         Some(n) => alerting(ctx, n, &f.field("alerting")),
-        None => AlertingSpec::default(),
+        None => (pyrra_defaults(node.pos), true),
     };
     if let Some(n) = f.get("partial_response_strategy") {
         ctx.warn(n.pos, &f.field("partial_response_strategy"), "only Thanos Ruler reads `partial_response_strategy`; burnrate queries Prometheus itself, so it has no effect here");
     }
     f.finish();
     let (window, window_pos) = window?;
-    if alerting.enabled != Some(false) {
-        alerting.tiers = tiers(ctx, window, window_pos, &decode::join(path, "window"))?;
-    }
+    alerting.tiers = if burn_rates_on {
+        tiers(ctx, window, window_pos, &decode::join(path, "window"))?
+    } else {
+        let mut off = BTreeMap::new();
+        workbook_off(window_pos, &mut off);
+        off
+    };
     let (indicator, group_by) = indicator?;
     Some((
         description,
@@ -314,6 +323,12 @@ fn tiers(ctx: Ctx, window: Duration, pos: Pos, path: &str) -> Option<BTreeMap<St
             },
         );
     }
+    workbook_off(pos, &mut out);
+    Some(out)
+}
+
+/// The Workbook tiers switched off, where `out` has no tier of that name.
+fn workbook_off(pos: Pos, out: &mut BTreeMap<String, TierSpec>) {
     for w in &WORKBOOK_TIERS {
         out.entry(w.name.to_string()).or_insert(TierSpec {
             pos,
@@ -321,33 +336,53 @@ fn tiers(ctx: Ctx, window: Duration, pos: Pos, path: &str) -> Option<BTreeMap<St
             ..TierSpec::default()
         });
     }
-    Some(out)
 }
 
-fn alerting(ctx: Ctx, node: &Node, path: &str) -> AlertingSpec {
+/// Pyrra's `alerting`, and whether its burn-rate alerts are on. The absent
+/// alert is on unless `absent: false` (Pyrra's default), whatever the
+/// burn-rate alerts do, as in Pyrra.
+fn alerting(ctx: Ctx, node: &Node, path: &str) -> (AlertingSpec, bool) {
     let Some(mut f) = Fields::new(ctx, node, path, &ALERTING_FIELDS) else {
-        return AlertingSpec::default();
+        return (pyrra_defaults(node.pos), true);
     };
     let disabled = f.boolean("disabled");
     let burnrates = f.boolean("burnrates");
     let absent = f.boolean("absent");
     let name = f.string("name");
-    if let Some(n) = f.get("absent")
-        && absent == Some(true)
-    {
-        ctx.error(n.pos, &f.field("absent"), "burnrate has no alert for absent metrics: it reports an SLO without data as a state of its own (never as 100% or as an outage); remove `absent` or set it to `false`");
-    }
-    if let Some(n) = f.get("absentName") {
+    let absent_name = f.get("absentName").and_then(|n| {
+        let field = f.field("absentName");
         if absent == Some(false) {
-            ctx.warn(n.pos, &f.field("absentName"), "`absentName` names Pyrra's absent-metric alert, which is off here; it has no effect");
-        } else {
-            ctx.error(n.pos, &f.field("absentName"), "`absentName` names Pyrra's absent-metric alert, which burnrate does not have (an SLO without data is a state of its own); remove it, and set `absent: false`");
+            ctx.warn(n.pos, &field, "`absentName` names Pyrra's absent-metric alert, which `absent: false` switches off; it has no effect");
         }
-    }
+        decode::string(ctx, n, &field).filter(|t| !t.trim().is_empty())
+    });
+    let pos = f
+        .get("absentName")
+        .or_else(|| f.get("absent"))
+        .map_or(node.pos, |n| n.pos);
     f.finish();
+    let burn_rates_on = disabled != Some(true) && burnrates != Some(false);
+    let mut spec = pyrra_defaults(pos);
+    spec.name = name;
+    if absent == Some(false) {
+        spec.absent = Some(None);
+    } else if let Some(Some(a)) = &mut spec.absent {
+        a.name = absent_name;
+    }
+    (spec, burn_rates_on)
+}
+
+/// What Pyrra alerts on when its file says nothing: the burn-rate alerts,
+/// and the absent alert (`SLOMetricAbsent`, `severity: critical`, burnrate's
+/// `page`). Pyrra waits a `for` derived from the objective before it fires;
+/// burnrate waits `--absent-after`, so no `for` is added on top.
+fn pyrra_defaults(pos: Pos) -> AlertingSpec {
     AlertingSpec {
-        name,
-        enabled: (disabled == Some(true) || burnrates == Some(false)).then_some(false),
+        absent: Some(Some(AbsentSpec {
+            pos,
+            severity: Some(Severity::Page),
+            ..AbsentSpec::default()
+        })),
         ..AlertingSpec::default()
     }
 }

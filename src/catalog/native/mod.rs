@@ -4,7 +4,7 @@ pub mod indicator;
 
 use chrono_tz::Tz;
 
-use super::alerting::{AlertingSpec, ExhaustionSpec, GateSpec, TierSpec};
+use super::alerting::{AbsentSpec, AlertingSpec, ExhaustionSpec, GateSpec, TierSpec};
 use super::decode::{self, Ctx, Fields};
 use super::diagnostic::Pos;
 use super::layers::{Layer, SloDraft, is_valid_name};
@@ -314,12 +314,13 @@ pub fn window(ctx: Ctx, node: &Node, path: &str) -> Option<SloWindow> {
     }
 }
 
-const ALERTING_FIELDS: [&str; 8] = [
+const ALERTING_FIELDS: [&str; 9] = [
     "enabled",
     "min_events",
     "for",
     "tiers",
     "budget_exhausted",
+    "absent",
     "labels",
     "annotations",
     "name",
@@ -337,6 +338,7 @@ const TIER_FIELDS: [&str; 10] = [
     "for",
 ];
 const EXHAUSTION_FIELDS: [&str; 2] = ["threshold", "severity"];
+const ABSENT_FIELDS: [&str; 3] = ["for", "severity", "name"];
 
 fn alerting(ctx: Ctx, node: &Node, path: &str) -> AlertingSpec {
     let Some(mut f) = Fields::new(ctx, node, path, &ALERTING_FIELDS) else {
@@ -393,8 +395,46 @@ fn alerting(ctx: Ctx, node: &Node, path: &str) -> AlertingSpec {
             }),
         };
     }
+    if let Some(n) = f.get("absent") {
+        spec.absent = absent(ctx, n, &f.field("absent"));
+    }
     f.finish();
     spec
+}
+
+/// `absent: true|false`, or `absent: {for: 10m, severity: page, name: ...}`.
+fn absent(ctx: Ctx, node: &Node, path: &str) -> Option<Option<AbsentSpec>> {
+    if let Value::Scalar(_) = &node.value {
+        let pos = node.pos;
+        return decode::boolean(ctx, node, path).map(|on| {
+            on.then(|| AbsentSpec {
+                pos,
+                ..AbsentSpec::default()
+            })
+        });
+    }
+    let mut f = Fields::new(ctx, node, path, &ABSENT_FIELDS)?;
+    let out = AbsentSpec {
+        pos: f.get("name").map_or(node.pos, |n| n.pos),
+        name: f.get("name").and_then(|n| {
+            let name = decode::string(ctx, n, &f.field("name"))?;
+            if name.trim().is_empty() {
+                ctx.expected(
+                    n,
+                    &f.field("name"),
+                    "an alert name such as `SLOMetricAbsent`",
+                );
+                return None;
+            }
+            Some(name)
+        }),
+        severity: f
+            .get("severity")
+            .and_then(|n| severity(ctx, n, &f.field("severity"))),
+        for_duration: f.duration("for").map(|(d, _)| d),
+    };
+    f.finish();
+    Some(Some(out))
 }
 
 fn tier(ctx: Ctx, node: &Node, path: &str, key_pos: Pos) -> Option<TierSpec> {
