@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod membership;
+pub mod progress;
 pub mod runtime;
 pub mod scheduler;
 pub mod services;

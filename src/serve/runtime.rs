@@ -5,7 +5,7 @@
 //! want one SLO brought up to date in one call.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tracing::{debug, info, warn};
@@ -27,23 +27,7 @@ use crate::time::{HOUR_MS, MINUTE_MS, Minute, floor_minute, hour_of, to_time};
 use super::services::count_failure;
 pub use super::services::{CycleError, IngestSettings, Services};
 
-/// What readers see of an SLO while it backfills in its own task: its
-/// instances' statuses, `backfilling` with the share loaded so far. The task
-/// writes, the scheduler reads when it publishes.
-#[derive(Debug, Clone, Default)]
-pub struct BackfillProgress(Arc<Mutex<Vec<InstanceStatus>>>);
-
-impl BackfillProgress {
-    pub fn statuses(&self) -> Vec<InstanceStatus> {
-        self.0.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    fn set(&self, statuses: Vec<InstanceStatus>) {
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = statuses;
-        }
-    }
-}
+pub use super::progress::BackfillProgress;
 
 struct Instance {
     id: i64,
@@ -295,16 +279,23 @@ impl SloRuntime {
         let from = now_ms - self.history_needed().as_millis() as i64 - HOUR_MS;
         for (id, group) in services.store.instances(slo_id).await? {
             let mut history = EventHistory::default();
+            let mut last_counted = None;
             for (hour, minutes) in services
                 .store
                 .load_hours(id, from, now_ms + HOUR_MS)
                 .await?
             {
+                last_counted = last_counted_minute(hour, &minutes).or(last_counted);
                 history.load_hour(hour, minutes);
             }
             // Sums only until evaluate() asks for the detail its window edges need.
             history.compact(&detail_hours(now_ms, std::iter::empty()), i64::MIN);
-            self.insert_instance(id, group, history);
+            self.insert_instance(id, group.clone(), history);
+            // An instance absent before a restart or a takeover stays absent
+            // (its alert keeps firing) until its series send samples again.
+            if let Some(instance) = self.instances.get_mut(&group) {
+                instance.last_data = last_counted.map(|m| m + MINUTE_MS);
+            }
         }
         if self.slo.group_by.is_empty() && self.instances.is_empty() {
             let id = services.store.instance_id(slo_id, &Labels::new()).await?;
@@ -683,6 +674,15 @@ impl SloRuntime {
             Err(e) => warn!(error = %e, "deleting retired data failed"),
         }
     }
+}
+
+/// The last minute of `hour` that counted any event: where the instance's
+/// data was last seen, as far as stored counts tell.
+fn last_counted_minute(hour: i64, minutes: &[EventCounts; 60]) -> Option<i64> {
+    minutes
+        .iter()
+        .rposition(|c| c.total != 0.0 || c.good != 0.0)
+        .map(|i| hour + i as i64 * MINUTE_MS)
 }
 
 /// Hours whose minute detail stays in memory: those holding a window edge,

@@ -211,6 +211,18 @@ async fn absent_alert_fires_in_alertmanager_and_resolves_when_data_returns() {
     );
     assert_eq!(listed[0].labels, want);
 
+    // A restart, or another replica taking the SLO over, keeps it absent
+    // and its alert firing: the last counted minute comes from the store.
+    let mut runtime = SloRuntime::claim(Arc::new(catalog.slos[0].clone()), &services)
+        .await
+        .expect("lease");
+    runtime.cycle(&services, cycle_at(46)).await;
+    assert_eq!(
+        state(&runtime, "/pay"),
+        (DataState::Absent, Some(AlertState::Firing)),
+        "after a restart"
+    );
+
     // /pay sends again: the alert resolves, in Alertmanager too.
     runtime.cycle(&services, cycle_at(10)).await;
     assert_eq!(
