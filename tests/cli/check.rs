@@ -261,29 +261,43 @@ fn upstream_convert_refuses_what_it_cannot_honour() {
     assert!(err.contains("raw-home-wifi.yml:28:"), "{err}");
 }
 
-/// What `burnrate check` may take on the worst input a user can send it.
+/// What `burnrate check` may take on the worst input a user can send it:
+/// CPU seconds (user and system), which a loaded machine does not inflate
+/// as it does wall time; a generous wall limit still catches a hang.
 const MAX_SECONDS: f64 = 5.0;
+const MAX_WALL_SECONDS: f64 = 60.0;
 const MAX_RSS_MB: i64 = 300;
 
-/// The largest resident set of any child process that has ended so far, in MB.
-fn peak_child_rss_mb() -> i64 {
+fn children_usage() -> libc::rusage {
     // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
+    unsafe {
         let mut usage = std::mem::zeroed::<libc::rusage>();
         assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage), 0);
         usage
-    };
+    }
+}
+
+/// CPU seconds used by the child processes that have ended so far.
+fn children_cpu_seconds() -> f64 {
+    let u = children_usage();
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// The largest resident set of any child process that has ended so far, in MB.
+fn peak_child_rss_mb() -> i64 {
     // Linux reports kilobytes.
-    usage.ru_maxrss / 1024
+    children_usage().ru_maxrss / 1024
 }
 
 /// Checks `path` (a file or directory in a temporary directory), requiring
 /// exit code 1, every `expected` message on a line naming `file`, and the
 /// time and memory bounds.
 fn check_refuses(path: &Path, file: &Path, expected: &[&str]) {
-    let start = std::time::Instant::now();
+    let (start, cpu_before) = (std::time::Instant::now(), children_cpu_seconds());
     let out = burnrate(&["check", path.to_str().expect("UTF-8 temp path")]);
-    let seconds = start.elapsed().as_secs_f64();
+    let wall = start.elapsed().as_secs_f64();
+    let seconds = children_cpu_seconds() - cpu_before;
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     for message in expected {
@@ -295,8 +309,13 @@ fn check_refuses(path: &Path, file: &Path, expected: &[&str]) {
         );
     }
     assert!(
+        wall < MAX_WALL_SECONDS,
+        "{} took {wall:.1} s of wall time",
+        file.display()
+    );
+    assert!(
         seconds < MAX_SECONDS,
-        "{} took {seconds:.1} s",
+        "{} took {seconds:.1} s of CPU",
         file.display()
     );
     let rss = peak_child_rss_mb();
