@@ -44,6 +44,10 @@ resolve_bin PROMTOOL_BIN prometheus promtool
 resolve_bin ALERTMANAGER_BIN prometheus-alertmanager prometheus-alertmanager alertmanager
 resolve_bin VICTORIA_METRICS_BIN victoria-metrics victoria-metrics victoria-metrics-prod
 
+# kubernetes-validate (pinned, from PyPI) in a venv under target/, for
+# tests/deploy; exports KUBERNETES_VALIDATE_BIN.
+install_kubernetes_validate "${CARGO_TARGET_DIR:-$repo_root/target}/kubernetes-validate"
+
 # -------------------------------------------------------------- PostgreSQL --
 
 pg_from_env_or_throwaway burnrate-pg
