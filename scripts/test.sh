@@ -17,7 +17,8 @@
 #   * installs pre-commit (pinned, from PyPI) into a virtualenv under
 #     target/tools, once, for the hook test;
 #   * exports PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_BIN,
-#     VICTORIA_METRICS_BIN, PRE_COMMIT_BIN and DATABASE_URL for the tests;
+#     VICTORIA_METRICS_BIN, PRE_COMMIT_BIN, KUBERNETES_VALIDATE_BIN and
+#     DATABASE_URL for the tests;
 #   * finds the upstream Sloth/Pyrra/OpenSLO files that tests/upstream.toml
 #     pins (BURNRATE_UPSTREAM_FIXTURES, else ../shared/fixtures/external, else
 #     a download into target/upstream-fixtures/), checks their sha256 and
@@ -98,6 +99,9 @@ resolve_bin PROMTOOL_BIN prometheus promtool
 resolve_bin ALERTMANAGER_BIN prometheus-alertmanager prometheus-alertmanager alertmanager
 resolve_bin VICTORIA_METRICS_BIN victoria-metrics victoria-metrics victoria-metrics-prod
 ensure_pre_commit "$repo_root/target/tools"
+# kubernetes-validate (pinned, from PyPI) in a venv under target/, for
+# tests/deploy; exports KUBERNETES_VALIDATE_BIN.
+install_kubernetes_validate "${CARGO_TARGET_DIR:-$repo_root/target}/kubernetes-validate"
 
 # -------------------------------------------------------------- PostgreSQL --
 

@@ -127,6 +127,33 @@ find_pg_bin() {
     return 1
 }
 
+# ------------------------------------------------------ kubernetes-validate --
+
+# The version of kubernetes-validate (PyPI) the deploy tests run; it bundles
+# the Kubernetes schemas, so manifests are validated without a cluster.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+
+# install_kubernetes_validate VENV: installs kubernetes-validate at the pinned
+# version into a Python virtual environment at VENV (creating python3 and its
+# venv module with apt-get if missing), unless it is already there at that
+# version; exports KUBERNETES_VALIDATE_BIN.
+install_kubernetes_validate() {
+    local venv=$1
+    local bin=$venv/bin/kubernetes-validate
+    if [[ ! -x $bin || $("$bin" --version 2>/dev/null) != "$KUBERNETES_VALIDATE_VERSION" ]]; then
+        command -v python3 >/dev/null 2>&1 || apt_install python3
+        python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+        log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || die "cannot create a Python venv at $venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" ||
+            die "cannot install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION from PyPI"
+    fi
+    export KUBERNETES_VALIDATE_BIN=$bin
+    log "KUBERNETES_VALIDATE_BIN=$bin"
+}
+
 # ------------------------------------------------------------------- ports --
 
 # port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT.
