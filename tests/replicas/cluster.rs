@@ -87,10 +87,22 @@ pub struct Replica {
     catalog: PathBuf,
     prom: String,
     db: String,
+    interval: String,
 }
 
 impl Replica {
     pub fn start(catalog: &Path, prom: &str, db: &str, log: PathBuf) -> Replica {
+        Replica::start_every(catalog, prom, db, log, "10s")
+    }
+
+    /// A replica cycling every `interval` (a `--interval` value).
+    pub fn start_every(
+        catalog: &Path,
+        prom: &str,
+        db: &str,
+        log: PathBuf,
+        interval: &str,
+    ) -> Replica {
         let mut r = Replica {
             port: testkit::ports::free_port(),
             log,
@@ -98,6 +110,7 @@ impl Replica {
             catalog: catalog.to_path_buf(),
             prom: prom.to_string(),
             db: db.to_string(),
+            interval: interval.to_string(),
         };
         r.spawn();
         r
@@ -114,7 +127,7 @@ impl Replica {
             .arg(&self.catalog)
             .args(["--prometheus-url", &self.prom, "--database-url", &self.db])
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
-            .args(["--interval", "10s", "--backfill-chunk", "6h"])
+            .args(["--interval", &self.interval, "--backfill-chunk", "6h"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
