@@ -17,18 +17,5 @@ SCRIPT_NAME=benches/replicas.sh
 # shellcheck source=../scripts/lib/services.sh
 source "$repo_root/scripts/lib/services.sh"
 
-missing=()
-pkg_installed prometheus || missing+=(prometheus)
-if [[ -z ${DATABASE_URL:-} ]] && ! find_pg_bin >/dev/null; then
-    missing+=(postgresql)
-fi
-if [[ ${#missing[@]} -gt 0 ]]; then
-    apt_install "${missing[@]}"
-fi
-resolve_bin PROMETHEUS_BIN prometheus prometheus
-resolve_bin PROMTOOL_BIN prometheus promtool
-export PROMETHEUS_BIN PROMTOOL_BIN
-
-pg_from_env_or_throwaway burnrate-bench-pg
-
+bench_servers burnrate-bench-pg
 cargo bench --bench replicas

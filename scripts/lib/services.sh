@@ -262,3 +262,22 @@ pg_from_env_or_throwaway() {
     pg_start_throwaway "$PG_THROWAWAY_DIR"
     log "throwaway PostgreSQL at $DATABASE_URL (data in $PG_THROWAWAY_DIR)"
 }
+
+# bench_servers PG_NAME: what the benchmarks need: prometheus and promtool
+# (installed when missing, exported as PROMETHEUS_BIN and PROMTOOL_BIN) and a
+# PostgreSQL (DATABASE_URL, or a throwaway cluster named PG_NAME).
+bench_servers() {
+    local missing=()
+    pkg_installed prometheus || missing+=(prometheus)
+    if [[ -z ${DATABASE_URL:-} ]] && ! find_pg_bin >/dev/null; then
+        missing+=(postgresql)
+    fi
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        apt_install "${missing[@]}"
+    fi
+    resolve_bin PROMETHEUS_BIN prometheus prometheus
+    resolve_bin PROMTOOL_BIN prometheus promtool
+    export PROMETHEUS_BIN PROMTOOL_BIN
+    pg_from_env_or_throwaway "$1"
+    log "PROMETHEUS_BIN=$PROMETHEUS_BIN PROMTOOL_BIN=$PROMTOOL_BIN"
+}
