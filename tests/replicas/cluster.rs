@@ -344,6 +344,9 @@ pub async fn buckets_until(db: &TestDatabase, cut: i64) -> Vec<StoredHour> {
             }
             h
         })
+        // An hour with nothing counted is the same as an hour not stored:
+        // which of them a run leaves depends on where its first fetch began.
+        .filter(|h| h.minutes.iter().any(Option::is_some))
         .collect()
 }
 
