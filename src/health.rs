@@ -18,6 +18,13 @@ pub static FENCED_WRITES: AtomicU64 = AtomicU64::new(0);
 /// Leases this replica took over or released (handovers between replicas).
 pub static LEASES_ACQUIRED: AtomicU64 = AtomicU64::new(0);
 pub static LEASES_RELEASED: AtomicU64 = AtomicU64::new(0);
+/// Fan-in of Prometheus reads: selector reads the SLOs asked for, union
+/// queries sent, reads those served, and the series they returned and used.
+pub static FANIN_READS: AtomicU64 = AtomicU64::new(0);
+pub static FANIN_UNION_QUERIES: AtomicU64 = AtomicU64::new(0);
+pub static FANIN_READS_SERVED: AtomicU64 = AtomicU64::new(0);
+pub static FANIN_SERIES_RETURNED: AtomicU64 = AtomicU64::new(0);
+pub static FANIN_SERIES_USED: AtomicU64 = AtomicU64::new(0);
 
 /// Adds one to a counter.
 pub fn count(counter: &AtomicU64) {

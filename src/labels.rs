@@ -17,3 +17,11 @@ pub fn group_key_text(labels: &Labels) -> String {
         .collect();
     format!("{{{}}}", inner.join(","))
 }
+
+/// A label set from name/value pairs.
+pub fn from_pairs(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -409,11 +409,8 @@ mod tests {
         )
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn labels(pairs: &[(&str, &str)]) -> crate::labels::Labels {
+        crate::labels::from_pairs(pairs)
     }
 
     #[test]

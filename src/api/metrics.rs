@@ -360,8 +360,10 @@ fn render_health(
     }
 
     use crate::health::{
-        CATALOG_RELOAD_FAILURES, DATABASE_ERRORS, FENCED_WRITES, LEASES_ACQUIRED, LEASES_RELEASED,
-        NONFINITE_SAMPLES, PROMETHEUS_ERRORS, UNTRACKED_LABEL_SETS, read,
+        CATALOG_RELOAD_FAILURES, DATABASE_ERRORS, FANIN_READS, FANIN_READS_SERVED,
+        FANIN_SERIES_RETURNED, FANIN_SERIES_USED, FANIN_UNION_QUERIES, FENCED_WRITES,
+        LEASES_ACQUIRED, LEASES_RELEASED, NONFINITE_SAMPLES, PROMETHEUS_ERRORS,
+        UNTRACKED_LABEL_SETS, read,
     };
     #[rustfmt::skip]
     let counters = [
@@ -373,6 +375,11 @@ fn render_health(
         ("burnrate_fenced_writes_total", "Writes the database refused because the SLO's lease had passed to another replica.", &FENCED_WRITES),
         ("burnrate_leases_acquired_total", "SLO leases this replica took (new SLOs, handovers and takeovers from dead replicas).", &LEASES_ACQUIRED),
         ("burnrate_leases_released_total", "SLO leases this replica handed to another replica.", &LEASES_RELEASED),
+        ("burnrate_fanin_reads_total", "Selector reads the SLOs' cycles asked for (distinct per cycle).", &FANIN_READS),
+        ("burnrate_fanin_union_queries_total", "Union queries sent to Prometheus, each serving several selector reads.", &FANIN_UNION_QUERIES),
+        ("burnrate_fanin_reads_served_total", "Selector reads served from a union query's answer.", &FANIN_READS_SERVED),
+        ("burnrate_fanin_series_returned_total", "Series union queries returned.", &FANIN_SERIES_RETURNED),
+        ("burnrate_fanin_series_used_total", "Series union queries returned that some SLO's selector selects.", &FANIN_SERIES_USED),
     ];
     for (name, help, counter) in counters {
         Family::header(out, name, "counter", help).sample(name, "", read(counter) as f64);

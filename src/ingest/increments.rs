@@ -149,11 +149,8 @@ pub fn combine(
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn labels(pairs: &[(&str, &str)]) -> crate::labels::Labels {
+        crate::labels::from_pairs(pairs)
     }
 
     fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> RawSeries {

@@ -1,9 +1,12 @@
 //! Bringing event counts up to date: which Prometheus queries an indicator
 //! needs for a span of time, and turning their answers into minute buckets.
 
+pub mod fanin;
 pub mod fingerprint;
 pub mod history;
 pub mod increments;
+pub mod matching;
+pub mod prefetch;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,8 +19,9 @@ use crate::catalog::promql::{MatchKind, Selector};
 use crate::catalog::{Counts, Indicator, Slo};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
-use crate::prom::{Prometheus, PrometheusError, RawSeries};
+use crate::prom::{PrometheusError, RawSeries};
 use crate::time::{MINUTE_MS, Minute};
+use prefetch::{Read, ReadKind, Reader};
 
 /// How far back to look for a series' last sample when no carried sample is
 /// known (the first span after start-up). Between spans, last samples are
@@ -41,7 +45,7 @@ pub type LastSeen = BTreeMap<crate::labels::Labels, Minute>;
 /// span in two, each fetched the same way, down to single minutes: a burst
 /// of series cannot exhaust memory, and nothing is skipped.
 pub async fn fetch_span(
-    prom: &Prometheus,
+    prom: &Reader,
     slo: &Slo,
     start: Minute,
     to: i64,
@@ -81,7 +85,7 @@ pub async fn fetch_span(
 /// them there; on return it holds them at `next_from`, where the next span
 /// will start.
 async fn fetch_span_once(
-    prom: &Prometheus,
+    prom: &Reader,
     slo: &Slo,
     start: Minute,
     to: i64,
@@ -98,33 +102,19 @@ async fn fetch_span_once(
         by_selector: HashMap::new(),
     };
     let mut grouped = match &slo.indicator {
-        Indicator::Ratio {
-            counts,
-            selector,
-            total,
-        } => {
+        Indicator::Ratio { .. } | Indicator::Latency { .. } => {
+            let [counted, total] = counter_selectors(&slo.indicator).expect("a counter indicator");
+            let counts_bad =
+                matches!(&slo.indicator, Indicator::Ratio { counts, .. } if *counts == Counts::Bad);
             let (counted, total) = tokio::try_join!(
-                counter_span(prom, selector, group_by, from, to, previous, next_from),
-                counter_span(prom, total, group_by, from, to, previous, next_from)
+                counter_span(prom, &counted, group_by, from, to, previous, next_from),
+                counter_span(prom, &total, group_by, from, to, previous, next_from)
             )?;
             next.by_selector.extend([counted.1, total.1]);
-            combine(&counted.0, &total.0, *counts == Counts::Bad)
-        }
-        Indicator::Latency {
-            bucket, count, le, ..
-        } => {
-            let bucket = bucket.with_matcher("le", MatchKind::Regex, &le_regex(le));
-            let (good, total) = tokio::try_join!(
-                counter_span(prom, &bucket, group_by, from, to, previous, next_from),
-                counter_span(prom, count, group_by, from, to, previous, next_from)
-            )?;
-            next.by_selector.extend([good.1, total.1]);
-            combine(&good.0, &total.0, false)
+            combine(&counted.0, &total.0, counts_bad)
         }
         Indicator::BoolGauge { selector } => {
-            let series = prom
-                .raw_samples(&selector.to_string(), to, span_range(from, to))
-                .await?;
+            let series = prom.raw(selector, from, to).await?;
             gauge_events(&series, group_by, from, to)
         }
         Indicator::Events {
@@ -163,7 +153,7 @@ fn span_range(from: i64, to: i64) -> Duration {
 /// last sample at `from` (carried, or asked of Prometheus), and the last
 /// samples at `next_from` for the next span.
 async fn counter_span(
-    prom: &Prometheus,
+    prom: &Reader,
     selector: &Selector,
     group_by: &[String],
     from: i64,
@@ -172,18 +162,16 @@ async fn counter_span(
     next_from: i64,
 ) -> Result<(Grouped<f64>, (String, LastSamples)), PrometheusError> {
     let text = selector.to_string();
-    let series = prom.raw_samples(&text, to, span_range(from, to)).await?;
+    let series = prom.raw(selector, from, to).await?;
     let predecessors = match carry.and_then(|c| c.by_selector.get(&text)) {
         Some(carried) => carried.clone(),
-        None => {
-            let query = format!("last_over_time({text}[{PREDECESSOR_LOOKBACK}])");
-            // Only the value matters; the time is used to forget silent series.
-            prom.instant(&query, from)
-                .await?
-                .into_iter()
-                .map(|(labels, value)| (series_key(&labels), (from, value)))
-                .collect()
-        }
+        // Only the value matters; the time is used to forget silent series.
+        None => prom
+            .last(selector, from)
+            .await?
+            .iter()
+            .map(|(labels, value)| (series_key(labels), (from, *value)))
+            .collect(),
     };
     let increments = counter_increments(&series, &predecessors, group_by, from, to);
     let forget_before = next_from - CARRY_FOR.as_millis() as i64;
@@ -191,9 +179,61 @@ async fn counter_span(
     Ok((increments, (text, last)))
 }
 
+/// The two counters a ratio or latency indicator reads: the counted events
+/// (good or bad) and the total.
+fn counter_selectors(indicator: &Indicator) -> Option<[Selector; 2]> {
+    match indicator {
+        Indicator::Ratio {
+            selector, total, ..
+        } => Some([selector.clone(), total.clone()]),
+        Indicator::Latency {
+            bucket, count, le, ..
+        } => Some([
+            bucket.with_matcher("le", MatchKind::Regex, &le_regex(le)),
+            count.clone(),
+        ]),
+        Indicator::BoolGauge { .. } | Indicator::Events { .. } => None,
+    }
+}
+
+/// The reads [`fetch_span`] makes for `slo` over `(start, to]` when nothing
+/// is over the byte cap: for fanning them in with other SLOs' beforehand.
+pub fn span_reads(slo: &Slo, start: Minute, to: i64, carry: &Option<Carry>) -> Vec<Read> {
+    let from = start.ms();
+    let raw = ReadKind::Raw { from, to };
+    let carried = carry.as_ref().filter(|c| c.at == from);
+    match &slo.indicator {
+        Indicator::BoolGauge { selector } => vec![Read {
+            selector: selector.clone(),
+            kind: raw,
+        }],
+        Indicator::Events { .. } => Vec::new(),
+        indicator => counter_selectors(indicator)
+            .into_iter()
+            .flatten()
+            .flat_map(|selector| {
+                let known =
+                    carried.is_some_and(|c| c.by_selector.contains_key(&selector.to_string()));
+                let last = (!known).then(|| Read {
+                    selector: selector.clone(),
+                    kind: ReadKind::Last { at: from },
+                });
+                [
+                    Some(Read {
+                        selector,
+                        kind: raw,
+                    }),
+                    last,
+                ]
+            })
+            .flatten()
+            .collect(),
+    }
+}
+
 /// A free-form events query evaluated once per minute with a one-minute window.
 async fn events_span(
-    prom: &Prometheus,
+    prom: &Reader,
     query: &crate::catalog::promql::WindowedQuery,
     group_by: &[String],
     from: i64,

@@ -12,12 +12,14 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
+use super::cycle::cycle_together;
 use super::membership::Membership;
 use super::runtime::{BackfillProgress, Services, SloRuntime, sli_fingerprint};
 use super::shared::{SharedStatuses, to_shared};
 use crate::api::AppState;
 use crate::catalog::Catalog;
 use crate::duration::Duration;
+use crate::ingest::prefetch::SplitUnions;
 use crate::store::Lease;
 
 /// Samples scraped at a minute boundary need a moment to land in Prometheus.
@@ -102,6 +104,7 @@ impl Scheduler {
     pub async fn run(self, mut catalog: watch::Receiver<Arc<Catalog>>) {
         let mut running = Running::default();
         let mut shared = SharedStatuses::default();
+        let mut split = SplitUnions::default();
         let backfill_slots = Arc::new(Semaphore::new(self.backfill_concurrency.max(1)));
         loop {
             let current = catalog.borrow_and_update().clone();
@@ -120,7 +123,7 @@ impl Scheduler {
                 std::mem::take(&mut running.runtimes)
                     .into_iter()
                     .partition(|(id, _)| running.cancelled.contains_key(id));
-            let (cycled, to_backfill) = self.cycle_all(runtimes, now).await;
+            let (cycled, to_backfill) = self.cycle_all(runtimes, now, &mut split).await;
             running.runtimes = cycled;
             running.runtimes.extend(blocked);
             for (id, runtime) in to_backfill {
@@ -240,13 +243,17 @@ impl Scheduler {
     }
 
     /// Cycles every runtime that is up to date enough; hands back, unevaluated,
-    /// those whose history must be backfilled first.
+    /// those whose history must be backfilled first. The cycle's reads are
+    /// fanned in first: one query per metric serves every SLO reading it.
     async fn cycle_all(
         &self,
         runtimes: BTreeMap<String, SloRuntime>,
         now: DateTime<Utc>,
+        split: &mut SplitUnions,
     ) -> (BTreeMap<String, SloRuntime>, Vec<(String, SloRuntime)>) {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut ready = Vec::new();
+        let mut to_backfill = Vec::new();
         let mut tasks = JoinSet::new();
         for (id, mut runtime) in runtimes {
             let services = Arc::clone(&self.services);
@@ -254,25 +261,19 @@ impl Scheduler {
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 // On a load error the cycle tries again and reports it as stale.
-                if let Ok(true) = runtime.needs_backfill(&services, now).await {
-                    return (id, runtime, true);
-                }
-                runtime.cycle(&services, now).await;
-                (id, runtime, false)
+                let backfill = matches!(runtime.needs_backfill(&services, now).await, Ok(true));
+                (id, runtime, backfill)
             });
         }
-        let mut out = BTreeMap::new();
-        let mut to_backfill = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((id, runtime, true)) => to_backfill.push((id, runtime)),
-                Ok((id, runtime, false)) => {
-                    out.insert(id, runtime);
-                }
-                // A panicking cycle loses that SLO's in-memory state only; it reloads next cycle.
-                Err(e) => warn!(error = %e, "an SLO cycle panicked"),
+                Ok((id, runtime, false)) => ready.push((id, runtime)),
+                Err(e) => warn!(error = %e, "loading an SLO panicked"),
             }
         }
+        let (cycled, _) = cycle_together(&self.services, ready, now, split, self.concurrency).await;
+        let out = cycled.into_iter().collect();
         (out, to_backfill)
     }
 

@@ -17,7 +17,7 @@ use testkit::{Series, TestDatabase, TestPostgres, TestPrometheus};
 const OBJECTIVE_BUDGET: f64 = 0.001;
 const WINDOW: i64 = 7 * DAY;
 
-fn slo(yaml_slos: &str) -> Vec<Slo> {
+pub(crate) fn slo(yaml_slos: &str) -> Vec<Slo> {
     let source = format!("version: burnrate/v1\nservice: shop\nslos:\n{yaml_slos}");
     match catalog::load_str(Path::new("test.yaml"), &source).into_result() {
         Ok(c) => c.slos,
@@ -44,7 +44,7 @@ const BY_ROUTE: &str = "  - name: by-route
         total: http_requests_total
 ";
 
-fn scenario(end: i64) -> Scenario {
+pub(crate) fn scenario(end: i64) -> Scenario {
     let start = end - 8 * DAY;
     Scenario {
         start,
@@ -109,7 +109,7 @@ impl Truth<'_> {
     }
 }
 
-async fn services(prom: &TestPrometheus, db: &TestDatabase) -> Services {
+pub(crate) async fn services(prom: &TestPrometheus, db: &TestDatabase) -> Services {
     Services {
         prometheus: Prometheus::new(&PrometheusConfig::new(prom.url())).expect("client"),
         store: Store::connect(db.url()).await.expect("store"),
@@ -249,7 +249,7 @@ async fn bucket_sums(db: &TestDatabase) -> (usize, f64, f64) {
 }
 
 /// Every stored bucket row, for comparing two runs.
-async fn all_buckets(db: &TestDatabase) -> Vec<StoredHour> {
+pub(crate) async fn all_buckets(db: &TestDatabase) -> Vec<StoredHour> {
     let store = Store::connect(db.url()).await.expect("store");
     store.stored_hours().await.expect("buckets")
 }

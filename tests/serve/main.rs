@@ -5,6 +5,7 @@ mod absent;
 mod alerting;
 mod app;
 mod backfill;
+mod fanin;
 mod harness;
 mod ingestion;
 mod retire;

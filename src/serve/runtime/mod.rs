@@ -18,11 +18,14 @@ use crate::engine::EventCounts;
 use crate::evaluation::{self, DataState, Evaluation, InstanceStatus, WindowPlan};
 use crate::ingest::fingerprint::same_sli;
 use crate::ingest::history::EventHistory;
+use crate::ingest::prefetch::{Read, Reader};
 use crate::ingest::{self};
 use crate::labels::Labels;
 use crate::labels::group_key_text;
-use crate::store::{IngestionState, Lease, PrunePlan, Pruned, Retention};
+use crate::store::{IngestionState, Lease};
 use crate::time::{HOUR_MS, MINUTE_MS, Minute, floor_minute, hour_of, to_time};
+
+mod prune;
 
 use super::services::count_failure;
 pub use super::services::{CycleError, IngestSettings, Services};
@@ -41,9 +44,6 @@ struct Instance {
 }
 
 pub use crate::ingest::fingerprint::sli_fingerprint;
-
-/// Alert transitions are kept this long, or the SLO window if longer.
-const ALERT_HISTORY: Duration = Duration::from_days(90);
 
 pub struct SloRuntime {
     slo: Arc<Slo>,
@@ -183,7 +183,10 @@ impl SloRuntime {
             self.load(services, now_ms).await?;
         }
         let started = std::time::Instant::now();
-        let result = self.ingest_until(services, now_ms, Some(shared)).await;
+        let reader = Reader::direct(&services.prometheus);
+        let result = self
+            .ingest_until(services, &reader, now_ms, Some(shared))
+            .await;
         self.resend_alerts(services, Minute::floor(Utc::now().timestamp_millis()));
         match &result {
             Ok(()) => {
@@ -212,10 +215,17 @@ impl SloRuntime {
 
     /// One cycle at `now`: ingest what is new, then evaluate. On a Prometheus
     /// or database error the counts stay as they were and statuses turn stale.
-    #[tracing::instrument(name = "slo", skip_all, fields(slo = %self.slo.id))]
     pub async fn cycle(&mut self, services: &Services, now: DateTime<Utc>) {
+        let reader = Reader::direct(&services.prometheus);
+        self.cycle_with(services, &reader, now).await
+    }
+
+    /// [`Self::cycle`], reading through `reader` (answers fanned in with
+    /// other SLOs' for this cycle).
+    #[tracing::instrument(name = "slo", skip_all, fields(slo = %self.slo.id))]
+    pub async fn cycle_with(&mut self, services: &Services, reader: &Reader, now: DateTime<Utc>) {
         let now_ms = now.timestamp_millis();
-        let result = self.ingest(services, now_ms).await;
+        let result = self.ingest(services, reader, now_ms).await;
         let evaluated_at = Minute::floor(now_ms);
         match result {
             Ok(()) => {
@@ -370,11 +380,49 @@ impl SloRuntime {
         );
     }
 
-    async fn ingest(&mut self, services: &Services, now_ms: i64) -> Result<(), CycleError> {
+    async fn ingest(
+        &mut self,
+        services: &Services,
+        reader: &Reader,
+        now_ms: i64,
+    ) -> Result<(), CycleError> {
         if !self.loaded {
             self.load(services, now_ms).await?;
         }
-        self.ingest_until(services, now_ms, None).await
+        self.ingest_until(services, reader, now_ms, None).await
+    }
+
+    /// Where the next span to ingest starts: from where the stored counts
+    /// end (less the re-read span), or the start of the history needed.
+    fn next_span_start(&self, services: &Services, now_ms: i64) -> (i64, i64) {
+        let reread = services.settings.reread.as_millis() as i64;
+        let (from, history_from) = match &self.state {
+            Some(s) => (
+                (s.ingested_until - reread).max(s.history_from),
+                s.history_from,
+            ),
+            None => {
+                let start = floor_minute(now_ms) - self.history_needed().as_millis() as i64;
+                (start, start)
+            }
+        };
+        (floor_minute(from), history_from)
+    }
+
+    /// What a cycle at `now` will read from Prometheus, when it is one span
+    /// (a loaded SLO with stored counts): for fanning in with the others.
+    pub fn planned_reads(&self, services: &Services, now: DateTime<Utc>) -> Vec<Read> {
+        let now_ms = now.timestamp_millis();
+        if !self.loaded || self.state.is_none() {
+            return Vec::new();
+        }
+        let target = now_ms - now_ms.rem_euclid(1000);
+        let (from, _) = self.next_span_start(services, now_ms);
+        let to = (from + services.settings.chunk.as_millis() as i64).min(target);
+        if from >= target {
+            return Vec::new();
+        }
+        ingest::span_reads(&self.slo, Minute::floor(from), to, &self.carry)
     }
 
     /// Ingests up to `now_ms` in chunks, from where the stored counts end
@@ -382,23 +430,16 @@ impl SloRuntime {
     async fn ingest_until(
         &mut self,
         services: &Services,
+        reader: &Reader,
         now_ms: i64,
         shared: Option<&BackfillProgress>,
     ) -> Result<(), CycleError> {
         let target = now_ms - now_ms.rem_euclid(1000);
         let reread = services.settings.reread.as_millis() as i64;
-        let (mut from, history_from) = match &self.state {
-            Some(s) => (
-                (s.ingested_until - reread).max(s.history_from),
-                s.history_from,
-            ),
-            None => {
-                let start = floor_minute(now_ms) - self.history_needed().as_millis() as i64;
-                info!(from = %to_time(start), "backfilling history");
-                (start, start)
-            }
-        };
-        from = floor_minute(from);
+        let (mut from, history_from) = self.next_span_start(services, now_ms);
+        if self.state.is_none() {
+            info!(from = %to_time(from), "backfilling history");
+        }
         let chunk = services.settings.chunk.as_millis() as i64;
         let started = std::time::Instant::now();
         // Progress every 10 s: a thousand SLOs backfilling must not flood the log.
@@ -413,7 +454,7 @@ impl SloRuntime {
                 floor_minute((floor_minute(to) - reread).max(history_from))
             };
             let (grouped, last_seen) = match ingest::fetch_span(
-                &services.prometheus,
+                reader,
                 &self.slo,
                 Minute::floor(from),
                 to,
@@ -604,75 +645,6 @@ impl SloRuntime {
             );
         }
         Ok(())
-    }
-
-    /// Drops stored data no window needs any more and thins evaluations
-    /// past the detail span, once an hour.
-    async fn prune(&mut self, services: &Services, at: Minute) {
-        let now = at.time();
-        let at = at.ms();
-        let hour = hour_of(at);
-        let previous = std::mem::replace(&mut self.last_pruned_hour, hour);
-        if hour == previous {
-            return;
-        }
-        let store = &services.store;
-        let grace = services.settings.retired_grace;
-        let needed = self.history_needed();
-        let before = self.state.as_ref().and_then(|s| s.retention);
-        let retention = Retention::next(before, needed, now, grace);
-        if before != Some(retention) && self.state.is_some() {
-            if let Some(b) = before
-                && retention.kept < b.kept
-            {
-                info!(from = %b.kept, to = %retention.kept, %grace,
-                    "windows shrank longer ago than the grace period: data older than the shorter span is deleted");
-            }
-            if let Err(e) = store.set_retention(&self.lease, &retention).await {
-                warn!(error = %e, "pruning skipped: cannot record the retention");
-                return;
-            }
-            if let Some(state) = self.state.as_mut() {
-                state.retention = Some(retention);
-            }
-        }
-        if needed < retention.kept {
-            debug!(needed = %needed, kept = %retention.kept, %grace,
-                "windows shrank: the longer span is kept until the grace period has passed");
-        }
-        let keep_from = at - retention.kept.as_millis() as i64 - HOUR_MS;
-        let thin_before = hour_of(at - services.settings.history_detail.as_millis() as i64);
-        // A run's first prune thins everything; later ones the hours that aged since.
-        let thin_from = if previous == 0 {
-            0
-        } else {
-            thin_before - (hour - previous) - HOUR_MS
-        };
-        let plan = PrunePlan {
-            before: keep_from,
-            thin_from,
-            thin_before,
-            // Alert history outlives short windows: postmortems look back a quarter.
-            transitions_before: keep_from.min(at - ALERT_HISTORY.as_millis() as i64),
-        };
-        match store.prune(&self.lease, &plan).await {
-            Ok(p) if p == Pruned::default() => {}
-            Ok(p) => debug!(buckets = p.buckets, evaluations = p.evaluations, thinned = p.thinned,
-                transitions = p.transitions, before = %to_time(keep_from),
-                "deleted data older than any window needs, and thinned old evaluations to one an hour"),
-            Err(e) => warn!(error = %e, "pruning failed"),
-        }
-        match store
-            .purge_retired(&self.lease, now - grace.to_chrono())
-            .await
-        {
-            Ok(purged) => {
-                for (sli, instances) in purged {
-                    info!(instances, %sli, %grace, "deleted data retired longer ago than the grace period");
-                }
-            }
-            Err(e) => warn!(error = %e, "deleting retired data failed"),
-        }
     }
 }
 

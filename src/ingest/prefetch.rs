@@ -1,0 +1,299 @@
+//! The reads of a whole cycle, fanned in: every SLO says what it will read
+//! (`Read`), the union reads of [`fanin::plan`] are sent once each, and the
+//! answers are filtered per selector into a [`Prefetched`] set. SLOs then
+//! read through a [`Reader`], which answers from that set and asks
+//! Prometheus directly for anything not in it (a selector read alone, a
+//! union that failed or was over the byte cap, a span split in halves).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::fanin::{self, UnionRead};
+use super::matching::CompiledSelector;
+use super::{PREDECESSOR_LOOKBACK, span_range};
+use crate::catalog::promql::Selector;
+use crate::labels::Labels;
+use crate::prom::{Prometheus, PrometheusError, RawSeries};
+
+/// What one SLO reads in a span: raw samples in `(from, to]`, or each
+/// series' last sample at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReadKind {
+    Raw { from: i64, to: i64 },
+    Last { at: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Read {
+    pub selector: Selector,
+    pub kind: ReadKind,
+}
+
+type Key = (String, ReadKind);
+
+/// Answers fetched for a cycle, per selector text and kind.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    raw: HashMap<Key, Arc<Vec<RawSeries>>>,
+    last: HashMap<Key, Arc<Vec<(Labels, f64)>>>,
+    pub stats: FanInStats,
+}
+
+/// What a fan-in cost and saved, for logs, `/metrics` and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FanInStats {
+    /// Distinct selector reads the SLOs asked for.
+    pub reads: usize,
+    /// Union queries sent (each replacing two or more reads).
+    pub union_queries: usize,
+    /// Reads served from a union's answer.
+    pub served: usize,
+    /// Series the unions returned, and of them those some member used.
+    pub series_returned: usize,
+    pub series_used: usize,
+}
+
+/// Unions measured as wasteful, read member by member until the catalog
+/// changes the union or the mark expires.
+#[derive(Debug, Default)]
+pub struct SplitUnions {
+    until: HashMap<String, i64>,
+}
+
+/// How long a union stays split before it is measured again: series come
+/// and go, and a union wasteful today may pay tomorrow.
+const SPLIT_FOR_MS: i64 = 60 * 60 * 1000;
+
+impl SplitUnions {
+    fn current(&mut self, now_ms: i64) -> BTreeSet<String> {
+        self.until.retain(|_, until| *until > now_ms);
+        self.until.keys().cloned().collect()
+    }
+}
+
+/// Fetches every union read the `reads` allow, at most `concurrency` at a
+/// time. Failures are not errors here: those reads go to Prometheus directly
+/// and fail (or succeed) there, each for its own SLO.
+pub async fn prefetch(
+    prom: &Prometheus,
+    reads: Vec<Read>,
+    split: &mut SplitUnions,
+    concurrency: usize,
+    now_ms: i64,
+) -> Prefetched {
+    let mut by_kind: HashMap<ReadKind, Vec<Selector>> = HashMap::new();
+    let mut seen: BTreeSet<Key> = BTreeSet::new();
+    for read in reads {
+        if seen.insert((read.selector.to_string(), read.kind)) {
+            by_kind.entry(read.kind).or_default().push(read.selector);
+        }
+    }
+    let mut out = Prefetched::default();
+    out.stats.reads = seen.len();
+    let skip = split.current(now_ms);
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (kind, selectors) in by_kind {
+        let selectors = Arc::new(selectors);
+        for union in fanin::plan(&selectors, &skip) {
+            if !union.is_union() {
+                continue;
+            }
+            let (prom, permits, selectors) = (prom.clone(), permits.clone(), selectors.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let answer = fetch_union(&prom, &union, kind).await;
+                (kind, union, selectors, answer)
+            });
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((kind, union, selectors, answer)) = joined else {
+            continue;
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::debug!(error = %e, "union read failed: its members are read one by one");
+                continue;
+            }
+        };
+        let Some(filters) = union
+            .members
+            .iter()
+            .map(|&i| CompiledSelector::new(&selectors[i]).ok())
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let (returned, used) = out.keep(kind, &union, &selectors, &filters, answer);
+        out.stats.union_queries += 1;
+        out.stats.served += union.members.len();
+        out.stats.series_returned += returned;
+        out.stats.series_used += used;
+        if fanin::should_split(union.members.len(), returned, used) {
+            tracing::info!(
+                union = %union.selector,
+                members = union.members.len(),
+                returned,
+                used,
+                "union read returns far more series than its members use: read separately"
+            );
+            split
+                .until
+                .insert(union.selector.to_string(), now_ms + SPLIT_FOR_MS);
+        }
+    }
+    use crate::health::{self as h, add};
+    let stats = out.stats;
+    add(&h::FANIN_READS, stats.reads as u64);
+    add(&h::FANIN_UNION_QUERIES, stats.union_queries as u64);
+    add(&h::FANIN_READS_SERVED, stats.served as u64);
+    add(&h::FANIN_SERIES_RETURNED, stats.series_returned as u64);
+    add(&h::FANIN_SERIES_USED, stats.series_used as u64);
+    out
+}
+
+enum Answer {
+    Raw(Vec<RawSeries>),
+    Last(Vec<(Labels, f64)>),
+}
+
+async fn fetch_union(
+    prom: &Prometheus,
+    union: &UnionRead,
+    kind: ReadKind,
+) -> Result<Answer, PrometheusError> {
+    let text = union.selector.to_string();
+    Ok(match kind {
+        ReadKind::Raw { from, to } => {
+            Answer::Raw(prom.raw_samples(&text, to, span_range(from, to)).await?)
+        }
+        ReadKind::Last { at } => {
+            let query = format!("last_over_time({text}[{PREDECESSOR_LOOKBACK}])");
+            Answer::Last(prom.instant(&query, at).await?)
+        }
+    })
+}
+
+impl Prefetched {
+    /// Files a union's answer under each member; returns the series returned
+    /// and those at least one member selected.
+    fn keep(
+        &mut self,
+        kind: ReadKind,
+        union: &UnionRead,
+        selectors: &[Selector],
+        filters: &[CompiledSelector],
+        answer: Answer,
+    ) -> (usize, usize) {
+        match answer {
+            Answer::Raw(series) => {
+                let used = series
+                    .iter()
+                    .filter(|s| filters.iter().any(|f| f.matches(&s.labels)))
+                    .count();
+                for (&i, filter) in union.members.iter().zip(filters) {
+                    let mine: Vec<RawSeries> = series
+                        .iter()
+                        .filter(|s| filter.matches(&s.labels))
+                        .cloned()
+                        .collect();
+                    self.raw
+                        .insert((selectors[i].to_string(), kind), Arc::new(mine));
+                }
+                (series.len(), used)
+            }
+            Answer::Last(values) => {
+                let used = values
+                    .iter()
+                    .filter(|(l, _)| filters.iter().any(|f| f.matches(l)))
+                    .count();
+                for (&i, filter) in union.members.iter().zip(filters) {
+                    let mine: Vec<(Labels, f64)> = values
+                        .iter()
+                        .filter(|(l, _)| filter.matches(l))
+                        .cloned()
+                        .collect();
+                    self.last
+                        .insert((selectors[i].to_string(), kind), Arc::new(mine));
+                }
+                (values.len(), used)
+            }
+        }
+    }
+}
+
+/// How an SLO reads Prometheus: from the cycle's prefetched answers where
+/// they hold the read, else directly.
+#[derive(Clone)]
+pub struct Reader {
+    prom: Prometheus,
+    prefetched: Option<Arc<Prefetched>>,
+}
+
+impl Reader {
+    /// Every read goes to Prometheus.
+    pub fn direct(prom: &Prometheus) -> Self {
+        Reader {
+            prom: prom.clone(),
+            prefetched: None,
+        }
+    }
+
+    pub fn with(prom: &Prometheus, prefetched: Arc<Prefetched>) -> Self {
+        Reader {
+            prom: prom.clone(),
+            prefetched: Some(prefetched),
+        }
+    }
+
+    /// Raw samples of `selector` in `(from, to]`.
+    pub async fn raw(
+        &self,
+        selector: &Selector,
+        from: i64,
+        to: i64,
+    ) -> Result<Arc<Vec<RawSeries>>, PrometheusError> {
+        let text = selector.to_string();
+        let key = (text, ReadKind::Raw { from, to });
+        if let Some(found) = self.prefetched.as_ref().and_then(|p| p.raw.get(&key)) {
+            return Ok(Arc::clone(found));
+        }
+        let series = self
+            .prom
+            .raw_samples(&key.0, to, span_range(from, to))
+            .await?;
+        Ok(Arc::new(series))
+    }
+
+    /// Each series' last sample value at or before `at`, looking back
+    /// [`PREDECESSOR_LOOKBACK`].
+    pub async fn last(
+        &self,
+        selector: &Selector,
+        at: i64,
+    ) -> Result<Arc<Vec<(Labels, f64)>>, PrometheusError> {
+        let text = selector.to_string();
+        let key = (text, ReadKind::Last { at });
+        if let Some(found) = self.prefetched.as_ref().and_then(|p| p.last.get(&key)) {
+            return Ok(Arc::clone(found));
+        }
+        let query = format!("last_over_time({}[{PREDECESSOR_LOOKBACK}])", key.0);
+        Ok(Arc::new(self.prom.instant(&query, at).await?))
+    }
+
+    /// Plain PromQL over a range, never prefetched.
+    pub async fn range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step: crate::duration::Duration,
+    ) -> Result<Vec<RawSeries>, PrometheusError> {
+        self.prom.range(query, start_ms, end_ms, step).await
+    }
+}
