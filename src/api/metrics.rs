@@ -375,9 +375,9 @@ fn render_health(
         ("burnrate_fenced_writes_total", "Writes the database refused because the SLO's lease had passed to another replica.", &FENCED_WRITES),
         ("burnrate_leases_acquired_total", "SLO leases this replica took (new SLOs, handovers and takeovers from dead replicas).", &LEASES_ACQUIRED),
         ("burnrate_leases_released_total", "SLO leases this replica handed to another replica.", &LEASES_RELEASED),
-        ("burnrate_fanin_reads_total", "Selector reads the SLOs' cycles asked for (distinct per cycle).", &FANIN_READS),
+        ("burnrate_fanin_reads_total", "Selector reads the SLOs' cycles asked for, one per SLO and selector.", &FANIN_READS),
         ("burnrate_fanin_union_queries_total", "Union queries sent to Prometheus, each serving several selector reads.", &FANIN_UNION_QUERIES),
-        ("burnrate_fanin_reads_served_total", "Selector reads served from a union query's answer.", &FANIN_READS_SERVED),
+        ("burnrate_fanin_reads_served_total", "Distinct selector reads served from a union query's answer.", &FANIN_READS_SERVED),
         ("burnrate_fanin_series_returned_total", "Series union queries returned.", &FANIN_SERIES_RETURNED),
         ("burnrate_fanin_series_used_total", "Series union queries returned that some SLO's selector selects.", &FANIN_SERIES_USED),
     ];

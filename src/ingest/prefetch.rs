@@ -45,8 +45,10 @@ pub struct Prefetched {
 /// What a fan-in cost and saved, for logs, `/metrics` and benchmarks.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FanInStats {
-    /// Distinct selector reads the SLOs asked for.
+    /// Selector reads the SLOs asked for, and how many of them differ (SLOs
+    /// with the same selector share one read).
     pub reads: usize,
+    pub distinct_reads: usize,
     /// Union queries sent (each replacing two or more reads).
     pub union_queries: usize,
     /// Reads served from a union's answer.
@@ -54,6 +56,8 @@ pub struct FanInStats {
     /// Series the unions returned, and of them those some member used.
     pub series_returned: usize,
     pub series_used: usize,
+    /// The most series one union returned.
+    pub widest_union: usize,
 }
 
 /// Unions measured as wasteful, read member by member until the catalog
@@ -86,13 +90,15 @@ pub async fn prefetch(
 ) -> Prefetched {
     let mut by_kind: HashMap<ReadKind, Vec<Selector>> = HashMap::new();
     let mut seen: BTreeSet<Key> = BTreeSet::new();
+    let requested = reads.len();
     for read in reads {
         if seen.insert((read.selector.to_string(), read.kind)) {
             by_kind.entry(read.kind).or_default().push(read.selector);
         }
     }
     let mut out = Prefetched::default();
-    out.stats.reads = seen.len();
+    out.stats.reads = requested;
+    out.stats.distinct_reads = seen.len();
     let skip = split.current(now_ms);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
@@ -134,6 +140,7 @@ pub async fn prefetch(
         out.stats.served += union.members.len();
         out.stats.series_returned += returned;
         out.stats.series_used += used;
+        out.stats.widest_union = out.stats.widest_union.max(returned);
         if fanin::should_split(union.members.len(), returned, used) {
             tracing::info!(
                 union = %union.selector,

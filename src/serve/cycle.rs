@@ -1,7 +1,10 @@
 //! One evaluation cycle over many SLOs together: their reads fanned in (one
-//! query per metric serves every SLO that reads it), then each SLO's
-//! counting and evaluation, a bounded number at a time.
+//! query per metric serves every SLO that reads it), their spans stored in
+//! one transaction, each SLO's evaluation, and their evaluations recorded in
+//! one statement. A batch the database refuses as a whole is written SLO by
+//! SLO, so one bad row fails only its own SLO.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,13 +12,16 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::warn;
 
-use super::runtime::{Services, SloRuntime};
+use super::runtime::{Chunk, CycleError, Services, SloRuntime};
 use crate::ingest::prefetch::{FanInStats, Reader, SplitUnions, prefetch};
+use crate::store::{EvaluationRow, SpanWrite, StoreError};
+use crate::time::Minute;
+
+pub(super) type Fetched = (SloRuntime, Result<Chunk, CycleError>);
 
 /// Cycles `runtimes` (each with a key of the caller's) at `now`,
-/// `concurrency` at a time, after fetching their reads together. Runtimes
-/// come back in the order given; one whose cycle panicked is dropped (it is
-/// loaded afresh next time).
+/// `concurrency` at a time. Runtimes come back in the order given; one
+/// whose cycle panicked is dropped (it is loaded afresh next time).
 pub async fn cycle_together<K: Send + 'static>(
     services: &Arc<Services>,
     runtimes: Vec<(K, SloRuntime)>,
@@ -31,16 +37,73 @@ pub async fn cycle_together<K: Send + 'static>(
     let prefetched = prefetch(prom, reads, split, concurrency, now.timestamp_millis()).await;
     let stats = prefetched.stats;
     let reader = Reader::with(prom, Arc::new(prefetched));
+    let runtimes = runtimes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, r))| ((i, k), r));
+
+    // Each SLO reads its span; one that is not a plain span cycles alone.
+    let fetched = each(
+        services,
+        runtimes.collect(),
+        concurrency,
+        move |services, mut runtime| {
+            let reader = reader.clone();
+            async move {
+                let span = runtime.fetch_cycle_span(&services, &reader, now).await;
+                if span.is_none() {
+                    runtime.cycle_with(&services, &reader, now).await;
+                }
+                (runtime, span)
+            }
+        },
+    )
+    .await;
+    let mut done = Vec::new();
+    let mut batch = Vec::new();
+    for (key, (runtime, span)) in fetched {
+        match span {
+            Some(span) => batch.push((key, (runtime, span))),
+            None => done.push((key, runtime)),
+        }
+    }
+    let stored = store_spans(services, batch).await;
+    let finished = each(
+        services,
+        stored,
+        concurrency,
+        move |services, (mut runtime, stored)| async move {
+            let rows = runtime.finish_cycle(&services, stored, now).await;
+            (runtime, rows)
+        },
+    )
+    .await;
+    done.extend(record(services, finished, Minute::floor(now.timestamp_millis())).await);
+    done.sort_by_key(|((i, _), _)| *i);
+    (done.into_iter().map(|((_, k), r)| (k, r)).collect(), stats)
+}
+
+/// Runs `step` on every item, `concurrency` at a time, keeping each key.
+pub(super) async fn each<K, T, U, F, Fut>(
+    services: &Arc<Services>,
+    items: Vec<(K, T)>,
+    concurrency: usize,
+    step: F,
+) -> Vec<(K, U)>
+where
+    K: Send + 'static,
+    U: Send + 'static,
+    F: Fn(Arc<Services>, T) -> Fut,
+    Fut: Future<Output = U> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for (i, (key, mut runtime)) in runtimes.into_iter().enumerate() {
-        let services = Arc::clone(services);
+    for (key, item) in items {
+        let work = step(Arc::clone(services), item);
         let permits = Arc::clone(&permits);
-        let reader = reader.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            runtime.cycle_with(&services, &reader, now).await;
-            (i, key, runtime)
+            (key, work.await)
         });
     }
     let mut out = Vec::new();
@@ -50,6 +113,96 @@ pub async fn cycle_together<K: Send + 'static>(
             Err(e) => warn!(error = %e, "an SLO cycle panicked"),
         }
     }
-    out.sort_by_key(|(i, _, _)| *i);
-    (out.into_iter().map(|(_, k, r)| (k, r)).collect(), stats)
+    out
+}
+
+/// Stores the spans read, with their progress, in one transaction.
+pub(super) async fn store_spans<K>(
+    services: &Services,
+    batch: Vec<(K, Fetched)>,
+) -> Vec<(K, Fetched)> {
+    let writes: Vec<SpanWrite> = batch
+        .iter()
+        .filter_map(|(_, (runtime, span))| {
+            let span = span.as_ref().ok()?;
+            Some(SpanWrite {
+                lease: runtime.lease(),
+                buckets: &span.buckets,
+                state: &span.state,
+            })
+        })
+        .collect();
+    let outcomes: Vec<Result<(), StoreError>> = match services.store.write_spans(&writes).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            warn!(error = %e, spans = writes.len(), "writing the cycle's spans in one batch failed: writing them one by one");
+            let mut outcomes = Vec::with_capacity(writes.len());
+            for w in &writes {
+                outcomes.push(services.store.write_span(w.lease, w.buckets, w.state).await);
+            }
+            outcomes
+        }
+    };
+    drop(writes);
+    let mut outcomes = outcomes.into_iter();
+    batch
+        .into_iter()
+        .map(|(key, (runtime, span))| {
+            let stored = match span {
+                Ok(span) => match outcomes.next().unwrap_or(Ok(())) {
+                    Ok(()) => Ok(span),
+                    Err(e) => Err(e.into()),
+                },
+                Err(e) => Err(e),
+            };
+            (key, (runtime, stored))
+        })
+        .collect()
+}
+
+/// Records the cycle's evaluations in one statement, and tells each runtime
+/// how its own fared.
+async fn record<K>(
+    services: &Services,
+    finished: Vec<(K, (SloRuntime, Vec<EvaluationRow>))>,
+    at: Minute,
+) -> Vec<(K, SloRuntime)> {
+    let mut runtimes = Vec::with_capacity(finished.len());
+    let mut batches = Vec::new();
+    for (key, (runtime, rows)) in finished {
+        if !rows.is_empty() {
+            batches.push((runtimes.len(), rows));
+        }
+        runtimes.push((key, runtime));
+    }
+    let leased: Vec<_> = batches
+        .into_iter()
+        .map(|(i, rows)| (i, runtimes[i].1.lease().clone(), rows))
+        .collect();
+    let refs: Vec<_> = leased
+        .iter()
+        .map(|(_, l, rows)| (l, rows.as_slice()))
+        .collect();
+    let outcomes = match services.store.record_evaluations(&refs).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            warn!(error = %e, "recording the cycle's evaluations in one batch failed: recording them one by one");
+            let mut outcomes = Vec::with_capacity(refs.len());
+            for one in &refs {
+                let got = services
+                    .store
+                    .record_evaluations(std::slice::from_ref(one))
+                    .await;
+                outcomes.push(got.and_then(|mut o| o.pop().unwrap_or(Ok(()))));
+            }
+            outcomes
+        }
+    };
+    drop(refs);
+    for ((i, _, _), outcome) in leased.iter().zip(outcomes) {
+        runtimes[*i]
+            .1
+            .recorded(services, outcome.map_err(CycleError::from), at);
+    }
+    runtimes
 }

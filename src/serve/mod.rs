@@ -1,6 +1,7 @@
 //! `burnrate serve`: the scheduler, the catalog it runs, and the HTTP API,
 //! built from one settings value so tests start exactly what users run.
 
+pub mod backfill;
 pub mod cycle;
 pub mod http;
 pub mod membership;

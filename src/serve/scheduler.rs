@@ -8,10 +8,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use std::sync::atomic::Ordering;
+
+use tokio::sync::oneshot::{self, error::TryRecvError};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};
 
+use super::backfill::{Ticket, backfill_together, enrol};
 use super::cycle::cycle_together;
 use super::membership::Membership;
 use super::runtime::{BackfillProgress, Services, SloRuntime, sli_fingerprint};
@@ -46,7 +50,7 @@ struct Backfill {
     fingerprint: String,
     lease: Lease,
     progress: BackfillProgress,
-    task: JoinHandle<(SloRuntime, bool)>,
+    ticket: Ticket,
 }
 
 /// Failed backfills of an SLO in a row, and when the next attempt may start.
@@ -95,7 +99,9 @@ struct Running {
     backfills: BTreeMap<String, Backfill>,
     /// Backfills cancelled by a catalog change that have not stopped yet: the
     /// SLO's new runtime waits for them, so no old write lands after its own.
-    cancelled: BTreeMap<String, JoinHandle<(SloRuntime, bool)>>,
+    cancelled: BTreeMap<String, oneshot::Receiver<(SloRuntime, bool)>>,
+    /// The tasks backfilling groups of SLOs.
+    groups: Vec<JoinHandle<()>>,
     /// SLOs whose last backfill failed, waiting out their back-off.
     retries: BTreeMap<String, Retry>,
 }
@@ -105,7 +111,6 @@ impl Scheduler {
         let mut running = Running::default();
         let mut shared = SharedStatuses::default();
         let mut split = SplitUnions::default();
-        let backfill_slots = Arc::new(Semaphore::new(self.backfill_concurrency.max(1)));
         loop {
             let current = catalog.borrow_and_update().clone();
             running
@@ -126,16 +131,16 @@ impl Scheduler {
             let (cycled, to_backfill) = self.cycle_all(runtimes, now, &mut split).await;
             running.runtimes = cycled;
             running.runtimes.extend(blocked);
+            let mut starting = Vec::new();
             for (id, runtime) in to_backfill {
                 if running.retries.get(&id).is_some_and(|r| r.not_before > now) {
                     // Still backing off: it keeps showing its last attempt.
                     running.runtimes.insert(id, runtime);
                     continue;
                 }
-                running
-                    .backfills
-                    .insert(id, self.start_backfill(runtime, &backfill_slots));
+                starting.push((id, runtime));
             }
+            self.start_backfills(&mut running, starting);
             running.drop_fenced();
             let elapsed = started.elapsed();
             self.share(&running).await;
@@ -161,8 +166,8 @@ impl Scheduler {
                     }
                     changed = catalog.changed() => {
                         if changed.is_err() {
-                            for backfill in running.backfills.values() {
-                                backfill.task.abort();
+                            for group in &running.groups {
+                                group.abort();
                             }
                             return;
                         }
@@ -277,27 +282,36 @@ impl Scheduler {
         (out, to_backfill)
     }
 
-    fn start_backfill(&self, mut runtime: SloRuntime, slots: &Arc<Semaphore>) -> Backfill {
-        let progress = BackfillProgress::default();
-        runtime.show_backfilling(0.0, &progress);
-        let fingerprint = runtime.fingerprint().to_string();
-        let lease = runtime.lease().clone();
-        let services = Arc::clone(&self.services);
-        let slots = Arc::clone(slots);
-        let shared = progress.clone();
-        let task = tokio::spawn(async move {
-            let _slot = slots.acquire_owned().await;
-            // A failure is logged and shown by the runtime; the cycle retries
-            // after a back-off.
-            let ok = runtime.backfill(&services, &shared).await.is_ok();
-            (runtime, ok)
-        });
-        Backfill {
-            fingerprint,
-            lease,
-            progress,
-            task,
+    /// Starts one backfill task for all of `starting`: their reads are
+    /// fanned in and their chunks stored together.
+    fn start_backfills(&self, running: &mut Running, starting: Vec<(String, SloRuntime)>) {
+        running.groups.retain(|g| !g.is_finished());
+        if starting.is_empty() {
+            return;
         }
+        let mut enrolled = Vec::with_capacity(starting.len());
+        for (id, mut runtime) in starting {
+            let progress = BackfillProgress::default();
+            runtime.show_backfilling(0.0, &progress);
+            let fingerprint = runtime.fingerprint().to_string();
+            let lease = runtime.lease().clone();
+            let (member, ticket) = enrol(runtime, progress.clone());
+            enrolled.push(member);
+            let backfill = Backfill {
+                fingerprint,
+                lease,
+                progress,
+                ticket,
+            };
+            running.backfills.insert(id, backfill);
+        }
+        let services = Arc::clone(&self.services);
+        let concurrency = self.backfill_concurrency.max(1);
+        running.groups.push(tokio::spawn(backfill_together(
+            services,
+            enrolled,
+            concurrency,
+        )));
     }
 }
 
@@ -325,18 +339,20 @@ impl Running {
         now: DateTime<Utc>,
         interval: Duration,
     ) {
-        self.cancelled.retain(|_, task| !task.is_finished());
-        let finished: Vec<String> = self
-            .backfills
-            .iter()
-            .filter(|(_, b)| b.task.is_finished())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in finished {
+        self.cancelled
+            .retain(|_, done| matches!(done.try_recv(), Err(TryRecvError::Empty)));
+        let mut finished = Vec::new();
+        for (id, backfill) in &mut self.backfills {
+            match backfill.ticket.done.try_recv() {
+                Err(TryRecvError::Empty) => {}
+                handed => finished.push((id.clone(), handed)),
+            }
+        }
+        for (id, handed) in finished {
             let Some(backfill) = self.backfills.remove(&id) else {
                 continue;
             };
-            let mut runtime = match backfill.task.await {
+            let mut runtime = match handed {
                 Ok((runtime, true)) => {
                     self.retries.remove(&id);
                     runtime
@@ -354,8 +370,8 @@ impl Running {
                     runtime
                 }
                 // Only that SLO's memory is lost; a new runtime loads it again.
-                Err(e) => {
-                    warn!(slo = %id, error = %e, "a backfill panicked");
+                Err(_) => {
+                    warn!(slo = %id, "a backfill stopped without handing its SLO back (it panicked)");
                     continue;
                 }
             };
@@ -394,8 +410,8 @@ impl Running {
                     continue;
                 }
                 info!(slo = %id, "SLI or lease changed during its backfill: backfill cancelled");
-                backfill.task.abort();
-                self.cancelled.insert(id.clone(), backfill.task);
+                backfill.ticket.cancel.store(true, Ordering::Relaxed);
+                self.cancelled.insert(id.clone(), backfill.ticket.done);
             }
             let runtime = match self.runtimes.remove(&id) {
                 Some(mut existing)
@@ -413,8 +429,8 @@ impl Running {
         }
         for (removed, backfill) in std::mem::take(&mut self.backfills) {
             info!(slo = %removed, "SLO removed from the catalog or handed over during its backfill: backfill cancelled");
-            backfill.task.abort();
-            self.cancelled.insert(removed, backfill.task);
+            backfill.ticket.cancel.store(true, Ordering::Relaxed);
+            self.cancelled.insert(removed, backfill.ticket.done);
         }
         // A changed SLI or a removed SLO starts over without waiting.
         self.retries.retain(|id, retry| {

@@ -255,33 +255,54 @@ impl Store {
 }
 
 /// Checks, inside a write's transaction, that `lease` is still current, and
-/// keeps the lease row locked until the transaction ends. The rows of
-/// `instances` are locked too (in id order), so two writes of the same new
-/// hour cannot both insert it and overwrite each other: one round trip.
+/// keeps the lease row locked until the transaction ends (see [`fence_all`]).
 pub(super) async fn fence(
     tx: &mut Transaction<'_, Postgres>,
     lease: &Lease,
     instances: &[i64],
 ) -> Result<(), StoreError> {
-    let current: Option<(Uuid, i64)> = sqlx::query_as(
+    match fence_all(tx, &[lease], instances).await?.is_empty() {
+        true => Ok(()),
+        false => Err(StoreError::Fenced {
+            slo_id: lease.slo_id.clone(),
+            epoch: lease.epoch,
+        }),
+    }
+}
+
+/// Checks, inside a write's transaction, which of `leases` are no longer
+/// current, and keeps their rows locked (`for share`) until the transaction
+/// ends, so no takeover can slip in before the commit. The rows of
+/// `instances` are locked too (in id order), so two writes of the same new
+/// hour cannot both insert it and overwrite each other. One round trip;
+/// returns the ids of the SLOs whose lease passed to another replica.
+pub(super) async fn fence_all(
+    tx: &mut Transaction<'_, Postgres>,
+    leases: &[&Lease],
+    instances: &[i64],
+) -> Result<std::collections::BTreeSet<String>, StoreError> {
+    let ids: Vec<&str> = leases.iter().map(|l| l.slo_id.as_str()).collect();
+    let current: Vec<(String, Uuid, i64)> = sqlx::query_as(
         "with locked as (select id from slo_instances where id = any($2) order by id for update)
-         select owner, epoch from slo_leases
-         where slo_id = $1 and (select count(*) from locked) >= 0
+         select slo_id, owner, epoch from slo_leases
+         where slo_id = any($1) and (select count(*) from locked) >= 0
+         order by slo_id
          for share",
     )
-    .bind(&lease.slo_id)
+    .bind(&ids)
     .bind(instances)
-    .fetch_optional(&mut **tx)
+    .fetch_all(&mut **tx)
     .await
     .map_err(query_err("check the lease"))?;
-    match current {
-        Some((owner, epoch)) if owner == lease.owner && epoch == lease.epoch => Ok(()),
-        _ => {
-            crate::health::count(&crate::health::FENCED_WRITES);
-            Err(StoreError::Fenced {
-                slo_id: lease.slo_id.clone(),
-                epoch: lease.epoch,
-            })
-        }
-    }
+    let current: std::collections::HashMap<&str, (Uuid, i64)> = current
+        .iter()
+        .map(|(id, owner, epoch)| (id.as_str(), (*owner, *epoch)))
+        .collect();
+    let fenced: std::collections::BTreeSet<String> = leases
+        .iter()
+        .filter(|l| current.get(l.slo_id.as_str()) != Some(&(l.owner, l.epoch)))
+        .map(|l| l.slo_id.clone())
+        .collect();
+    crate::health::add(&crate::health::FENCED_WRITES, fenced.len() as u64);
+    Ok(fenced)
 }

@@ -7,9 +7,9 @@ pub mod history;
 pub mod leases;
 pub mod packed;
 pub mod retired;
+mod spans;
 pub mod status;
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -19,10 +19,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::labels::{Labels, group_key_text};
-use crate::time::{HOUR_MS, Minute, hour_of, to_time};
+use crate::time::{HOUR_MS, hour_of, to_time};
 pub use leases::Lease;
 use packed::HourMinutes;
 pub use retired::retired_key;
+pub use spans::{EvaluationRow, SpanWrite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -335,88 +336,6 @@ impl Store {
         Ok(())
     }
 
-    /// Writes buckets (overwriting the minutes given, keeping the others) and
-    /// advances the SLO's progress, in one transaction: a crash leaves either
-    /// both or neither, and re-ingesting a span rewrites the same values.
-    /// Progress never moves backwards, and the instances' rows are locked
-    /// first, so two writes of a new hour cannot overwrite each other.
-    pub async fn write_span(
-        &self,
-        lease: &Lease,
-        buckets: &BTreeMap<i64, BTreeMap<Minute, EventCounts>>,
-        state: &IngestionState,
-    ) -> Result<(), StoreError> {
-        let mut hours: BTreeMap<(i64, i64), HourMinutes> = BTreeMap::new();
-        for (&instance, minutes) in buckets {
-            for (&minute, counts) in minutes {
-                hours.entry((instance, minute.hour())).or_insert([None; 60])[minute.slot()] =
-                    Some(*counts);
-            }
-        }
-        let slo_id = lease.slo_id.as_str();
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        let instances: Vec<i64> = buckets.keys().copied().collect();
-        leases::fence(&mut tx, lease, &instances).await?;
-        // Hours this write covers only in part keep their other minutes.
-        let (partial_ids, partial_hours): (Vec<i64>, Vec<DateTime<Utc>>) = hours
-            .iter()
-            .filter(|(_, m)| m.iter().any(Option::is_none))
-            .map(|(&(id, h), _)| (id, to_time(h)))
-            .unzip();
-        if !partial_ids.is_empty() {
-            let rows: Vec<BucketRow> = sqlx::query_as(
-                "select b.instance_id, b.hour, b.packed, b.good, b.total from event_buckets b
-                 join unnest($1::int8[], $2::timestamptz[]) as k(instance_id, hour) using (instance_id, hour)
-                 for update of b",
-            )
-            .bind(&partial_ids)
-            .bind(&partial_hours)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(query_err("read buckets to merge"))?;
-            for row in rows {
-                let old = row.minutes()?;
-                if let Some(new) = hours.get_mut(&(row.instance_id, row.hour.timestamp_millis())) {
-                    *new = packed::merge(new, &old);
-                }
-            }
-        }
-        let mut ids = Vec::with_capacity(hours.len());
-        let mut stamps = Vec::with_capacity(hours.len());
-        let mut rows = Vec::with_capacity(hours.len());
-        for (&(id, hour), minutes) in &hours {
-            ids.push(id);
-            stamps.push(to_time(hour));
-            rows.push(packed::pack(minutes));
-        }
-        sqlx::query(
-            "insert into event_buckets (instance_id, hour, packed)
-             select * from unnest($1::int8[], $2::timestamptz[], $3::bytea[])
-             on conflict (instance_id, hour) do update set packed = excluded.packed, good = null, total = null",
-        )
-        .bind(&ids)
-        .bind(&stamps)
-        .bind(&rows)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("write buckets"))?;
-        sqlx::query(
-            "insert into ingestion_state (slo_id, sli_fingerprint, ingested_until, history_from) values ($1, $2, $3, $4)
-             on conflict (slo_id) do update set sli_fingerprint = excluded.sli_fingerprint,
-               ingested_until = greatest(ingestion_state.ingested_until, excluded.ingested_until),
-               history_from = least(ingestion_state.history_from, excluded.history_from), updated_at = now()",
-        )
-        .bind(slo_id)
-        .bind(&state.sli_fingerprint)
-        .bind(to_time(state.ingested_until))
-        .bind(to_time(state.history_from))
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("write ingestion state"))?;
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(())
-    }
-
     /// The minute counts of an instance for the hours in `[from, to)`.
     pub async fn load_hours(
         &self,
@@ -507,41 +426,6 @@ impl Store {
             thinned: thinned.rows_affected(),
             transitions: transitions.rows_affected(),
         })
-    }
-
-    /// Records one evaluation for history.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_evaluation(
-        &self,
-        lease: &Lease,
-        instance: i64,
-        at: i64,
-        data_state: &str,
-        events: EventCounts,
-        sli: Option<f64>,
-        budget_remaining: Option<f64>,
-        burn_rates: &BTreeMap<String, Option<f64>>,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        leases::fence(&mut tx, lease, &[]).await?;
-        sqlx::query(
-            "insert into evaluations (instance_id, evaluated_at, data_state, good, total, sli, budget_remaining, burn_rates) values ($1, $2, $3, $4, $5, $6, $7, $8)
-             on conflict (instance_id, evaluated_at) do update set data_state = excluded.data_state, good = excluded.good, total = excluded.total,
-               sli = excluded.sli, budget_remaining = excluded.budget_remaining, burn_rates = excluded.burn_rates",
-        )
-        .bind(instance)
-        .bind(to_time(at))
-        .bind(data_state)
-        .bind(events.good)
-        .bind(events.total)
-        .bind(sli)
-        .bind(budget_remaining)
-        .bind(serde_json::to_value(burn_rates).unwrap_or_default())
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("record evaluation"))?;
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(())
     }
 }
 

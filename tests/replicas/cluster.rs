@@ -250,21 +250,27 @@ where
 
 /// Prometheus' count of the queries it has answered.
 pub async fn queries_answered(prom: &TestPrometheus) -> f64 {
-    let text = testkit::http::client()
-        .get(format!("{}/metrics", prom.url()))
-        .send()
+    metrics_text(&prom.url())
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
+        .lines()
         .filter(|l| {
             l.starts_with("prometheus_http_requests_total{")
                 && l.contains("handler=\"/api/v1/query")
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// The `/metrics` page of a server at `url`.
+pub async fn metrics_text(url: &str) -> String {
+    testkit::http::client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
 }
 
 /// Sleeps until `offset` after the next cycle tick (ticks are aligned to

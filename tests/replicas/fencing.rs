@@ -10,7 +10,7 @@ use burnrate::engine::{AlertPhase, EventCounts};
 use burnrate::evaluation::AlertKey;
 use burnrate::store::alerts::StoredAlert;
 use burnrate::store::leases::MemberReport;
-use burnrate::store::{IngestionState, PrunePlan, Store, StoreError};
+use burnrate::store::{EvaluationRow, IngestionState, PrunePlan, SpanWrite, Store, StoreError};
 use burnrate::time::Minute;
 use testkit::TestDatabase;
 use testkit::synthetic::{HOUR, MINUTE};
@@ -104,18 +104,7 @@ async fn writes_of_a_superseded_lease_are_refused() {
             .await
     ));
     assert!(is_fenced(
-        store
-            .record_evaluation(
-                &old,
-                id,
-                hour,
-                "ok",
-                EventCounts::default(),
-                None,
-                None,
-                &BTreeMap::new()
-            )
-            .await
+        store.record_evaluation(&old, evaluation(id, hour)).await
     ));
     let alert = StoredAlert {
         instance_id: id,
@@ -153,18 +142,82 @@ async fn writes_of_a_superseded_lease_are_refused() {
         .expect("some");
     assert_eq!(progress.ingested_until, hour + HOUR, "progress untouched");
     store
-        .record_evaluation(
-            &new,
-            id,
-            hour,
-            "ok",
-            EventCounts::default(),
-            None,
-            None,
-            &BTreeMap::new(),
-        )
+        .record_evaluation(&new, evaluation(id, hour))
         .await
         .expect("the current owner still writes");
+}
+
+/// A cycle's batch of writes for many SLOs leaves out only the SLOs whose
+/// lease moved on: the others' spans, progress and evaluations are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refuses_only_the_superseded_leases() {
+    let (_db, store) = store().await;
+    let hour = testkit::now_ms() / HOUR * HOUR - 3 * HOUR;
+    let mut slos = Vec::new();
+    for slo in ["shop/kept-a", "shop/moved", "shop/kept-b"] {
+        let id = store
+            .instance_id(slo, &Default::default())
+            .await
+            .expect("instance");
+        let lease = store.claim_lease(slo, Uuid::new_v4()).await.expect("lease");
+        slos.push((slo, id, lease, [(id, minutes(hour, 0..60, 2.0))].into()));
+    }
+    store
+        .claim_lease("shop/moved", Uuid::new_v4())
+        .await
+        .expect("takeover");
+    let progress = state(hour + HOUR);
+    let writes: Vec<SpanWrite> = slos
+        .iter()
+        .map(|(_, _, lease, buckets)| SpanWrite {
+            lease,
+            buckets,
+            state: &progress,
+        })
+        .collect();
+    let outcomes = store.write_spans(&writes).await.expect("the batch");
+    let fenced: Vec<bool> = outcomes.into_iter().map(is_fenced).collect();
+    assert_eq!(fenced, [false, true, false]);
+    let stored: Vec<String> = store
+        .stored_hours()
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|h| h.instance)
+        .collect();
+    assert_eq!(stored, ["shop/kept-a", "shop/kept-b"]);
+    for (slo, _, _, _) in &slos {
+        let state = store.ingestion_state(slo).await.expect("state");
+        assert_eq!(state.is_some(), *slo != "shop/moved", "{slo}");
+    }
+
+    let rows: Vec<(_, Vec<EvaluationRow>)> = slos
+        .iter()
+        .map(|(_, id, lease, _)| {
+            (
+                lease,
+                vec![evaluation(*id, hour), evaluation(*id, hour + HOUR)],
+            )
+        })
+        .collect();
+    let refs: Vec<_> = rows.iter().map(|(l, r)| (*l, r.as_slice())).collect();
+    let outcomes = store.record_evaluations(&refs).await.expect("the batch");
+    let fenced: Vec<bool> = outcomes.into_iter().map(is_fenced).collect();
+    assert_eq!(fenced, [false, true, false]);
+    let pool = store.pool();
+    let recorded: Vec<(String, i64)> = sqlx::query_as(
+        "select i.slo_id, count(*) from evaluations e join slo_instances i on i.id = e.instance_id group by 1 order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("evaluations");
+    assert_eq!(
+        recorded,
+        [
+            ("shop/kept-a".to_string(), 2),
+            ("shop/kept-b".to_string(), 2)
+        ]
+    );
 }
 
 /// A live owner's lease cannot be taken; a dead one's is taken with a new
@@ -323,4 +376,16 @@ async fn first_writes_of_an_hour_merge_and_progress_never_moves_back() {
         first + 30 * HOUR,
         "the later of each pair wins"
     );
+}
+
+fn evaluation(instance: i64, at: i64) -> EvaluationRow {
+    EvaluationRow {
+        instance,
+        at,
+        data_state: "ok",
+        events: EventCounts::default(),
+        sli: None,
+        budget_remaining: None,
+        burn_rates: BTreeMap::new(),
+    }
 }

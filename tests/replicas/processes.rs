@@ -13,8 +13,8 @@ use testkit::synthetic::MINUTE;
 
 use super::cluster::{
     INTERVAL, Replica, SLOS, assert_same_buckets, buckets_until, catalog, exact_budget, leases,
-    live_members, progress, queries_answered, seeded_prometheus, transitions, until_tick,
-    wait_until,
+    live_members, metrics_text, progress, queries_answered, seeded_prometheus, transitions,
+    until_tick, wait_until,
 };
 
 fn write_catalog(dir: &Path, name: &str, objective_of_all: &str) -> std::path::PathBuf {
@@ -169,18 +169,34 @@ impl Setup {
 }
 
 /// Queries Prometheus answered over three whole cycles.
-async fn queries_per_cycle(prom: &testkit::TestPrometheus) -> f64 {
+async fn queries_per_cycle(prom: &testkit::TestPrometheus, replicas: &[Replica]) -> (f64, f64) {
     until_tick(Duration::from_secs(8)).await;
-    let before = queries_answered(prom).await;
+    let before = (queries_answered(prom).await, selector_reads(replicas).await);
     for _ in 0..3 {
         until_tick(Duration::from_secs(8)).await;
     }
-    (queries_answered(prom).await - before) / 3.0
+    let after = (queries_answered(prom).await, selector_reads(replicas).await);
+    ((after.0 - before.0) / 3.0, (after.1 - before.1) / 3.0)
 }
 
-/// Three replicas on one database: each SLO has exactly one owner, they
-/// query Prometheus as much as one replica alone, and every replica answers
-/// for every SLO with the exact numbers.
+/// The selector reads the replicas' cycles asked for, summed over replicas.
+async fn selector_reads(replicas: &[Replica]) -> f64 {
+    let mut total = 0.0;
+    for r in replicas {
+        total += metrics_text(&r.url())
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix("burnrate_fanin_reads_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .expect("burnrate_fanin_reads_total");
+    }
+    total
+}
+
+/// Three replicas on one database: each SLO has exactly one owner, its
+/// selectors are read once per cycle whatever the number of replicas (each
+/// replica fans its own SLOs' reads into at most one query per metric), and
+/// every replica answers for every SLO with the exact numbers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_split_the_work_and_query_prometheus_once() {
     let (prom, series) = seeded_prometheus().await;
@@ -202,7 +218,7 @@ async fn three_replicas_split_the_work_and_query_prometheus_once() {
         || async { answers_exactly(&replicas[0], &series).await.is_ok() },
     )
     .await;
-    let alone = queries_per_cycle(&prom).await;
+    let (alone, reads_alone) = queries_per_cycle(&prom, &replicas).await;
 
     replicas.push(start(1));
     replicas.push(start(2));
@@ -214,10 +230,14 @@ async fn three_replicas_split_the_work_and_query_prometheus_once() {
         all_ready(&replicas)
     })
     .await;
-    let three = queries_per_cycle(&prom).await;
-    assert!(alone > 0.0);
+    let (three, reads_three) = queries_per_cycle(&prom, &replicas).await;
+    assert!(alone > 0.0 && reads_alone > 0.0);
     assert!(
-        (three - alone).abs() <= 0.1 * alone,
+        (reads_three - reads_alone).abs() <= 0.1 * reads_alone,
+        "selector reads per cycle: {reads_alone} alone, {reads_three} with three replicas"
+    );
+    assert!(
+        three <= 3.3 * alone,
         "queries per cycle: {alone} alone, {three} with three replicas"
     );
     assert!(

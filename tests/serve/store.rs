@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use burnrate::engine::EventCounts;
-use burnrate::store::{IngestionState, Lease, PrunePlan, Pruned, Store};
+use burnrate::store::{EvaluationRow, IngestionState, Lease, PrunePlan, Pruned, Store};
 use burnrate::time::Minute;
 use chrono::{TimeZone, Utc};
 use testkit::TestDatabase;
@@ -133,16 +133,18 @@ async fn evaluation_history_is_thinned_to_hours_past_the_detail_span() {
         store
             .record_evaluation(
                 &lease,
-                id,
-                at,
-                "ok",
-                EventCounts {
-                    good: 1.0,
-                    total: 1.0,
+                EvaluationRow {
+                    instance: id,
+                    at,
+                    data_state: "ok",
+                    events: EventCounts {
+                        good: 1.0,
+                        total: 1.0,
+                    },
+                    sli: Some(1.0),
+                    budget_remaining: Some(1.0),
+                    burn_rates: BTreeMap::new(),
                 },
-                Some(1.0),
-                Some(1.0),
-                &BTreeMap::new(),
             )
             .await
             .expect("record");

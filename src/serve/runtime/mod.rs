@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::alerting::transitions::{self, InstanceRef};
 use crate::alerting::{InstanceAlerts, TrackedAlert};
@@ -18,13 +18,17 @@ use crate::engine::EventCounts;
 use crate::evaluation::{self, DataState, Evaluation, InstanceStatus, WindowPlan};
 use crate::ingest::fingerprint::same_sli;
 use crate::ingest::history::EventHistory;
-use crate::ingest::prefetch::{Read, Reader};
+use crate::ingest::prefetch::Reader;
 use crate::ingest::{self};
 use crate::labels::Labels;
 use crate::labels::group_key_text;
-use crate::store::{IngestionState, Lease};
-use crate::time::{HOUR_MS, MINUTE_MS, Minute, floor_minute, hour_of, to_time};
+use crate::store::{EvaluationRow, IngestionState, Lease};
+use crate::time::{HOUR_MS, MINUTE_MS, Minute, hour_of, to_time};
 
+mod backfill;
+mod ingestion;
+pub use backfill::{BackfillSpan, BackfillStep};
+pub use ingestion::Chunk;
 mod prune;
 
 use super::services::count_failure;
@@ -168,51 +172,6 @@ impl SloRuntime {
         shared.set(self.statuses().cloned().collect());
     }
 
-    /// Ingests everything up to now, chunk by chunk, showing progress in
-    /// `shared`; evaluation is left to the next cycle. Firing alerts are
-    /// re-sent on their schedule meanwhile. On an error, what was stored so
-    /// far stays and the next attempt continues from there.
-    #[tracing::instrument(name = "backfill", skip_all, fields(slo = %self.slo.id))]
-    pub async fn backfill(
-        &mut self,
-        services: &Services,
-        shared: &BackfillProgress,
-    ) -> Result<(), CycleError> {
-        let now_ms = Utc::now().timestamp_millis();
-        if !self.loaded {
-            self.load(services, now_ms).await?;
-        }
-        let started = std::time::Instant::now();
-        let reader = Reader::direct(&services.prometheus);
-        let result = self
-            .ingest_until(services, &reader, now_ms, Some(shared))
-            .await;
-        self.resend_alerts(services, Minute::floor(Utc::now().timestamp_millis()));
-        match &result {
-            Ok(()) => {
-                self.mark_ingested();
-                for instance in self.instances.values_mut() {
-                    instance.status.error = None;
-                }
-                self.show_backfilling(1.0, shared);
-                info!(
-                    elapsed_s = started.elapsed().as_secs(),
-                    "backfill complete; evaluated from the next cycle"
-                );
-            }
-            Err(e) if self.note_fenced(e) => {}
-            Err(e) => {
-                warn!(error = %e, "backfill failed; it continues from where it stopped on a later cycle");
-                count_failure(e);
-                for instance in self.instances.values_mut() {
-                    instance.status.error = Some(e.for_readers());
-                }
-                shared.set(self.statuses().cloned().collect());
-            }
-        }
-        result
-    }
-
     /// One cycle at `now`: ingest what is new, then evaluate. On a Prometheus
     /// or database error the counts stay as they were and statuses turn stale.
     pub async fn cycle(&mut self, services: &Services, now: DateTime<Utc>) {
@@ -226,28 +185,65 @@ impl SloRuntime {
     pub async fn cycle_with(&mut self, services: &Services, reader: &Reader, now: DateTime<Utc>) {
         let now_ms = now.timestamp_millis();
         let result = self.ingest(services, reader, now_ms).await;
-        let evaluated_at = Minute::floor(now_ms);
-        match result {
-            Ok(()) => {
-                if let Err(e) = self.evaluate(services, evaluated_at).await {
-                    if self.note_fenced(&e) {
-                        return;
-                    }
-                    count_failure(&e);
-                    self.mark_stale(&e.for_readers());
-                    self.resend_alerts(services, evaluated_at);
-                }
-                self.mark_ingested();
-                self.prune(services, evaluated_at).await;
-            }
-            Err(e) if self.note_fenced(&e) => {}
-            Err(e) => {
-                warn!(error = %e, "cycle failed; statuses are stale until the next good cycle");
-                count_failure(&e);
-                self.mark_stale(&e.for_readers());
-                self.resend_alerts(services, evaluated_at);
-            }
+        let at = Minute::floor(now_ms);
+        let rows = self.after_ingest(services, result, at).await;
+        if !rows.is_empty() {
+            let recorded = services
+                .store
+                .record_evaluations(&[(&self.lease, &rows)])
+                .await;
+            let outcome = match recorded {
+                Ok(mut outcomes) => outcomes.pop().unwrap_or(Ok(())),
+                Err(e) => Err(e),
+            };
+            self.recorded(services, outcome.map_err(CycleError::from), at);
         }
+    }
+
+    /// After ingestion (`result`): evaluation and pruning, or stale statuses
+    /// on a failure. Returns the evaluations to record for history.
+    async fn after_ingest(
+        &mut self,
+        services: &Services,
+        result: Result<(), CycleError>,
+        at: Minute,
+    ) -> Vec<EvaluationRow> {
+        if let Err(e) = result {
+            if !self.note_fenced(&e) {
+                warn!(error = %e, "cycle failed; statuses are stale until the next good cycle");
+                self.failed(services, &e, at);
+            }
+            return Vec::new();
+        }
+        let rows = match self.evaluate(services, at).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                if self.note_fenced(&e) {
+                    return Vec::new();
+                }
+                self.failed(services, &e, at);
+                Vec::new()
+            }
+        };
+        self.mark_ingested();
+        self.prune(services, at).await;
+        rows
+    }
+
+    /// Takes the outcome of recording this cycle's evaluations.
+    pub fn recorded(&mut self, services: &Services, outcome: Result<(), CycleError>, at: Minute) {
+        if let Err(e) = outcome
+            && !self.note_fenced(&e)
+        {
+            self.failed(services, &e, at);
+        }
+    }
+
+    /// A failed step: counted, statuses stale, firing alerts re-sent.
+    fn failed(&mut self, services: &Services, error: &CycleError, at: Minute) {
+        count_failure(error);
+        self.mark_stale(&error.for_readers());
+        self.resend_alerts(services, at);
     }
 
     /// Keeps firing alerts alive in Alertmanager through a failed cycle.
@@ -380,200 +376,12 @@ impl SloRuntime {
         );
     }
 
-    async fn ingest(
+    async fn evaluate(
         &mut self,
         services: &Services,
-        reader: &Reader,
-        now_ms: i64,
-    ) -> Result<(), CycleError> {
-        if !self.loaded {
-            self.load(services, now_ms).await?;
-        }
-        self.ingest_until(services, reader, now_ms, None).await
-    }
-
-    /// Where the next span to ingest starts: from where the stored counts
-    /// end (less the re-read span), or the start of the history needed.
-    fn next_span_start(&self, services: &Services, now_ms: i64) -> (i64, i64) {
-        let reread = services.settings.reread.as_millis() as i64;
-        let (from, history_from) = match &self.state {
-            Some(s) => (
-                (s.ingested_until - reread).max(s.history_from),
-                s.history_from,
-            ),
-            None => {
-                let start = floor_minute(now_ms) - self.history_needed().as_millis() as i64;
-                (start, start)
-            }
-        };
-        (floor_minute(from), history_from)
-    }
-
-    /// What a cycle at `now` will read from Prometheus, when it is one span
-    /// (a loaded SLO with stored counts): for fanning in with the others.
-    pub fn planned_reads(&self, services: &Services, now: DateTime<Utc>) -> Vec<Read> {
-        let now_ms = now.timestamp_millis();
-        if !self.loaded || self.state.is_none() {
-            return Vec::new();
-        }
-        let target = now_ms - now_ms.rem_euclid(1000);
-        let (from, _) = self.next_span_start(services, now_ms);
-        let to = (from + services.settings.chunk.as_millis() as i64).min(target);
-        if from >= target {
-            return Vec::new();
-        }
-        ingest::span_reads(&self.slo, Minute::floor(from), to, &self.carry)
-    }
-
-    /// Ingests up to `now_ms` in chunks, from where the stored counts end
-    /// (less the re-read span) or from the start of the history needed.
-    async fn ingest_until(
-        &mut self,
-        services: &Services,
-        reader: &Reader,
-        now_ms: i64,
-        shared: Option<&BackfillProgress>,
-    ) -> Result<(), CycleError> {
-        let target = now_ms - now_ms.rem_euclid(1000);
-        let reread = services.settings.reread.as_millis() as i64;
-        let (mut from, history_from) = self.next_span_start(services, now_ms);
-        if self.state.is_none() {
-            info!(from = %to_time(from), "backfilling history");
-        }
-        let chunk = services.settings.chunk.as_millis() as i64;
-        let started = std::time::Instant::now();
-        // Progress every 10 s: a thousand SLOs backfilling must not flood the log.
-        let mut reported = started;
-        let total_span = (target - from).max(1);
-        while from < target {
-            let to = (from + chunk).min(target);
-            // The next span starts where this one ends, or a re-read span before it.
-            let next_from = if to < target {
-                floor_minute(to)
-            } else {
-                floor_minute((floor_minute(to) - reread).max(history_from))
-            };
-            let (grouped, last_seen) = match ingest::fetch_span(
-                reader,
-                &self.slo,
-                Minute::floor(from),
-                to,
-                &mut self.carry,
-                next_from,
-            )
-            .await
-            {
-                Ok(grouped) => grouped,
-                Err(e) => {
-                    self.carry = None;
-                    return Err(e.into());
-                }
-            };
-            let mut by_instance: BTreeMap<i64, BTreeMap<Minute, EventCounts>> = BTreeMap::new();
-            let limit = services.settings.max_instances;
-            let mut refused = Vec::new();
-            for (group, minutes) in grouped {
-                if !self.instances.contains_key(&group) {
-                    if self.instances.len() >= limit {
-                        if self.untracked.insert(group.clone()) {
-                            refused.push(group_key_text(&group));
-                        }
-                        continue;
-                    }
-                    let id = services
-                        .store
-                        .instance_id(self.slo.id.as_str(), &group)
-                        .await?;
-                    info!(group = %group_key_text(&group), "new instance");
-                    self.insert_instance(id, group.clone(), EventHistory::default());
-                }
-                let instance = self.instances.get_mut(&group).expect("inserted above");
-                if let Some(minute) = last_seen.get(&group) {
-                    // The bucket (m, m + 1m] holds the sample.
-                    instance.last_data = Some(minute.ms() + MINUTE_MS);
-                }
-                by_instance.insert(instance.id, minutes);
-            }
-            if !refused.is_empty() {
-                crate::health::add(&crate::health::UNTRACKED_LABEL_SETS, refused.len() as u64);
-                warn!(
-                    limit,
-                    refused = refused.len(),
-                    untracked = self.untracked.len(),
-                    first = ?refused.iter().take(10).collect::<Vec<_>>(),
-                    "group_by instance limit reached: these label sets are not counted \
-                     (raise --max-instances-per-slo, or group by fewer labels)"
-                );
-            }
-            let state = IngestionState {
-                sli_fingerprint: self.fingerprint.clone(),
-                ingested_until: floor_minute(to),
-                history_from,
-                retention: self.state.as_ref().and_then(|s| s.retention),
-            };
-            services
-                .store
-                .write_span(&self.lease, &by_instance, &state)
-                .await?;
-            self.apply_to_memory(services, &by_instance).await?;
-            self.state = Some(state);
-            debug!(until = %to_time(to), "backfill chunk stored");
-            if let Some(shared) = shared {
-                let done = (to - (target - total_span)) as f64 / total_span as f64;
-                self.show_backfilling(done, shared);
-                self.resend_alerts(services, Minute::floor(Utc::now().timestamp_millis()));
-            }
-            if chunk < total_span && to < target && reported.elapsed().as_secs() >= 10 {
-                reported = std::time::Instant::now();
-                info!(progress = format!("{:.0}%", 100.0 * (to - (target - total_span)) as f64 / total_span as f64), until = %to_time(to), elapsed_s = started.elapsed().as_secs(), "backfill progress");
-            }
-            from = floor_minute(to);
-            if to == target {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Mirrors a written span in memory; hours whose detail was dropped are
-    /// reloaded from the database, which now holds the merged truth.
-    async fn apply_to_memory(
-        &mut self,
-        services: &Services,
-        written: &BTreeMap<i64, BTreeMap<Minute, EventCounts>>,
-    ) -> Result<(), CycleError> {
-        for instance in self.instances.values_mut() {
-            let Some(minutes) = written.get(&instance.id) else {
-                continue;
-            };
-            let hours: BTreeSet<i64> = minutes.keys().map(|m| m.hour()).collect();
-            for hour in hours {
-                let compacted = !instance.history.has_detail(hour)
-                    && instance
-                        .history
-                        .sum(hour, hour + HOUR_MS)
-                        .is_some_and(|c| c.total != 0.0 || c.good != 0.0);
-                if compacted {
-                    for (h, m) in services
-                        .store
-                        .load_hours(instance.id, hour, hour + HOUR_MS)
-                        .await?
-                    {
-                        instance.history.load_hour(h, m);
-                    }
-                } else {
-                    for (&minute, &counts) in
-                        minutes.range(Minute::floor(hour)..Minute::floor(hour + HOUR_MS))
-                    {
-                        instance.history.set_minute(minute, counts);
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn evaluate(&mut self, services: &Services, at: Minute) -> Result<(), CycleError> {
+        at: Minute,
+    ) -> Result<Vec<EvaluationRow>, CycleError> {
+        let mut rows = Vec::new();
         let slo = Arc::clone(&self.slo);
         let plan = WindowPlan::new(&slo, at);
         let record =
@@ -623,19 +431,15 @@ impl SloRuntime {
             instance.status = status;
             let status = &instance.status;
             if record {
-                services
-                    .store
-                    .record_evaluation(
-                        &self.lease,
-                        instance.id,
-                        at.ms(),
-                        status.data_state.as_str(),
-                        sums.slo_window,
-                        status.sli,
-                        status.error_budget.remaining,
-                        &status.burn_rates,
-                    )
-                    .await?;
+                rows.push(EvaluationRow {
+                    instance: instance.id,
+                    at: at.ms(),
+                    data_state: status.data_state.as_str(),
+                    events: sums.slo_window,
+                    sli: status.sli,
+                    budget_remaining: status.error_budget.remaining,
+                    burn_rates: status.burn_rates.clone(),
+                });
             }
             // Minute detail only where a window edge cuts an hour, and for the
             // newest hours ingestion rewrites; the rest keep their sums.
@@ -644,7 +448,7 @@ impl SloRuntime {
                 plan.earliest() - HOUR_MS,
             );
         }
-        Ok(())
+        Ok(rows)
     }
 }
 

@@ -1,0 +1,208 @@
+//! Backfills of many SLOs together, outside the evaluation cycle: chunk by
+//! chunk on a common grid, each chunk's reads fanned in (one union query per
+//! metric serves every SLO reading it), each chunk's spans stored in one
+//! transaction. The grid adapts to the number of series a union returns, so
+//! an answer stays far below the byte cap whatever the catalog.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+use tokio::sync::oneshot;
+
+use super::cycle::{each, store_spans};
+use super::runtime::{BackfillProgress, BackfillSpan, BackfillStep, Services, SloRuntime};
+use crate::ingest::prefetch::{Reader, SplitUnions, prefetch};
+use crate::time::MINUTE_MS;
+
+/// Raw samples one union answer should hold at most: about 100 MB of JSON.
+const SAMPLES_PER_ANSWER: i64 = 4_000_000;
+/// Samples per series and minute assumed when sizing chunks: 15-second
+/// scrapes, the densest common setting.
+const SAMPLES_PER_MINUTE: i64 = 4;
+const MIN_GRID_MS: i64 = 60 * MINUTE_MS;
+const MAX_GRID_MS: i64 = 24 * 60 * MINUTE_MS;
+
+/// An SLO handed to a backfill: the runtime, what readers see of it, a flag
+/// that cancels its part, and where the runtime is handed back (with
+/// whether its backfill succeeded) once it stops writing.
+pub struct Enrolled {
+    runtime: SloRuntime,
+    progress: BackfillProgress,
+    cancel: Arc<AtomicBool>,
+    done: oneshot::Sender<(SloRuntime, bool)>,
+}
+
+/// The scheduler's side of an enrolled SLO.
+pub struct Ticket {
+    pub cancel: Arc<AtomicBool>,
+    pub done: oneshot::Receiver<(SloRuntime, bool)>,
+}
+
+pub fn enrol(runtime: SloRuntime, progress: BackfillProgress) -> (Enrolled, Ticket) {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = oneshot::channel();
+    let enrolled = Enrolled {
+        runtime,
+        progress,
+        cancel: Arc::clone(&cancel),
+        done: tx,
+    };
+    (enrolled, Ticket { cancel, done: rx })
+}
+
+/// The chunk length for unions of `series` series: within
+/// [`SAMPLES_PER_ANSWER`], between an hour and a day.
+pub fn grid_for(series: usize) -> i64 {
+    let per_minute = (series.max(1) as i64) * SAMPLES_PER_MINUTE;
+    (SAMPLES_PER_ANSWER / per_minute * MINUTE_MS).clamp(MIN_GRID_MS, MAX_GRID_MS) / MINUTE_MS
+        * MINUTE_MS
+}
+
+/// One member between chunks.
+struct Member {
+    enrolled: Enrolled,
+    span: BackfillSpan,
+}
+
+impl Member {
+    fn finish(mut self, services: &Services, result: Result<(), super::runtime::CycleError>) {
+        let e = &mut self.enrolled;
+        e.runtime
+            .end_backfill(services, &result, Some(&self.span), &e.progress);
+        let _ = self
+            .enrolled
+            .done
+            .send((self.enrolled.runtime, result.is_ok()));
+    }
+}
+
+/// Brings every enrolled SLO up to now, `concurrency` reads at a time, and
+/// hands each runtime back through its ticket as soon as it is done,
+/// failed or cancelled.
+pub async fn backfill_together(
+    services: Arc<Services>,
+    enrolled: Vec<Enrolled>,
+    concurrency: usize,
+) {
+    let now_ms = Utc::now().timestamp_millis();
+    let mut active = Vec::new();
+    for mut e in enrolled {
+        match e.runtime.begin_backfill(&services, now_ms).await {
+            Ok(span) => active.push(Member { enrolled: e, span }),
+            Err(err) => {
+                let result = Err(err);
+                e.runtime
+                    .end_backfill(&services, &result, None, &e.progress);
+                let _ = e.done.send((e.runtime, false));
+            }
+        }
+    }
+    let mut grid = services.settings.chunk.as_millis() as i64;
+    let mut split = SplitUnions::default();
+    loop {
+        let (cancelled, running): (Vec<Member>, Vec<Member>) = active
+            .into_iter()
+            .partition(|m| m.enrolled.cancel.load(Ordering::Relaxed));
+        for m in cancelled {
+            let _ = m.enrolled.done.send((m.enrolled.runtime, false));
+        }
+        let Some(cell) = running.iter().map(|m| m.span.from.div_euclid(grid)).min() else {
+            return;
+        };
+        // The SLOs furthest behind read first, so the others wait for them
+        // and then read the same spans.
+        let (step, waiting): (Vec<Member>, Vec<Member>) = running
+            .into_iter()
+            .partition(|m| m.span.from.div_euclid(grid) == cell);
+        active = waiting;
+        let steps: Vec<(Member, BackfillStep)> = step
+            .into_iter()
+            .map(|m| {
+                let next = m.enrolled.runtime.backfill_step(&services, &m.span, grid);
+                (m, next)
+            })
+            .collect();
+        let reads = steps
+            .iter()
+            .flat_map(|(m, s)| m.enrolled.runtime.backfill_reads(s))
+            .collect();
+        let prom = &services.prometheus;
+        let prefetched = prefetch(prom, reads, &mut split, concurrency, now_ms).await;
+        let widest = prefetched.stats.widest_union;
+        let reader = Reader::with(prom, Arc::new(prefetched));
+        let items = steps
+            .into_iter()
+            .map(|(m, step)| {
+                let Enrolled {
+                    runtime,
+                    progress,
+                    cancel,
+                    done,
+                } = m.enrolled;
+                ((progress, cancel, done), (runtime, step, m.span))
+            })
+            .collect();
+        let fetched = each(
+            &services,
+            items,
+            concurrency,
+            move |services, (mut runtime, step, span)| {
+                let reader = reader.clone();
+                async move {
+                    let chunk = runtime
+                        .fetch_backfill_chunk(&services, &reader, &step, &span)
+                        .await;
+                    (runtime, chunk, step, span)
+                }
+            },
+        )
+        .await;
+        let batch = fetched
+            .into_iter()
+            .map(|(parked, (runtime, chunk, step, span))| ((parked, step, span), (runtime, chunk)))
+            .collect();
+        for (((progress, cancel, done), step, mut span), (mut runtime, stored)) in
+            store_spans(&services, batch).await
+        {
+            let result = match stored {
+                Ok(chunk) => {
+                    runtime
+                        .backfill_chunk_stored(&services, chunk, &step, &mut span, &progress)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let enrolled = Enrolled {
+                runtime,
+                progress,
+                cancel,
+                done,
+            };
+            let member = Member { enrolled, span };
+            match result {
+                Ok(false) => active.push(member),
+                Ok(true) => member.finish(&services, Ok(())),
+                Err(e) => member.finish(&services, Err(e)),
+            }
+        }
+        if widest > 0 {
+            grid = grid_for(widest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_shrink_as_unions_widen() {
+        let minutes = |series| grid_for(series) / MINUTE_MS;
+        #[rustfmt::skip]
+        let cases = [(1, 1440), (500, 1440), (2_500, 400), (10_000, 100), (100_000, 60)];
+        for (series, want) in cases {
+            assert_eq!(minutes(series), want, "{series} series");
+        }
+    }
+}

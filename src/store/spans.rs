@@ -1,0 +1,220 @@
+//! The writes of an evaluation cycle, for many SLOs in a few statements:
+//! their ingested spans with their progress, then their evaluations. Each
+//! batch is one transaction; an SLO whose lease passed to another replica is
+//! left out of it (and told so), the others are written.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use super::packed::{self, HourMinutes};
+use super::{BucketRow, IngestionState, Lease, Store, StoreError, leases, query_err};
+use crate::engine::EventCounts;
+use crate::time::{Minute, to_time};
+
+/// One SLO's ingested span: per instance id, minute counts (overwriting the
+/// minutes given, keeping the others), and the progress it reaches.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanWrite<'a> {
+    pub lease: &'a Lease,
+    pub buckets: &'a BTreeMap<i64, BTreeMap<Minute, EventCounts>>,
+    pub state: &'a IngestionState,
+}
+
+/// One instance's evaluation, kept for history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationRow {
+    pub instance: i64,
+    pub at: i64,
+    pub data_state: &'static str,
+    pub events: EventCounts,
+    pub sli: Option<f64>,
+    pub budget_remaining: Option<f64>,
+    pub burn_rates: BTreeMap<String, Option<f64>>,
+}
+
+/// Per write of a batch: stored, or refused because its lease moved on.
+pub type Outcomes = Vec<Result<(), StoreError>>;
+
+impl Store {
+    /// Writes one SLO's span with its progress (see [`Store::write_spans`]).
+    pub async fn write_span(
+        &self,
+        lease: &Lease,
+        buckets: &BTreeMap<i64, BTreeMap<Minute, EventCounts>>,
+        state: &IngestionState,
+    ) -> Result<(), StoreError> {
+        let write = SpanWrite {
+            lease,
+            buckets,
+            state,
+        };
+        let mut outcomes = self.write_spans(&[write]).await?;
+        outcomes.pop().unwrap_or(Ok(()))
+    }
+
+    /// Writes the spans of many SLOs and advances their progress, in one
+    /// transaction: a crash leaves all or none, and re-ingesting a span
+    /// rewrites the same values. Progress never moves backwards, and the
+    /// instances' rows are locked first, so two writes of a new hour cannot
+    /// overwrite each other. The outer error is the database's; the inner
+    /// ones name the SLOs whose lease passed to another replica.
+    pub async fn write_spans(&self, writes: &[SpanWrite<'_>]) -> Result<Outcomes, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        let leases: Vec<&Lease> = writes.iter().map(|w| w.lease).collect();
+        let instances: Vec<i64> = writes
+            .iter()
+            .flat_map(|w| w.buckets.keys())
+            .copied()
+            .collect();
+        let fenced = leases::fence_all(&mut tx, &leases, &instances).await?;
+        let kept: Vec<&SpanWrite> = writes
+            .iter()
+            .filter(|w| !fenced.contains(&w.lease.slo_id))
+            .collect();
+        let mut hours: BTreeMap<(i64, i64), HourMinutes> = BTreeMap::new();
+        for write in &kept {
+            for (&instance, minutes) in write.buckets {
+                for (&minute, counts) in minutes {
+                    hours.entry((instance, minute.hour())).or_insert([None; 60])[minute.slot()] =
+                        Some(*counts);
+                }
+            }
+        }
+        merge_partial_hours(&mut tx, &mut hours).await?;
+        let mut ids = Vec::with_capacity(hours.len());
+        let mut stamps = Vec::with_capacity(hours.len());
+        let mut rows = Vec::with_capacity(hours.len());
+        for (&(id, hour), minutes) in &hours {
+            ids.push(id);
+            stamps.push(to_time(hour));
+            rows.push(packed::pack(minutes));
+        }
+        sqlx::query(
+            "insert into event_buckets (instance_id, hour, packed)
+             select * from unnest($1::int8[], $2::timestamptz[], $3::bytea[])
+             on conflict (instance_id, hour) do update set packed = excluded.packed, good = null, total = null",
+        )
+        .bind(&ids)
+        .bind(&stamps)
+        .bind(&rows)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("write buckets"))?;
+        let column =
+            |f: fn(&SpanWrite) -> DateTime<Utc>| kept.iter().map(|w| f(w)).collect::<Vec<_>>();
+        sqlx::query(
+            "insert into ingestion_state (slo_id, sli_fingerprint, ingested_until, history_from)
+             select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+             on conflict (slo_id) do update set sli_fingerprint = excluded.sli_fingerprint,
+               ingested_until = greatest(ingestion_state.ingested_until, excluded.ingested_until),
+               history_from = least(ingestion_state.history_from, excluded.history_from), updated_at = now()",
+        )
+        .bind(kept.iter().map(|w| w.lease.slo_id.clone()).collect::<Vec<_>>())
+        .bind(kept.iter().map(|w| w.state.sli_fingerprint.clone()).collect::<Vec<_>>())
+        .bind(column(|w| to_time(w.state.ingested_until)))
+        .bind(column(|w| to_time(w.state.history_from)))
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("write ingestion state"))?;
+        tx.commit().await.map_err(query_err("commit"))?;
+        Ok(outcomes(&leases, &fenced))
+    }
+
+    /// Records one instance's evaluation (see [`Store::record_evaluations`]).
+    pub async fn record_evaluation(
+        &self,
+        lease: &Lease,
+        row: EvaluationRow,
+    ) -> Result<(), StoreError> {
+        let mut outcomes = self.record_evaluations(&[(lease, &[row])]).await?;
+        outcomes.pop().unwrap_or(Ok(()))
+    }
+
+    /// Records the evaluations of many SLOs for history, in one statement;
+    /// a second write at the same instant replaces the first.
+    pub async fn record_evaluations(
+        &self,
+        batches: &[(&Lease, &[EvaluationRow])],
+    ) -> Result<Outcomes, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
+        let leases: Vec<&Lease> = batches.iter().map(|(l, _)| *l).collect();
+        let fenced = leases::fence_all(&mut tx, &leases, &[]).await?;
+        let rows: Vec<&EvaluationRow> = batches
+            .iter()
+            .filter(|(lease, _)| !fenced.contains(&lease.slo_id))
+            .flat_map(|(_, rows)| rows.iter())
+            .collect();
+        let floats =
+            |f: fn(&EvaluationRow) -> Option<f64>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+        sqlx::query(
+            "insert into evaluations (instance_id, evaluated_at, data_state, good, total, sli, budget_remaining, burn_rates)
+             select * from unnest($1::int8[], $2::timestamptz[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::jsonb[])
+             on conflict (instance_id, evaluated_at) do update set data_state = excluded.data_state, good = excluded.good, total = excluded.total,
+               sli = excluded.sli, budget_remaining = excluded.budget_remaining, burn_rates = excluded.burn_rates",
+        )
+        .bind(rows.iter().map(|r| r.instance).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| to_time(r.at)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.data_state).collect::<Vec<_>>())
+        .bind(floats(|r| Some(r.events.good)))
+        .bind(floats(|r| Some(r.events.total)))
+        .bind(floats(|r| r.sli))
+        .bind(floats(|r| r.budget_remaining))
+        .bind(
+            rows.iter()
+                .map(|r| serde_json::to_value(&r.burn_rates).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(query_err("record evaluation"))?;
+        tx.commit().await.map_err(query_err("commit"))?;
+        Ok(outcomes(&leases, &fenced))
+    }
+}
+
+/// Hours a write covers only in part keep their other minutes: the stored
+/// rows are read (locked) and merged under the new minutes.
+async fn merge_partial_hours(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    hours: &mut BTreeMap<(i64, i64), HourMinutes>,
+) -> Result<(), StoreError> {
+    let (partial_ids, partial_hours): (Vec<i64>, Vec<DateTime<Utc>>) = hours
+        .iter()
+        .filter(|(_, m)| m.iter().any(Option::is_none))
+        .map(|(&(id, h), _)| (id, to_time(h)))
+        .unzip();
+    if partial_ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<BucketRow> = sqlx::query_as(
+        "select b.instance_id, b.hour, b.packed, b.good, b.total from event_buckets b
+         join unnest($1::int8[], $2::timestamptz[]) as k(instance_id, hour) using (instance_id, hour)
+         for update of b",
+    )
+    .bind(&partial_ids)
+    .bind(&partial_hours)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(query_err("read buckets to merge"))?;
+    for row in rows {
+        let old = row.minutes()?;
+        if let Some(new) = hours.get_mut(&(row.instance_id, row.hour.timestamp_millis())) {
+            *new = packed::merge(new, &old);
+        }
+    }
+    Ok(())
+}
+
+fn outcomes(leases: &[&Lease], fenced: &BTreeSet<String>) -> Outcomes {
+    leases
+        .iter()
+        .map(|lease| match fenced.contains(&lease.slo_id) {
+            false => Ok(()),
+            true => Err(StoreError::Fenced {
+                slo_id: lease.slo_id.clone(),
+                epoch: lease.epoch,
+            }),
+        })
+        .collect()
+}
