@@ -71,6 +71,14 @@ impl CompiledSelector {
         Ok(CompiledSelector { matchers })
     }
 
+    /// The `name="value"` matchers: a series must hold these values.
+    pub fn equalities(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.matchers.iter().filter_map(|m| match &m.test {
+            Test::Equal(v) => Some((m.name.as_str(), v.as_str())),
+            _ => None,
+        })
+    }
+
     /// Whether a series with these labels is one the selector selects.
     pub fn matches(&self, labels: &Labels) -> bool {
         self.matchers.iter().all(|m| {

@@ -199,39 +199,72 @@ impl Prefetched {
     ) -> (usize, usize) {
         match answer {
             Answer::Raw(series) => {
-                let used = series
-                    .iter()
-                    .filter(|s| filters.iter().any(|f| f.matches(&s.labels)))
-                    .count();
-                for (&i, filter) in union.members.iter().zip(filters) {
-                    let mine: Vec<RawSeries> = series
-                        .iter()
-                        .filter(|s| filter.matches(&s.labels))
-                        .cloned()
-                        .collect();
+                let picked = assign(filters, &series, |s| &s.labels);
+                for (&i, mine) in union.members.iter().zip(&picked) {
+                    let mine = mine.iter().map(|&k| series[k].clone()).collect();
                     self.raw
                         .insert((selectors[i].to_string(), kind), Arc::new(mine));
                 }
-                (series.len(), used)
+                (series.len(), used(&picked, series.len()))
             }
             Answer::Last(values) => {
-                let used = values
-                    .iter()
-                    .filter(|(l, _)| filters.iter().any(|f| f.matches(l)))
-                    .count();
-                for (&i, filter) in union.members.iter().zip(filters) {
-                    let mine: Vec<(Labels, f64)> = values
-                        .iter()
-                        .filter(|(l, _)| filter.matches(l))
-                        .cloned()
-                        .collect();
+                let picked = assign(filters, &values, |(l, _)| l);
+                for (&i, mine) in union.members.iter().zip(&picked) {
+                    let mine = mine.iter().map(|&k| values[k].clone()).collect();
                     self.last
                         .insert((selectors[i].to_string(), kind), Arc::new(mine));
                 }
-                (values.len(), used)
+                (values.len(), used(&picked, values.len()))
             }
         }
     }
+}
+
+/// For each filter, the indexes of the items it selects. Items are indexed
+/// by the values of the labels filters test for equality, so each filter
+/// tests only the items that hold its rarest equality value: thousands of
+/// selectors over thousands of series cost far less than their product.
+fn assign<T>(
+    filters: &[CompiledSelector],
+    items: &[T],
+    labels: impl Fn(&T) -> &Labels,
+) -> Vec<Vec<usize>> {
+    let indexed: BTreeSet<&str> = filters
+        .iter()
+        .flat_map(|f| f.equalities().map(|(n, _)| n))
+        .collect();
+    let mut index: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (k, item) in items.iter().enumerate() {
+        for &name in &indexed {
+            let value = labels(item).get(name).map_or("", String::as_str);
+            index.entry((name, value)).or_default().push(k);
+        }
+    }
+    let all: Vec<usize> = (0..items.len()).collect();
+    filters
+        .iter()
+        .map(|f| {
+            let candidates = f
+                .equalities()
+                .map(|key| index.get(&key).map_or(&[][..], Vec::as_slice))
+                .min_by_key(|c| c.len())
+                .unwrap_or(&all);
+            candidates
+                .iter()
+                .copied()
+                .filter(|&k| f.matches(labels(&items[k])))
+                .collect()
+        })
+        .collect()
+}
+
+/// How many items at least one filter picked.
+fn used(picked: &[Vec<usize>], items: usize) -> usize {
+    let mut seen = vec![false; items];
+    for &k in picked.iter().flatten() {
+        seen[k] = true;
+    }
+    seen.into_iter().filter(|&s| s).count()
 }
 
 /// How an SLO reads Prometheus: from the cycle's prefetched answers where
@@ -302,5 +335,51 @@ impl Reader {
         step: crate::duration::Duration,
     ) -> Result<Vec<RawSeries>, PrometheusError> {
         self.prom.range(query, start_ms, end_ms, step).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::from_pairs;
+
+    #[test]
+    fn indexed_assignment_picks_what_each_selector_matches() {
+        let mut items = Vec::new();
+        for service in ["a", "b", "c"] {
+            for route in ["/x", "/y"] {
+                for code in ["200", "500"] {
+                    items.push(from_pairs(&[
+                        ("service", service),
+                        ("route", route),
+                        ("code", code),
+                    ]));
+                }
+            }
+        }
+        items.push(from_pairs(&[("route", "/x"), ("code", "500")]));
+        let selectors = [
+            r#"m{service="a",route="/x"}"#,
+            r#"m{service="b",code=~"5.."}"#,
+            r#"m{service="",code="500"}"#,
+            r#"m{route!="/x",code!~"2.."}"#,
+            r#"m{service="zz"}"#,
+            r#"m"#,
+        ];
+        let filters: Vec<CompiledSelector> = selectors
+            .iter()
+            .map(|t| CompiledSelector::new(&Selector::parse(t).unwrap()).unwrap())
+            .collect();
+        let picked = assign(&filters, &items, |l| l);
+        for ((text, filter), got) in selectors.iter().zip(&filters).zip(&picked) {
+            let want: Vec<usize> = (0..items.len())
+                .filter(|&k| filter.matches(&items[k]))
+                .collect();
+            assert_eq!(got, &want, "{text}");
+        }
+        let counts: Vec<usize> = picked.iter().map(Vec::len).collect();
+        assert_eq!(counts, [2, 2, 1, 3, 0, 13]);
+        assert_eq!(used(&picked, items.len()), 13);
+        assert_eq!(used(&picked[..2], items.len()), 4);
     }
 }

@@ -301,7 +301,10 @@ fn openapi_document_validates_and_a_property_run_finds_no_5xx() {
         let about_id = !matches!(op, Op::Get(..) | Op::History(..))
             || parsed_path.starts_with("/api/v1/slos/");
         *counts.borrow_mut().entry(status).or_default() += 1;
-        if status >= 500 {
+        // The gate's documented 503: `fresh_after` in the future is not
+        // decided yet. Its body is checked against the document below.
+        let not_fresh_yet = matches!(op, Op::Gate(..)) && status == 503;
+        if status >= 500 && !not_fresh_yet {
             return Err(TestCaseError::fail(format!(
                 "{path}: HTTP {status}: {text}"
             )));
