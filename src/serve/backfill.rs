@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use super::cycle::{each, store_spans};
 use super::runtime::{BackfillProgress, BackfillSpan, BackfillStep, Services, SloRuntime};
 use crate::ingest::prefetch::{Reader, SplitUnions, prefetch};
-use crate::time::MINUTE_MS;
+use crate::time::{HOUR_MS, MINUTE_MS};
 
 /// Raw samples one union answer should hold at most: about 100 MB of JSON.
 const SAMPLES_PER_ANSWER: i64 = 4_000_000;
@@ -52,11 +52,12 @@ pub fn enrol(runtime: SloRuntime, progress: BackfillProgress) -> (Enrolled, Tick
 }
 
 /// The chunk length for unions of `series` series: within
-/// [`SAMPLES_PER_ANSWER`], between an hour and a day.
+/// [`SAMPLES_PER_ANSWER`], between an hour and a day, in whole hours so that
+/// chunks end on hour boundaries and each stored hour is written once.
 pub fn grid_for(series: usize) -> i64 {
     let per_minute = (series.max(1) as i64) * SAMPLES_PER_MINUTE;
-    (SAMPLES_PER_ANSWER / per_minute * MINUTE_MS).clamp(MIN_GRID_MS, MAX_GRID_MS) / MINUTE_MS
-        * MINUTE_MS
+    let grid = (SAMPLES_PER_ANSWER / per_minute * MINUTE_MS).clamp(MIN_GRID_MS, MAX_GRID_MS);
+    grid / HOUR_MS * HOUR_MS
 }
 
 /// One member between chunks.
@@ -200,7 +201,7 @@ mod tests {
     fn chunks_shrink_as_unions_widen() {
         let minutes = |series| grid_for(series) / MINUTE_MS;
         #[rustfmt::skip]
-        let cases = [(1, 1440), (500, 1440), (2_500, 400), (10_000, 100), (100_000, 60)];
+        let cases = [(1, 1440), (500, 1440), (2_500, 360), (10_000, 60), (100_000, 60)];
         for (series, want) in cases {
             assert_eq!(minutes(series), want, "{series} series");
         }

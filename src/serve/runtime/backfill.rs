@@ -9,7 +9,7 @@ use super::ingestion::Chunk;
 use super::{BackfillProgress, CycleError, Services, SloRuntime};
 use crate::ingest::prefetch::{Read, Reader};
 use crate::ingest::{self};
-use crate::time::{Minute, floor_minute, to_time};
+use crate::time::{HOUR_MS, Minute, floor_minute, to_time};
 
 /// How far a backfill has come: the next span starts at `from`, and the
 /// backfill ends at `target`.
@@ -106,6 +106,13 @@ impl SloRuntime {
         shared: &BackfillProgress,
     ) -> Result<bool, CycleError> {
         self.apply_chunk(services, chunk).await?;
+        // Minute detail only for the hours the next chunk and the cycles
+        // rewrite: a month of history for thousands of SLOs stays at hour
+        // sums in memory; evaluation loads the edge hours it needs.
+        let keep = super::detail_hours(span.target, [step.to, step.to - HOUR_MS].into_iter());
+        for instance in self.instances.values_mut() {
+            instance.history.compact(&keep, i64::MIN);
+        }
         debug!(slo = %self.slo.id, until = %to_time(step.to), "backfill chunk stored");
         span.from = floor_minute(step.to);
         let whole = (span.target - span.first).max(1);
