@@ -6,6 +6,7 @@
 //! Computing that from raw samples, rather than with `increase()`, avoids
 //! extrapolation at bucket edges.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::engine::EventCounts;
@@ -40,8 +41,8 @@ pub type LastSamples = HashMap<Labels, (i64, f64)>;
 /// per group. `predecessors` holds each series' last sample at or before
 /// `from`; a series without one starts counting at its second sample, as it
 /// has no earlier value to increase from.
-pub fn counter_increments(
-    series: &[RawSeries],
+pub fn counter_increments<S: Borrow<RawSeries>>(
+    series: &[S],
     predecessors: &LastSamples,
     group_by: &[String],
     from: i64,
@@ -49,6 +50,7 @@ pub fn counter_increments(
 ) -> Grouped<f64> {
     let mut out: Grouped<f64> = BTreeMap::new();
     for s in series {
+        let s = s.borrow();
         let key = series_key(&s.labels);
         let mut prev = predecessors.get(&key).map(|&(_, v)| v);
         let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
@@ -75,8 +77,8 @@ pub fn counter_increments(
 /// Each series' last sample at or before `at`, starting from `predecessors`
 /// (valid at an earlier instant) and updated with the samples fetched since.
 /// Series silent since before `forget_before` are dropped.
-pub fn last_samples_at(
-    series: &[RawSeries],
+pub fn last_samples_at<S: Borrow<RawSeries>>(
+    series: &[S],
     predecessors: &LastSamples,
     at: i64,
     forget_before: i64,
@@ -87,6 +89,7 @@ pub fn last_samples_at(
         .map(|(k, v)| (k.clone(), *v))
         .collect();
     for s in series {
+        let s = s.borrow();
         if let Some(&last) = s.samples.iter().take_while(|(ts, _)| *ts <= at).last() {
             let entry = out.entry(series_key(&s.labels)).or_insert(last);
             if last.0 >= entry.0 {
@@ -99,14 +102,15 @@ pub fn last_samples_at(
 
 /// For a 0/1 gauge: every sample in `(from, to]` is one event, good in
 /// proportion to its value clamped to `[0, 1]`.
-pub fn gauge_events(
-    series: &[RawSeries],
+pub fn gauge_events<S: Borrow<RawSeries>>(
+    series: &[S],
     group_by: &[String],
     from: i64,
     to: i64,
 ) -> Grouped<EventCounts> {
     let mut out: Grouped<EventCounts> = BTreeMap::new();
     for s in series {
+        let s = s.borrow();
         let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
         for &(ts, value) in s.samples.iter().filter(|(ts, _)| *ts > from && *ts <= to) {
             *buckets.entry(Minute::bucket_of(ts)).or_default() += EventCounts {

@@ -115,7 +115,7 @@ async fn fetch_span_once(
         }
         Indicator::BoolGauge { selector } => {
             let series = prom.raw(selector, from, to).await?;
-            gauge_events(&series, group_by, from, to)
+            gauge_events(&series.items(), group_by, from, to)
         }
         Indicator::Events {
             counts,
@@ -162,14 +162,16 @@ async fn counter_span(
     next_from: i64,
 ) -> Result<(Grouped<f64>, (String, LastSamples)), PrometheusError> {
     let text = selector.to_string();
-    let series = prom.raw(selector, from, to).await?;
+    let answer = prom.raw(selector, from, to).await?;
+    let series = answer.items();
     let predecessors = match carry.and_then(|c| c.by_selector.get(&text)) {
         Some(carried) => carried.clone(),
         // Only the value matters; the time is used to forget silent series.
         None => prom
             .last(selector, from)
             .await?
-            .iter()
+            .items()
+            .into_iter()
             .map(|(labels, value)| (series_key(labels), (from, *value)))
             .collect(),
     };

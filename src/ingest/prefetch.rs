@@ -37,9 +37,35 @@ type Key = (String, ReadKind);
 /// Answers fetched for a cycle, per selector text and kind.
 #[derive(Debug, Default)]
 pub struct Prefetched {
-    raw: HashMap<Key, Arc<Vec<RawSeries>>>,
-    last: HashMap<Key, Arc<Vec<(Labels, f64)>>>,
+    raw: HashMap<Key, Picked<RawSeries>>,
+    last: HashMap<Key, Picked<(Labels, f64)>>,
     pub stats: FanInStats,
+}
+
+/// A selector's part of a union's answer: the answer, shared by all its
+/// members, and the items this selector selects (all of them when read
+/// directly). Nothing is copied per selector, however many share a union.
+#[derive(Debug, Clone)]
+pub struct Picked<T> {
+    all: Arc<Vec<T>>,
+    picked: Option<Arc<Vec<usize>>>,
+}
+
+impl<T> Picked<T> {
+    fn whole(items: Vec<T>) -> Self {
+        Picked {
+            all: Arc::new(items),
+            picked: None,
+        }
+    }
+
+    /// The selected items, in the answer's order.
+    pub fn items(&self) -> Vec<&T> {
+        match &self.picked {
+            Some(picked) => picked.iter().map(|&k| &self.all[k]).collect(),
+            None => self.all.iter().collect(),
+        }
+    }
 }
 
 /// What a fan-in cost and saved, for logs, `/metrics` and benchmarks.
@@ -200,21 +226,29 @@ impl Prefetched {
         match answer {
             Answer::Raw(series) => {
                 let picked = assign(filters, &series, |s| &s.labels);
-                for (&i, mine) in union.members.iter().zip(&picked) {
-                    let mine = mine.iter().map(|&k| series[k].clone()).collect();
-                    self.raw
-                        .insert((selectors[i].to_string(), kind), Arc::new(mine));
+                let (n, used) = (series.len(), used(&picked, series.len()));
+                let all = Arc::new(series);
+                for (&i, mine) in union.members.iter().zip(picked) {
+                    let part = Picked {
+                        all: Arc::clone(&all),
+                        picked: Some(Arc::new(mine)),
+                    };
+                    self.raw.insert((selectors[i].to_string(), kind), part);
                 }
-                (series.len(), used(&picked, series.len()))
+                (n, used)
             }
             Answer::Last(values) => {
                 let picked = assign(filters, &values, |(l, _)| l);
-                for (&i, mine) in union.members.iter().zip(&picked) {
-                    let mine = mine.iter().map(|&k| values[k].clone()).collect();
-                    self.last
-                        .insert((selectors[i].to_string(), kind), Arc::new(mine));
+                let (n, used) = (values.len(), used(&picked, values.len()));
+                let all = Arc::new(values);
+                for (&i, mine) in union.members.iter().zip(picked) {
+                    let part = Picked {
+                        all: Arc::clone(&all),
+                        picked: Some(Arc::new(mine)),
+                    };
+                    self.last.insert((selectors[i].to_string(), kind), part);
                 }
-                (values.len(), used(&picked, values.len()))
+                (n, used)
             }
         }
     }
@@ -297,17 +331,17 @@ impl Reader {
         selector: &Selector,
         from: i64,
         to: i64,
-    ) -> Result<Arc<Vec<RawSeries>>, PrometheusError> {
+    ) -> Result<Picked<RawSeries>, PrometheusError> {
         let text = selector.to_string();
         let key = (text, ReadKind::Raw { from, to });
         if let Some(found) = self.prefetched.as_ref().and_then(|p| p.raw.get(&key)) {
-            return Ok(Arc::clone(found));
+            return Ok(found.clone());
         }
         let series = self
             .prom
             .raw_samples(&key.0, to, span_range(from, to))
             .await?;
-        Ok(Arc::new(series))
+        Ok(Picked::whole(series))
     }
 
     /// Each series' last sample value at or before `at`, looking back
@@ -316,14 +350,14 @@ impl Reader {
         &self,
         selector: &Selector,
         at: i64,
-    ) -> Result<Arc<Vec<(Labels, f64)>>, PrometheusError> {
+    ) -> Result<Picked<(Labels, f64)>, PrometheusError> {
         let text = selector.to_string();
         let key = (text, ReadKind::Last { at });
         if let Some(found) = self.prefetched.as_ref().and_then(|p| p.last.get(&key)) {
-            return Ok(Arc::clone(found));
+            return Ok(found.clone());
         }
         let query = format!("last_over_time({}[{PREDECESSOR_LOOKBACK}])", key.0);
-        Ok(Arc::new(self.prom.instant(&query, at).await?))
+        Ok(Picked::whole(self.prom.instant(&query, at).await?))
     }
 
     /// Plain PromQL over a range, never prefetched.

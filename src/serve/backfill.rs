@@ -20,8 +20,7 @@ const SAMPLES_PER_ANSWER: i64 = 4_000_000;
 /// Samples per series and minute assumed when sizing chunks: 15-second
 /// scrapes, the densest common setting.
 const SAMPLES_PER_MINUTE: i64 = 4;
-const MIN_GRID_MS: i64 = 60 * MINUTE_MS;
-const MAX_GRID_MS: i64 = 24 * 60 * MINUTE_MS;
+const MIN_GRID_MS: i64 = HOUR_MS;
 
 /// An SLO handed to a backfill: the runtime, what readers see of it, a flag
 /// that cancels its part, and where the runtime is handed back (with
@@ -52,12 +51,13 @@ pub fn enrol(runtime: SloRuntime, progress: BackfillProgress) -> (Enrolled, Tick
 }
 
 /// The chunk length for unions of `series` series: within
-/// [`SAMPLES_PER_ANSWER`], between an hour and a day, in whole hours so that
-/// chunks end on hour boundaries and each stored hour is written once.
-pub fn grid_for(series: usize) -> i64 {
+/// [`SAMPLES_PER_ANSWER`], between an hour and `largest` (the configured
+/// `--backfill-chunk`), in whole hours so that chunks end on hour
+/// boundaries and each stored hour is written once.
+pub fn grid_for(series: usize, largest: i64) -> i64 {
     let per_minute = (series.max(1) as i64) * SAMPLES_PER_MINUTE;
-    let grid = (SAMPLES_PER_ANSWER / per_minute * MINUTE_MS).clamp(MIN_GRID_MS, MAX_GRID_MS);
-    grid / HOUR_MS * HOUR_MS
+    let grid = (SAMPLES_PER_ANSWER / per_minute * MINUTE_MS).min(largest);
+    (grid / HOUR_MS * HOUR_MS).max(MIN_GRID_MS)
 }
 
 /// One member between chunks.
@@ -87,9 +87,22 @@ pub async fn backfill_together(
     concurrency: usize,
 ) {
     let now_ms = Utc::now().timestamp_millis();
+    // Loading the SLOs (their stored state, instances and alerts) runs
+    // `concurrency` at a time too.
+    let items = enrolled.into_iter().map(|e| ((), e)).collect();
+    let begun = each(
+        &services,
+        items,
+        concurrency,
+        move |services, mut e: Enrolled| async move {
+            let span = e.runtime.begin_backfill(&services, now_ms).await;
+            (e, span)
+        },
+    )
+    .await;
     let mut active = Vec::new();
-    for mut e in enrolled {
-        match e.runtime.begin_backfill(&services, now_ms).await {
+    for ((), (mut e, span)) in begun {
+        match span {
             Ok(span) => active.push(Member { enrolled: e, span }),
             Err(err) => {
                 let result = Err(err);
@@ -99,7 +112,8 @@ pub async fn backfill_together(
             }
         }
     }
-    let mut grid = services.settings.chunk.as_millis() as i64;
+    let largest = services.settings.chunk.as_millis() as i64;
+    let mut grid = largest;
     let mut split = SplitUnions::default();
     loop {
         let (cancelled, running): (Vec<Member>, Vec<Member>) = active
@@ -188,7 +202,7 @@ pub async fn backfill_together(
             }
         }
         if widest > 0 {
-            grid = grid_for(widest);
+            grid = grid_for(widest, largest);
         }
     }
 }
@@ -199,11 +213,20 @@ mod tests {
 
     #[test]
     fn chunks_shrink_as_unions_widen() {
-        let minutes = |series| grid_for(series) / MINUTE_MS;
+        let day = 24 * HOUR_MS;
+        let minutes = |series, largest| grid_for(series, largest) / MINUTE_MS;
         #[rustfmt::skip]
-        let cases = [(1, 1440), (500, 1440), (2_500, 360), (10_000, 60), (100_000, 60)];
-        for (series, want) in cases {
-            assert_eq!(minutes(series), want, "{series} series");
+        let cases = [
+            (1, day, 1440), (500, day, 1440), (2_500, day, 360), (10_000, day, 60),
+            (100_000, day, 60), (1, 16 * day, 16 * 1440), (2_500, 6 * HOUR_MS, 360),
+            (2_500, 4 * HOUR_MS, 240), (1, 30 * MINUTE_MS, 60),
+        ];
+        for (series, largest, want) in cases {
+            assert_eq!(
+                minutes(series, largest),
+                want,
+                "{series} series, at most {largest} ms"
+            );
         }
     }
 }

@@ -90,6 +90,10 @@ fn settings(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_slos_backfill_beside_the_cycle() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("burnrate=debug,sqlx=warn")
+        .with_test_writer()
+        .try_init();
     let prom = TestPrometheus::start().await;
     let db = TestDatabase::create().await;
     let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
