@@ -168,6 +168,11 @@ impl Chart<'_> {
         let mut last: Option<i64> = None;
         for &(at, value) in &line.points {
             let Some(v) = value.filter(|v| v.is_finite()) else {
+                // Nothing to draw here: the line stops.
+                if count > 0 {
+                    runs.push((std::mem::take(&mut text), count));
+                    count = 0;
+                }
                 last = None;
                 continue;
             };

@@ -486,3 +486,105 @@ pub fn service_gates(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluation::InstanceStatus;
+
+    /// Instances of `shop/a` (budget 0.9, burn 0.5), `shop/b` (overspent,
+    /// firing) and two of the grouped `web/c` (no data, and 0.2 left).
+    fn statuses() -> Vec<SloStatus> {
+        let text = "version: burnrate/v1\nservice: shop\nlabels: {team: pay}\nslos:\n  - {name: a, objective: 99, indicator: {bool_gauge: {metric: up}}}\n  - {name: b, objective: 99, indicator: {bool_gauge: {metric: up}}}\n---\nversion: burnrate/v1\nservice: web\nslos:\n  - {name: c, objective: 99, group_by: [route], indicator: {bool_gauge: {metric: up}}}\n";
+        let catalog = crate::catalog::load_str(std::path::Path::new("t.yaml"), text)
+            .into_result()
+            .expect("valid catalog");
+        let make = |slo: &str, group: &[(&str, &str)], state, budget: Option<f64>, burn: f64| {
+            let slo = catalog.get(slo).expect("slo");
+            let group: BTreeMap<String, String> = group
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let id = match group.iter().next() {
+                Some((k, v)) => format!("{}{{{k}=\"{v}\"}}", slo.id),
+                None => slo.id.to_string(),
+            };
+            let mut status = InstanceStatus::pending(slo, id, group);
+            status.data_state = state;
+            status.error_budget.remaining = budget;
+            status.burn_rates.insert("1h".into(), Some(burn));
+            SloStatus::of(&status)
+        };
+        let mut b = make("shop/b", &[], DataState::Ok, Some(-0.5), 30.0);
+        b.alert_state = AlertState::Firing;
+        vec![
+            make("shop/a", &[], DataState::Ok, Some(0.9), 0.5),
+            b,
+            make("web/c", &[("route", "/x")], DataState::NoData, None, 0.0),
+            make("web/c", &[("route", "/y")], DataState::Ok, Some(0.2), 2.0),
+        ]
+    }
+
+    fn ids(groups: &[ServiceGroup<'_>]) -> Vec<String> {
+        groups
+            .iter()
+            .flat_map(|g| &g.slos)
+            .flat_map(|s| &s.instances)
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    fn query(text: &str) -> Query {
+        Query::parse(&Params::parse(text))
+    }
+
+    #[test]
+    fn filters_match_as_the_page_script_does() {
+        let all = statuses();
+        let gates = BTreeMap::new();
+        let shown = |q: &str| ids(&build(all.iter(), &gates, &query(q)));
+        assert_eq!(shown("").len(), 4);
+        assert_eq!(shown("state=firing"), ["shop/b"]);
+        assert_eq!(shown("state=no_data"), ["web/c{route=\"/x\"}"]);
+        assert_eq!(shown("service=web&q=%2FY"), ["web/c{route=\"/y\"}"]);
+        assert_eq!(shown("label=team:pay"), ["shop/a", "shop/b"]);
+        assert_eq!(shown("label=team%3Dpay&q=a"), ["shop/a"]);
+        assert_eq!(shown("label=route:/x"), ["web/c{route=\"/x\"}"]);
+        assert!(shown("label=nonsense").is_empty());
+        assert_eq!(
+            query("sort=whatever").sort,
+            Sort::Name,
+            "unknown values filter nothing"
+        );
+    }
+
+    #[test]
+    fn sorting_brings_the_worst_service_and_slo_first() {
+        let all = statuses();
+        let gates = BTreeMap::new();
+        let by = |q: &str| ids(&build(all.iter(), &gates, &query(q)));
+        assert_eq!(
+            by("sort=budget"),
+            [
+                "shop/b",
+                "shop/a",
+                "web/c{route=\"/y\"}",
+                "web/c{route=\"/x\"}"
+            ]
+        );
+        assert_eq!(
+            by("sort=burn"),
+            [
+                "shop/b",
+                "shop/a",
+                "web/c{route=\"/y\"}",
+                "web/c{route=\"/x\"}"
+            ]
+        );
+        let groups = build(all.iter(), &gates, &query(""));
+        assert_eq!(groups[1].slos[0].instances_total, 2);
+        assert!(groups[1].slos[0].grouped && !groups[0].slos[0].grouped);
+        let counts = Counts::of(all.iter(), None);
+        assert_eq!((counts.instances, counts.slos, counts.firing), (4, 3, 1));
+    }
+}
