@@ -148,6 +148,8 @@ async fn filters_search_sort_and_fold(b: &TestBrowser, f: &Fixture) {
     .await;
     let url = b.client.current_url().await.unwrap();
     assert!(url.as_str().contains("sort=budget"), "{url}");
+    sort.select_by_value("name").await.unwrap();
+    shows(b, &IDS).await;
     // The skip link is the first stop of the keyboard.
     b.client.goto(&f.url("/")).await.unwrap();
     let tab = KeyActions::new("keyboard".into())
@@ -250,6 +252,28 @@ async fn every_page_in_chromium_behind_the_token_prompt() {
     assert_eq!(version.len(), 16, "{version}");
     assert!(text(&b, "#backfill").await.contains("history loaded"));
     no_console_errors(&b, "/status").await;
+    // On a phone's width, wide tables scroll inside their frames; the page does not.
+    b.client.set_window_size(390, 844).await.unwrap();
+    for path in ["/", "/slos/search%2Favailability"] {
+        b.client.goto(&f.url(path)).await.unwrap();
+        // The page scrolls sideways only when something sticks out of it;
+        // the scrolling frames of wide tables do not count.
+        let wide = b
+            .eval(
+                "const w = document.documentElement.clientWidth; \
+                 if (document.documentElement.scrollWidth <= w) return []; \
+                 return Array.from(document.querySelectorAll('body *')) \
+                 .filter(e => e.getBoundingClientRect().right > w + 1) \
+                 .filter(e => !e.closest('.table-wrap') || getComputedStyle(e).position === 'absolute') \
+                 .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));",
+            )
+            .await;
+        assert_eq!(wide, serde_json::json!([]), "{path} is wider than a phone");
+    }
+    b.client.goto(&f.url("/")).await.unwrap();
+    b.screenshot_page(&screenshots_dir().join("overview-phone.png"), 390)
+        .await;
+    b.client.set_window_size(1280, 900).await.unwrap();
     // The page notices the next snapshot through the API's ETag, and swaps itself in.
     b.client.goto(&f.url("/")).await.unwrap();
     let before = attr(&b, "main", "data-etag").await.unwrap();

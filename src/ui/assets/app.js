@@ -46,6 +46,9 @@
     const form = root.querySelector("form.filters");
     if (!form) return;
     const f = readFilters(form);
+    // Moving a thousand rows costs a layout: only when the order can change.
+    const reorder = !(f.sort === "name" && (root.dataset.sorted || "name") === "name");
+    root.dataset.sorted = f.sort;
     const filtering = Boolean(f.q || f.service || f.state || f.label);
     let shown = 0;
     let total = 0;
@@ -64,13 +67,19 @@
         }
         shown += visible;
         body.hidden = visible === 0;
+        if (reorder && body.dataset.grouped) {
+          const key = (r) => (f.sort === "name" ? r.dataset.id : rowKey(r, f.sort));
+          for (const row of sortBy(rows, key)) body.appendChild(row);
+        }
         const keys = rows.filter((r) => rowMatches(r, f)).map((r) => rowKey(r, f.sort));
         body.dataset.key = keys.length ? Math.min(...keys) : Infinity;
       }
       const visibleBodies = bodies.filter((b) => !b.hidden);
       section.hidden = visibleBodies.length === 0;
-      for (const body of sortBy(bodies, (b) => (f.sort === "name" ? 0 : parseFloat(b.dataset.key)))) {
-        table.appendChild(body);
+      if (reorder) {
+        for (const body of sortBy(bodies, (b) => (f.sort === "name" ? b.dataset.slo : parseFloat(b.dataset.key)))) {
+          table.appendChild(body);
+        }
       }
       section.dataset.key = visibleBodies.length
         ? Math.min(...visibleBodies.map((b) => parseFloat(b.dataset.key)))
@@ -79,8 +88,10 @@
     const sections = Array.from(root.querySelectorAll("section.service"));
     const parent = sections.length ? sections[0].parentNode : null;
     const after = sections.length ? sections[sections.length - 1].nextSibling : null;
-    for (const section of sortBy(sections, (s) => (f.sort === "name" ? 0 : parseFloat(s.dataset.key)))) {
-      parent.insertBefore(section, after);
+    if (reorder) {
+      for (const section of sortBy(sections, (s) => (f.sort === "name" ? s.dataset.service : parseFloat(s.dataset.key)))) {
+        parent.insertBefore(section, after);
+      }
     }
     const counter = root.querySelector("#shown");
     if (counter) counter.textContent = shown + " of " + total + " instances shown";
