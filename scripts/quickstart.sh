@@ -10,8 +10,11 @@
 # * starts the demo workload (simulated checkout/search/payments traffic with
 #   incidents), a real Prometheus scraping it every 5 s, and
 #   `burnrate serve` on the example catalog in slo-definitions/;
-# * prints where to look, then stays in the foreground: Ctrl-C stops every
-#   process it started and removes its temp dir (logs included).
+# * prints where to look (the web UI first), then stays in the foreground:
+#   Ctrl-C stops every process it started and removes its temp dir (logs
+#   included). The processes run in sessions of their own, so the terminal's
+#   Ctrl-C reaches this script alone, which then stops them in order with
+#   SIGTERM.
 #
 # Environment:
 #   BURNRATE_PORT=8080   port of burnrate's HTTP API on 127.0.0.1
@@ -55,9 +58,15 @@ chmod 755 "$work"
 pids=()   # every background process started here
 names=()  # and its name, for messages and log files
 
+interrupted=0
+
 cleanup() {
     local rc=$? i pid
     trap '' INT TERM
+    if [[ $interrupted -eq 1 ]]; then
+        printf '\n' >&2
+        log "stopping ${names[*]:-nothing}"
+    fi
     for pid in "${pids[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -79,17 +88,25 @@ cleanup() {
     else
         rm -rf "$work"
     fi
+    if [[ $interrupted -eq 1 ]]; then
+        log "stopped everything$([[ ${KEEP_DATA:-0} == 1 ]] || echo " and removed $work")"
+        rc=0
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Ctrl-C or a TERM is how people stop the demo: a clean stop, not a failure.
+trap 'interrupted=1; exit 130' INT
+trap 'interrupted=1; exit 143' TERM
 
-# start NAME COMMAND...: runs COMMAND in the background, output to $work/NAME.log.
+# start NAME COMMAND...: runs COMMAND in the background, output to
+# $work/NAME.log, in a session of its own: the terminal's Ctrl-C goes to this
+# script only, and cleanup stops the processes (burnrate would otherwise see
+# the SIGINT first, exit, and look like a crash).
 start() {
     local name=$1
     shift
-    "$@" </dev/null >"$work/$name.log" 2>&1 &
+    setsid "$@" </dev/null >"$work/$name.log" 2>&1 &
     pids+=($!)
     names+=("$name")
 }
@@ -187,6 +204,7 @@ cat <<EOF
 burnrate is running on the example catalog (slo-definitions/), fed by simulated
 traffic with an incident every few minutes.
 
+  burnrate UI      http://127.0.0.1:$burnrate_port/
   burnrate API     http://127.0.0.1:$burnrate_port/api/v1/slos
                    http://127.0.0.1:$burnrate_port/api/v1/slos/checkout/availability
                    http://127.0.0.1:$burnrate_port/readyz
@@ -197,6 +215,8 @@ traffic with an incident every few minutes.
                    (incidents: tail -f $work/demo_workload.log)
 
 Press Ctrl-C to stop everything$([[ ${KEEP_DATA:-0} == 1 ]] && echo " (KEEP_DATA=1: $work is kept)" || echo " and remove $work").
+
+Open the web UI: http://127.0.0.1:$burnrate_port/
 EOF
 
 # ------------------------------------------------------------- foreground --

@@ -11,14 +11,15 @@
 #
 # Works on a fresh Debian machine where the user is root and has cargo:
 #   * installs what is missing (prometheus, prometheus-alertmanager,
-#     victoria-metrics, postgresql) with apt-get, idempotently;
+#     victoria-metrics, chromium, chromium-driver, postgresql) with apt-get,
+#     idempotently;
 #   * uses DATABASE_URL when it is set, otherwise starts a throwaway
 #     PostgreSQL cluster in a temp dir on a free port and removes it on exit;
 #   * installs pre-commit (pinned, from PyPI) into a virtualenv under
 #     target/tools, once, for the hook test;
 #   * exports PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_BIN,
-#     VICTORIA_METRICS_BIN, PRE_COMMIT_BIN, KUBERNETES_VALIDATE_BIN and
-#     DATABASE_URL for the tests;
+#     VICTORIA_METRICS_BIN, CHROMIUM_BIN, CHROMEDRIVER_BIN, PRE_COMMIT_BIN,
+#     KUBERNETES_VALIDATE_BIN and DATABASE_URL for the tests;
 #   * finds the upstream Sloth/Pyrra/OpenSLO files that tests/upstream.toml
 #     pins (BURNRATE_UPSTREAM_FIXTURES, else ../shared/fixtures/external, else
 #     a download into target/upstream-fixtures/), checks their sha256 and
@@ -84,7 +85,8 @@ fi
 # ---------------------------------------------------------------- installs --
 
 missing=()
-for pkg in prometheus prometheus-alertmanager victoria-metrics; do
+# chromium and chromium-driver: the web UI's browser tests (tests/ui).
+for pkg in prometheus prometheus-alertmanager victoria-metrics chromium chromium-driver; do
     pkg_installed "$pkg" || missing+=("$pkg")
 done
 if [[ -z ${DATABASE_URL:-} ]] && ! find_pg_bin >/dev/null; then
@@ -98,6 +100,8 @@ resolve_bin PROMETHEUS_BIN prometheus prometheus
 resolve_bin PROMTOOL_BIN prometheus promtool
 resolve_bin ALERTMANAGER_BIN prometheus-alertmanager prometheus-alertmanager alertmanager
 resolve_bin VICTORIA_METRICS_BIN victoria-metrics victoria-metrics victoria-metrics-prod
+resolve_bin CHROMIUM_BIN chromium chromium
+resolve_bin CHROMEDRIVER_BIN chromium-driver chromedriver
 ensure_pre_commit "$repo_root/target/tools"
 # kubernetes-validate (pinned, from PyPI) in a venv under target/, for
 # tests/deploy; exports KUBERNETES_VALIDATE_BIN.
@@ -111,8 +115,10 @@ log "PROMETHEUS_BIN=$PROMETHEUS_BIN"
 log "PROMTOOL_BIN=$PROMTOOL_BIN"
 log "ALERTMANAGER_BIN=$ALERTMANAGER_BIN"
 log "VICTORIA_METRICS_BIN=$VICTORIA_METRICS_BIN"
+log "CHROMIUM_BIN=$CHROMIUM_BIN"
+log "CHROMEDRIVER_BIN=$CHROMEDRIVER_BIN"
 log "PRE_COMMIT_BIN=$PRE_COMMIT_BIN"
-export PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN VICTORIA_METRICS_BIN PRE_COMMIT_BIN DATABASE_URL
+export PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN VICTORIA_METRICS_BIN CHROMIUM_BIN CHROMEDRIVER_BIN PRE_COMMIT_BIN DATABASE_URL
 
 # ------------------------------------------------------------------ checks --
 

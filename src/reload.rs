@@ -2,9 +2,11 @@
 //! API's reload. A catalog with errors is refused and the last good one kept.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tracing::{error, info};
 
@@ -42,11 +44,26 @@ pub fn load_catalog(paths: &[PathBuf]) -> Result<Catalog, CatalogError> {
         .map_err(CatalogError::Invalid)
 }
 
+/// A reload that was refused: when, why, and the errors it listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    pub errors: Vec<String>,
+}
+
 /// Publishes catalogs to the scheduler.
 #[derive(Clone)]
 pub struct Reloader {
     paths: Arc<Vec<PathBuf>>,
     tx: Arc<watch::Sender<Arc<Catalog>>>,
+    /// Counts catalogs published, so readers can tell one from the next
+    /// without comparing them.
+    generation: Arc<AtomicU64>,
+    /// The last refused reload, until a later one succeeds: the running
+    /// catalog is then older than the files, and people should know why.
+    refused: Arc<Mutex<Option<Refusal>>>,
+    loaded_at: Arc<Mutex<DateTime<Utc>>>,
 }
 
 impl Reloader {
@@ -56,6 +73,9 @@ impl Reloader {
             Reloader {
                 paths: Arc::new(paths),
                 tx: Arc::new(tx),
+                generation: Arc::new(AtomicU64::new(1)),
+                refused: Arc::default(),
+                loaded_at: Arc::new(Mutex::new(Utc::now())),
             },
             rx,
         )
@@ -65,6 +85,35 @@ impl Reloader {
         self.tx.borrow().clone()
     }
 
+    /// The catalog files and directories this reloader reads.
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// 1 for the first catalog, one more for each reload that replaced it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// When the running catalog was loaded.
+    pub fn loaded_at(&self) -> DateTime<Utc> {
+        self.loaded_at
+            .lock()
+            .map(|t| *t)
+            .unwrap_or_else(|p| *p.into_inner())
+    }
+
+    /// The last refused reload, unless a later reload succeeded.
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.refused.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn set_refusal(&self, refusal: Option<Refusal>) {
+        if let Ok(mut slot) = self.refused.lock() {
+            *slot = refusal;
+        }
+    }
+
     /// Re-reads the catalog; keeps the running one if the new one has errors.
     pub fn reload(&self, reason: &str) -> Result<usize, CatalogError> {
         match load_catalog(&self.paths) {
@@ -72,11 +121,21 @@ impl Reloader {
                 let count = catalog.slos.len();
                 info!(reason, slos = count, "catalog reloaded");
                 self.tx.send_replace(Arc::new(catalog));
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                if let Ok(mut at) = self.loaded_at.lock() {
+                    *at = Utc::now();
+                }
+                self.set_refusal(None);
                 Ok(count)
             }
             Err(e) => {
                 crate::health::count(&crate::health::CATALOG_RELOAD_FAILURES);
                 error!(reason, "catalog refused, keeping the last good one: {e}");
+                self.set_refusal(Some(Refusal {
+                    at: Utc::now(),
+                    reason: reason.to_string(),
+                    errors: e.lines(),
+                }));
                 Err(e)
             }
         }
@@ -135,6 +194,33 @@ fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_reload_is_remembered_until_one_succeeds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("slos.yaml");
+        let good = "version: burnrate/v1\nservice: shop\nslos:\n  - name: up\n    objective: 99\n    indicator:\n      bool_gauge:\n        metric: up\n";
+        std::fs::write(&file, good).expect("write");
+        let paths = vec![dir.path().to_path_buf()];
+        let (reloader, _rx) = Reloader::new(paths.clone(), load_catalog(&paths).expect("valid"));
+        assert_eq!((reloader.generation(), reloader.refusal()), (1, None));
+        std::fs::write(&file, good.replace("99", "200")).expect("write");
+        assert!(reloader.reload("test").is_err());
+        let refusal = reloader.refusal().expect("remembered");
+        assert_eq!(refusal.reason, "test");
+        assert!(
+            refusal.errors.iter().any(|e| e.contains("slos.yaml")),
+            "{refusal:?}"
+        );
+        assert_eq!(
+            reloader.generation(),
+            1,
+            "a refused catalog is not published"
+        );
+        std::fs::write(&file, good).expect("write");
+        assert_eq!(reloader.reload("test").expect("valid"), 1);
+        assert_eq!((reloader.generation(), reloader.refusal()), (2, None));
+    }
 
     #[test]
     fn the_watcher_survives_symlink_loops() {

@@ -60,16 +60,22 @@ impl AlertFilter {
 }
 
 /// One pending or firing alert of one SLO instance.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ActiveAlert {
     /// The instance id, as in `/api/v1/slos/{id}`.
     pub instance: String,
     pub slo: String,
     pub service: String,
+    /// The instance's group labels (empty for an ungrouped SLO).
+    #[schema(value_type = BTreeMap<String, String>)]
     pub group: Labels,
     /// The tier name, `budget_exhausted` or `absent`.
     pub alert: String,
+    /// `burn_rate`, `budget_exhausted` or `absent`.
+    #[schema(value_type = String)]
     pub kind: &'static str,
+    /// `page` or `ticket`.
+    #[schema(value_type = String)]
     pub severity: Severity,
     pub state: AlertState,
     /// Pending since, or firing since (`startsAt` in Alertmanager).

@@ -1,13 +1,19 @@
 //! Bearer tokens: one for reads, one for writes (the reload). Without a read
 //! token reads are open; without a write token writes are refused (403),
 //! never open. Tokens are compared in constant time and never logged.
+//!
+//! Reads also accept the token from the web UI's cookie ([`COOKIE`]), which
+//! the UI sets HttpOnly and SameSite=Strict once someone typed the token in.
+//! Writes never do: a cookie rides along on requests people did not mean
+//! to make, a bearer header does not.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
 
 use super::problem::Problem;
 pub use crate::secret::Secret;
@@ -45,10 +51,32 @@ pub enum Access {
     Write,
 }
 
+/// The cookie holding the read token for the web UI (percent-encoded).
+pub const COOKIE: &str = "burnrate_token";
+
 impl Tokens {
+    /// Whether reads need a token at all.
+    pub fn reads_need_token(&self) -> bool {
+        self.read.is_some()
+    }
+
+    /// None when a request with these headers may go on, else the refusal:
+    /// the bearer header for any access, or the UI's cookie for reads.
+    pub fn check_headers(&self, access: Access, headers: &HeaderMap) -> Option<Response> {
+        let authorization = headers.get(header::AUTHORIZATION);
+        if authorization.is_none() && access == Access::Read {
+            let cookie = cookie_token(headers);
+            return self.check_presented(access, cookie.as_deref().map(str::as_bytes));
+        }
+        self.check(access, authorization)
+    }
+
     /// None when the request may go on, else the refusal.
     pub fn check(&self, access: Access, authorization: Option<&HeaderValue>) -> Option<Response> {
-        let presented = authorization.and_then(|v| bearer(v.as_bytes()));
+        self.check_presented(access, authorization.and_then(|v| bearer(v.as_bytes())))
+    }
+
+    fn check_presented(&self, access: Access, presented: Option<&[u8]>) -> Option<Response> {
         let is_write = |t: &[u8]| self.write.as_ref().is_some_and(|w| w.matches(t));
         let is_read = |t: &[u8]| self.read.as_ref().is_some_and(|r| r.matches(t));
         match access {
@@ -102,6 +130,20 @@ fn bearer(value: &[u8]) -> Option<&[u8]> {
     (!token.is_empty()).then_some(token)
 }
 
+/// The token in the UI's cookie, if the request carries one.
+pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE).then(|| percent_decode_str(value).decode_utf8_lossy().into_owned())
+        })
+        .filter(|t| !t.is_empty())
+}
+
 fn unauthorized(detail: &str) -> Response {
     let mut response = Problem::new(StatusCode::UNAUTHORIZED, detail).into_response();
     response.headers_mut().insert(
@@ -116,7 +158,7 @@ pub async fn require_read(
     request: Request,
     next: Next,
 ) -> Response {
-    match tokens.check(Access::Read, request.headers().get(header::AUTHORIZATION)) {
+    match tokens.check_headers(Access::Read, request.headers()) {
         Some(refusal) => refusal,
         None => next.run(request).await,
     }
@@ -127,7 +169,7 @@ pub async fn require_write(
     request: Request,
     next: Next,
 ) -> Response {
-    match tokens.check(Access::Write, request.headers().get(header::AUTHORIZATION)) {
+    match tokens.check_headers(Access::Write, request.headers()) {
         Some(refusal) => refusal,
         None => next.run(request).await,
     }
@@ -198,6 +240,40 @@ mod tests {
         };
         assert_eq!(status(write_only.check(Access::Read, None)), 200);
         assert_eq!(status(write_only.check(Access::Write, None)), 401);
+    }
+
+    #[test]
+    fn the_ui_cookie_opens_reads_only() {
+        let both = Tokens {
+            read: Some(Secret::new("r3ad ;x")),
+            write: Some(Secret::new("wr1te")),
+        };
+        let headers = |pairs: &[(header::HeaderName, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(name, header(value));
+            }
+            map
+        };
+        let cookie = |v: &str| headers(&[(header::COOKIE, v)]);
+        let read = |h: &HeaderMap| status(both.check_headers(Access::Read, h));
+        assert_eq!(read(&cookie("a=b; burnrate_token=r3ad%20%3Bx")), 200);
+        assert_eq!(read(&cookie("burnrate_token=wr1te")), 200);
+        assert_eq!(read(&cookie("burnrate_token=nope")), 401);
+        assert_eq!(read(&cookie("burnrate_token=")), 401);
+        assert_eq!(read(&cookie("other_token=wr1te")), 401);
+        assert_eq!(read(&HeaderMap::new()), 401);
+        // A bearer header is judged on its own, cookie or not.
+        let both_ways = headers(&[
+            (header::COOKIE, "burnrate_token=wr1te"),
+            (header::AUTHORIZATION, "Bearer wrong"),
+        ]);
+        assert_eq!(read(&both_ways), 401);
+        assert_eq!(
+            status(both.check_headers(Access::Write, &cookie("burnrate_token=wr1te"))),
+            401,
+            "writes never take the cookie"
+        );
     }
 
     #[test]

@@ -12,13 +12,22 @@
 //! | `GET /api/v1/gate` | the release decision ([`crate::gate`]), recorded in PostgreSQL |
 //! | `POST /api/v1/gate` | the same, with an override (write token) |
 //! | `GET /api/v1/gate/decisions` | recorded decisions, from PostgreSQL |
+//! | `GET /api/v1/alerts` | pending and firing alerts |
+//! | `GET /api/v1/alerts/history` | alert transitions, from PostgreSQL |
+//! | `GET /api/v1/status` | the replicas sharing the database |
 //! | `GET /api/v1/openapi.json` | OpenAPI 3.1 |
 //! | `GET /metrics` | Prometheus exposition |
 //! | `GET /healthz`, `GET /readyz` | probes |
 //! | `POST /-/reload` | re-read the catalog (write token) |
+//!
+//! Every route is one row of [`endpoints`], which builds the router and
+//! which a test holds against the OpenAPI document. Answers made from the
+//! snapshot alone carry an `ETag` ([`etag`]).
 
 pub mod alerts;
 pub mod auth;
+pub mod definition;
+pub mod etag;
 pub mod gate;
 pub mod metrics;
 pub mod openapi;
@@ -38,7 +47,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::{
@@ -66,6 +75,9 @@ pub struct ApiSettings {
     pub header_read_timeout: Duration,
     /// Browser origins allowed to call the API (CORS); empty: same origin only.
     pub cors: CorsOrigins,
+    /// Prometheus as people's browsers reach it, for the web UI's links to
+    /// its graph page; none: no links.
+    pub prometheus_link: Option<String>,
 }
 
 /// Which web origins may read the API from a browser.
@@ -133,6 +145,7 @@ impl Default for ApiSettings {
             body_limit: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
             cors: CorsOrigins::None,
+            prometheus_link: None,
         }
     }
 }
@@ -140,6 +153,7 @@ impl Default for ApiSettings {
 /// What the handlers share.
 pub struct Api {
     pub app: Arc<AppState>,
+    pub settings: ApiSettings,
     views: ViewCache,
 }
 
@@ -150,36 +164,168 @@ impl Api {
     }
 }
 
+/// Who may call an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    Open,
+    Read,
+    Write,
+}
+
+/// One route: who may call it, its method and router path, and the paths
+/// of the OpenAPI document it serves (one router path may serve several).
+pub struct Endpoint {
+    pub guard: Guard,
+    pub method: Method,
+    pub path: &'static str,
+    pub documented: &'static [&'static str],
+    handler: MethodRouter<Arc<Api>>,
+}
+
+fn endpoint(
+    guard: Guard,
+    method: Method,
+    path: &'static str,
+    documented: &'static [&'static str],
+    handler: MethodRouter<Arc<Api>>,
+) -> Endpoint {
+    Endpoint {
+        guard,
+        method,
+        path,
+        documented,
+        handler,
+    }
+}
+
+/// Every route of the API.
+pub fn endpoints() -> Vec<Endpoint> {
+    use Guard::{Open, Read, Write};
+    let (g, p) = (Method::GET, Method::POST);
+    vec![
+        endpoint(
+            Open,
+            g.clone(),
+            "/healthz",
+            &["/healthz"],
+            get(ops::healthz),
+        ),
+        endpoint(Open, g.clone(), "/readyz", &["/readyz"], get(ops::readyz)),
+        endpoint(
+            Open,
+            g.clone(),
+            "/api/v1/openapi.json",
+            &["/api/v1/openapi.json"],
+            get(ops::openapi_json),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/slos",
+            &["/api/v1/slos"],
+            get(slos::list),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/slos/{*rest}",
+            &["/api/v1/slos/{id}", "/api/v1/slos/{id}/history"],
+            get(slos::instance_or_history),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/services",
+            &["/api/v1/services"],
+            get(slos::services),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/gate",
+            &["/api/v1/gate"],
+            get(gate::gate),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/gate/decisions",
+            &["/api/v1/gate/decisions"],
+            get(gate::decisions),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/alerts",
+            &["/api/v1/alerts"],
+            get(alerts::list),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/alerts/history",
+            &["/api/v1/alerts/history"],
+            get(alerts::history),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/status",
+            &["/api/v1/status"],
+            get(replicas::status),
+        ),
+        endpoint(Read, g, "/metrics", &["/metrics"], get(metrics::metrics)),
+        endpoint(
+            Write,
+            p.clone(),
+            "/-/reload",
+            &["/-/reload"],
+            post(ops::reload),
+        ),
+        endpoint(
+            Write,
+            p,
+            "/api/v1/gate",
+            &["/api/v1/gate"],
+            post(gate::gate_post),
+        ),
+    ]
+}
+
+/// The API alone.
 pub fn router(state: Arc<AppState>, settings: &ApiSettings) -> Router {
+    router_with(state, settings, Router::new())
+}
+
+/// The API, and `pages` (the web UI) beside it under the same layers:
+/// timeouts, body limit, problem documents, CORS, tracing.
+pub fn router_with(
+    state: Arc<AppState>,
+    settings: &ApiSettings,
+    pages: Router<Arc<Api>>,
+) -> Router {
     let api = Arc::new(Api {
         app: state,
+        settings: settings.clone(),
         views: ViewCache::default(),
     });
     let tokens = Arc::new(settings.tokens.clone());
-    let open = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/api/v1/openapi.json", get(ops::openapi_json));
-    let reads = Router::new()
-        .route("/api/v1/slos", get(slos::list))
-        .route("/api/v1/slos/{*rest}", get(slos::instance_or_history))
-        .route("/api/v1/services", get(slos::services))
-        .route("/api/v1/gate", get(gate::gate))
-        .route("/api/v1/gate/decisions", get(gate::decisions))
-        .route("/api/v1/alerts", get(alerts::list))
-        .route("/api/v1/alerts/history", get(alerts::history))
-        .route("/api/v1/status", get(replicas::status))
-        .route("/metrics", get(metrics::metrics))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&tokens),
-            auth::require_read,
-        ));
-    let writes = Router::new()
-        .route("/-/reload", post(ops::reload))
-        .route("/api/v1/gate", post(gate::gate_post))
-        .route_layer(middleware::from_fn_with_state(tokens, auth::require_write));
+    let (mut open, mut reads, mut writes) = (Router::new(), Router::new(), Router::new());
+    for e in endpoints() {
+        match e.guard {
+            Guard::Open => open = open.route(e.path, e.handler),
+            Guard::Read => reads = reads.route(e.path, e.handler),
+            Guard::Write => writes = writes.route(e.path, e.handler),
+        }
+    }
+    let reads = reads.route_layer(middleware::from_fn_with_state(
+        Arc::clone(&tokens),
+        auth::require_read,
+    ));
+    let writes = writes.route_layer(middleware::from_fn_with_state(tokens, auth::require_write));
     open.merge(reads)
         .merge(writes)
+        .merge(pages)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(api)
         .layer(RequestBodyLimitLayer::new(settings.body_limit))

@@ -8,7 +8,7 @@ use axum::response::Response;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{gate, metrics, ops, problem, replicas, slos, view};
+use super::{alerts, definition, gate, metrics, ops, problem, replicas, slos, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,8 @@ writes always need the write token and are refused (403) when none is configured
         gate::gate,
         gate::gate_post,
         gate::decisions,
+        alerts::list,
+        alerts::history,
         metrics::metrics,
         ops::healthz,
         ops::readyz,
@@ -42,6 +44,7 @@ writes always need the write token and are refused (403) when none is configured
         view::SloStatus,
         view::DataState,
         view::AlertState,
+        definition::SloDefinition,
         slos::SloList,
         slos::History,
         slos::ServiceList,
@@ -52,11 +55,14 @@ writes always need the write token and are refused (403) when none is configured
         ops::Reloaded,
         replicas::ClusterStatus,
         replicas::Member,
+        alerts::AlertList,
+        alerts::AlertHistory,
     )),
     modifiers(&Bearer),
     tags(
         (name = "slos", description = "SLO instances, their status and history"),
         (name = "gate", description = "The release gate"),
+        (name = "alerts", description = "Pending and firing alerts, and their history"),
         (name = "operations", description = "Health, readiness, metrics, reload"),
     )
 )]
@@ -101,28 +107,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_document_lists_every_route() {
+    fn the_document_lists_every_route_of_the_router_and_no_other() {
         let doc: serde_json::Value = serde_json::from_slice(&document()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-        for path in [
-            "/api/v1/slos",
-            "/api/v1/slos/{id}",
-            "/api/v1/slos/{id}/history",
-            "/api/v1/services",
-            "/api/v1/gate",
-            "/api/v1/gate/decisions",
-            "/metrics",
-            "/healthz",
-            "/readyz",
-            "/-/reload",
-            "/api/v1/openapi.json",
-        ] {
-            assert!(doc["paths"][path].is_object(), "{path} missing");
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert(format!("{} {path}", method.to_uppercase()));
+            }
         }
+        let routed: std::collections::BTreeSet<String> = super::super::endpoints()
+            .iter()
+            .flat_map(|e| e.documented.iter().map(|p| format!("{} {p}", e.method)))
+            .collect();
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
         assert!(
-            doc["paths"]["/api/v1/gate"]["post"].is_object(),
-            "POST /api/v1/gate missing"
+            undocumented.is_empty(),
+            "routes missing from the document: {undocumented:?}"
         );
+        assert!(
+            unrouted.is_empty(),
+            "documented but not routed: {unrouted:?}"
+        );
+        for route in [
+            "GET /api/v1/alerts",
+            "GET /api/v1/alerts/history",
+            "POST /api/v1/gate",
+        ] {
+            assert!(routed.contains(route), "{route}");
+        }
         if std::env::var_os("BURNRATE_PRINT_OPENAPI").is_some() {
             println!("{}", String::from_utf8_lossy(&document()));
         }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,6 +24,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Api;
+use super::definition::SloDefinition;
+use super::etag::conditional;
 use super::params::Params;
 use super::problem::Problem;
 use super::view::{AlertState, ApiSeverity, DataState, Entry, Events, SloStatus, View};
@@ -162,20 +164,28 @@ fn decode_cursor(text: &str) -> Result<String, Problem> {
         ("alert_state" = Option<Vec<AlertState>>, Query, explode = true, description = "Only instances whose worst alert is in these states."),
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)."),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
     ),
     responses(
-        (status = 200, description = "A page of instances ordered by id", body = SloList),
+        (status = 200, description = "A page of instances ordered by id", body = SloList, headers(("ETag" = String, description = "Changes with each published snapshot"))),
+        (status = 304, description = "Unchanged since the `ETag` given in `If-None-Match`"),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = [])),
 )]
-pub async fn list(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
+pub async fn list(
+    State(api): State<Arc<Api>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
     let params = Params::from_uri(&uri);
-    match list_page(&api.view(), &params) {
-        Ok(body) => json_response(body),
-        Err(p) => p.into_response(),
-    }
+    conditional(&api.app, &headers, || {
+        match list_page(&api.view(), &params) {
+            Ok(body) => json_response(body),
+            Err(p) => p.into_response(),
+        }
+    })
 }
 
 fn list_page(view: &View, params: &Params) -> Result<Bytes, Problem> {
@@ -277,16 +287,18 @@ fn unknown_id(id: &str) -> Problem {
 pub async fn instance_or_history(
     State(api): State<Arc<Api>>,
     OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
 ) -> Response {
     let raw = uri.path().strip_prefix(PREFIX).unwrap_or("");
     let view = api.view();
     let params = Params::from_uri(&uri);
     match resolve(raw, |id| view.get(id).is_some()) {
-        Ok(Target::Instance(id)) => match (params.only(&[]), view.get(&id)) {
-            (Err(p), _) => p.into_response(),
-            (Ok(()), Some(entry)) => json_response(entry.json.clone()),
-            (Ok(()), None) => unknown_id(&id).into_response(),
-        },
+        Ok(Target::Instance(id)) => conditional(&api.app, &headers, || {
+            match instance(&api, &view, &id, &params) {
+                Ok(body) => json_response(body),
+                Err(p) => p.into_response(),
+            }
+        }),
         Ok(Target::History(id)) => {
             let Some(entry) = view.get(&id) else {
                 return unknown_id(&id).into_response();
@@ -302,15 +314,44 @@ pub async fn instance_or_history(
     }
 }
 
+/// One instance's JSON: the snapshot's bytes, or with its definition.
+fn instance(api: &Api, view: &View, id: &str, params: &Params) -> Result<Bytes, Problem> {
+    params.only(&["include"])?;
+    let entry = view.get(id).ok_or_else(|| unknown_id(id))?;
+    let definition = match params.one("include")? {
+        None => return Ok(entry.json.clone()),
+        Some("definition") => true,
+        Some(other) => {
+            return Err(Problem::bad_param(
+                "include",
+                format!("`{other}`: the only value is `definition`"),
+            ));
+        }
+    };
+    let mut status = entry.status.clone();
+    if definition {
+        let catalog = api.app.reloader.current();
+        status.definition = catalog
+            .get(&status.slo)
+            .map(|slo| SloDefinition::of(slo, &status.group));
+    }
+    Ok(Bytes::from(serde_json::to_vec(&status).unwrap_or_default()))
+}
+
 /// One SLO instance.
 #[utoipa::path(
     get,
     path = "/api/v1/slos/{id}",
     operation_id = "get_slo",
     tag = "slos",
-    params(("id" = String, Path, description = "The instance id, percent-encoded as one path segment (`/` as `%2F`), e.g. `checkout%2Favailability`.")),
+    params(
+        ("id" = String, Path, description = "The instance id, percent-encoded as one path segment (`/` as `%2F`), e.g. `checkout%2Favailability`."),
+        ("include" = Option<String>, Query, description = "`definition`: add the SLO's definition (description, queries, gate policy, source file and line)."),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
+    ),
     responses(
-        (status = 200, description = "The instance's current status", body = SloStatus),
+        (status = 200, description = "The instance's current status", body = SloStatus, headers(("ETag" = String, description = "Changes with each published snapshot"))),
+        (status = 304, description = "Unchanged since the `ETag` given in `If-None-Match`"),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No instance with this id", body = Problem, content_type = "application/problem+json"),
@@ -400,11 +441,7 @@ async fn history(api: &Api, status: &SloStatus, params: &Params) -> Result<Histo
             }
             ms
         }
-        None => {
-            let five = 300_000;
-            let per_point = span_ms / DEFAULT_POINTS + 1;
-            (per_point + five - 1) / five * five
-        }
+        None => default_step_ms(span_ms),
     };
     let rows = api
         .app
@@ -425,6 +462,14 @@ async fn history(api: &Api, status: &SloStatus, params: &Params) -> Result<Histo
         step: Duration::from_millis(step_ms as u64).to_string(),
         points: rows.into_iter().map(point).collect(),
     })
+}
+
+/// The step giving about [`DEFAULT_POINTS`] points over `span_ms`: a
+/// multiple of 5 minutes, the spacing of stored evaluations.
+pub fn default_step_ms(span_ms: i64) -> i64 {
+    let five = 300_000;
+    let per_point = span_ms / DEFAULT_POINTS + 1;
+    (per_point + five - 1) / five * five
 }
 
 fn point(row: HistoryRow) -> HistoryPoint {
@@ -488,18 +533,28 @@ pub struct ServiceList {
     path = "/api/v1/services",
     operation_id = "list_services",
     tag = "slos",
+    params(
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
+    ),
     responses(
-        (status = 200, description = "Every service", body = ServiceList),
+        (status = 200, description = "Every service", body = ServiceList, headers(("ETag" = String, description = "Changes with each published snapshot"))),
+        (status = 304, description = "Unchanged since the `ETag` given in `If-None-Match`"),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
     ),
     security((), ("bearer" = [])),
 )]
-pub async fn services(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
+pub async fn services(
+    State(api): State<Arc<Api>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
     if let Err(p) = Params::from_uri(&uri).only(&[]) {
         return p.into_response();
     }
-    json_response(api.view().services(build_services))
+    conditional(&api.app, &headers, || {
+        json_response(api.view().services(build_services))
+    })
 }
 
 fn build_services(view: &View) -> Bytes {

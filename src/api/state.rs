@@ -2,7 +2,7 @@
 //! catalog, the store for history, and the freshness limit of the gate.
 //! `serve` builds it and its scheduler publishes into it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -16,6 +16,9 @@ use crate::store::Store;
 /// State shared by the scheduler and the HTTP handlers.
 pub struct AppState {
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Counts snapshots published; with the catalog's generation and the
+    /// replica id it names what readers see (the API's `ETag`).
+    generation: AtomicU64,
     pub reloader: Reloader,
     pub store: Store,
     evaluated: AtomicBool,
@@ -52,6 +55,7 @@ impl AppState {
         };
         if let Ok(mut slot) = self.snapshot.write() {
             *slot = Arc::new(snapshot);
+            self.generation.fetch_add(1, Ordering::AcqRel);
         }
         self.evaluated.store(true, Ordering::Release);
     }
@@ -68,6 +72,11 @@ impl AppState {
     pub fn following(&self, now: DateTime<Utc>) -> bool {
         let at = self.followed_at.read().map(|t| *t).unwrap_or_default();
         recent(at, now, self.max_cycle_age)
+    }
+
+    /// 0 before the first publish, then one more for each.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// True once the first cycle has finished.
@@ -89,6 +98,7 @@ impl AppState {
     ) -> AppState {
         AppState {
             snapshot: RwLock::default(),
+            generation: AtomicU64::new(0),
             reloader,
             store,
             evaluated: AtomicBool::new(false),

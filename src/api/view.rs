@@ -165,6 +165,9 @@ pub struct SloStatus {
     pub absent: Option<AbsentAlert>,
     /// Why the last cycle failed, when `data_state` is `stale`.
     pub error: Option<String>,
+    /// The SLO's definition in the catalog, with `include=definition`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<super::definition::SloDefinition>,
 }
 
 fn finite(v: Option<f64>) -> Option<f64> {
@@ -250,6 +253,7 @@ impl SloStatus {
             budget_exhausted,
             absent,
             error: s.error.clone(),
+            definition: None,
         }
     }
 }

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Skip TLS certificate verification for Prometheus (testing only).
     #[arg(long)]
     pub prometheus_insecure_skip_verify: bool,
+    /// Prometheus as people's browsers reach it, for the web UI's links to its
+    /// graph page [default: --prometheus-url without credentials].
+    #[arg(long, env = "PROMETHEUS_UI_URL", value_name = "URL")]
+    pub prometheus_ui_url: Option<String>,
     /// PostgreSQL connection URL.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Secret,
@@ -186,7 +190,12 @@ impl ServeArgs {
         {
             anyhow::bail!("--lease-ttl must be between 1s and 10m");
         }
-        for url in self.alertmanager_urls.iter().chain(&self.external_url) {
+        for url in self
+            .alertmanager_urls
+            .iter()
+            .chain(&self.external_url)
+            .chain(&self.prometheus_ui_url)
+        {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 anyhow::bail!("`{url}` is not an http:// or https:// URL");
             }
@@ -235,6 +244,10 @@ impl ServeArgs {
                     .map_err(anyhow::Error::msg)?,
                 },
                 cors: CorsOrigins::parse(&self.cors_origins).map_err(anyhow::Error::msg)?,
+                prometheus_link: self
+                    .prometheus_ui_url
+                    .as_ref()
+                    .map(|u| u.trim_end_matches('/').to_string()),
                 ..ApiSettings::default()
             },
         })

@@ -127,7 +127,7 @@ impl AlertPhase {
 }
 
 /// A change of phase worth recording or notifying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Transition {
     Pending,

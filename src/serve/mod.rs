@@ -78,6 +78,20 @@ pub enum ServeError {
     },
 }
 
+/// The Prometheus URL for people's browsers: without credentials, query or
+/// fragment; none when it is not an http(s) URL.
+fn browsable(url: &str) -> Option<String> {
+    let mut url = reqwest::Url::parse(url).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    Some(url.as_str().trim_end_matches('/').to_string())
+}
+
 /// A built application: listening, not yet running.
 pub struct App {
     listener: TcpListener,
@@ -90,7 +104,10 @@ pub struct App {
 
 impl App {
     /// Loads the catalog, connects to PostgreSQL (applying migrations) and binds the listener.
-    pub async fn build(settings: ServeSettings) -> Result<Self, ServeError> {
+    pub async fn build(mut settings: ServeSettings) -> Result<Self, ServeError> {
+        if settings.api.prometheus_link.is_none() {
+            settings.api.prometheus_link = browsable(&settings.prometheus.url);
+        }
         let catalog = reload::load_catalog(&settings.catalog)?;
         info!(slos = catalog.slos.len(), "catalog loaded");
         let prometheus = Prometheus::new(&settings.prometheus)?;
@@ -168,7 +185,11 @@ impl App {
                 .watch(self.settings.watch_interval),
         );
         info!(listen = %self.listener.local_addr()?, "serving");
-        let router = crate::api::router(Arc::clone(&self.state), &self.settings.api);
+        let router = crate::api::router_with(
+            Arc::clone(&self.state),
+            &self.settings.api,
+            crate::ui::routes(&self.settings.api),
+        );
         http::serve(
             self.listener,
             router,
@@ -183,5 +204,24 @@ impl App {
         let _ = scheduler.await;
         self.membership.leave().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prometheus_links_carry_no_credentials() {
+        let cases = [
+            ("http://127.0.0.1:9090", Some("http://127.0.0.1:9090")),
+            (
+                "https://u:p@prom.example/prefix/?x=1",
+                Some("https://prom.example/prefix"),
+            ),
+            ("unix:/run/prom.sock", None),
+            ("not a url", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(super::browsable(url).as_deref(), want, "{url}");
+        }
     }
 }

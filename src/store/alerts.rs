@@ -177,6 +177,22 @@ impl Store {
         slo_or_instance: &str,
         query: &TransitionQuery,
     ) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.transitions(Some(slo_or_instance), query).await
+    }
+
+    /// Transitions of every SLO's alerts, newest first.
+    pub async fn recent_alert_history(
+        &self,
+        query: &TransitionQuery,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.transitions(None, query).await
+    }
+
+    async fn transitions(
+        &self,
+        slo_or_instance: Option<&str>,
+        query: &TransitionQuery,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         let alert = query
             .alert
             .as_deref()
@@ -186,7 +202,7 @@ impl Store {
                t.long_window, t.short_window, t.long_burn_rate, t.short_burn_rate,
                t.threshold, t.budget_remaining, t.labels, t.reason
              from alert_transitions t join slo_instances i on i.id = t.instance_id
-             where (i.slo_id = $1 or i.slo_id || i.group_key = $1)
+             where ($1::text is null or i.slo_id = $1 or i.slo_id || i.group_key = $1)
                and ($2::timestamptz is null or t.at < $2)
                and ($3::timestamptz is null or t.at >= $3)
                and ($4::text is null or t.alert = $4)

@@ -107,8 +107,15 @@ pub const IDS: [&str; 6] = [
 /// The seeded counters: 3 hours up to `end` at a 30 s scrape, and 20 minutes
 /// beyond it, so the short alert windows still hold data while tests run.
 pub fn series(end: i64) -> Vec<Series> {
-    let start = end - 180 * MINUTE;
-    let times: Vec<i64> = (0..=400).map(|i| start + i * 30_000).collect();
+    series_over(end, 180)
+}
+
+/// The same counters over `minutes` up to `end` (and 20 minutes beyond).
+pub fn series_over(end: i64, minutes: i64) -> Vec<Series> {
+    let start = end - minutes * MINUTE;
+    let times: Vec<i64> = (0..=(minutes + 20) * 2)
+        .map(|i| start + i * 30_000)
+        .collect();
     let counter = |per_scrape: &dyn Fn(i64) -> f64| -> Vec<(i64, f64)> {
         let mut value = 0.0;
         times
@@ -149,6 +156,9 @@ pub struct Options {
     pub tokens: Tokens,
     /// Evaluations every 5 minutes over the last hour, for the history endpoint.
     pub history: bool,
+    /// More history: evaluations every 30 minutes over this many hours
+    /// (counters seeded to match), for the web UI's charts.
+    pub history_hours: Option<i64>,
     pub cors: burnrate::api::CorsOrigins,
 }
 
@@ -160,6 +170,7 @@ impl Default for Options {
                 write: Some(Secret::new(WRITE_TOKEN)),
             },
             history: true,
+            history_hours: None,
             cors: Default::default(),
         }
     }
@@ -188,7 +199,8 @@ impl Fixture {
         let prom = TestPrometheus::start().await;
         let db = TestDatabase::create().await;
         let end = now_ms() / MINUTE * MINUTE - MINUTE;
-        prom.remote_write(&series(end)).await;
+        let minutes = options.history_hours.map_or(180, |h| (h + 1) * 60).max(180);
+        prom.remote_write(&series_over(end, minutes)).await;
         let catalog_dir = tempfile::Builder::new()
             .prefix("burnrate-api-catalog-")
             .tempdir()
@@ -201,7 +213,12 @@ impl Fixture {
             std::fs::write(catalog_dir.path().join(file), text).expect("write catalog");
         }
         let history_times = if options.history {
-            seed_history(&prom, &db, &catalog_dir.path().to_path_buf(), end).await
+            let (step, count) = match options.history_hours {
+                Some(hours) => (30 * MINUTE, hours * 2),
+                None => (5 * MINUTE, 12),
+            };
+            let dir = catalog_dir.path().to_path_buf();
+            seed_history(&prom, &db, &dir, end, step, count).await
         } else {
             Vec::new()
         };
@@ -292,13 +309,16 @@ impl Drop for Fixture {
     }
 }
 
-/// Evaluations at every 5-minute mark of the last hour, stored the way the
-/// scheduler stores them (SloRuntime cycles against the same database).
+/// Evaluations at `count + 1` marks `step` apart up to the last 5-minute
+/// mark, stored the way the scheduler stores them (SloRuntime cycles
+/// against the same database).
 async fn seed_history(
     prom: &TestPrometheus,
     db: &TestDatabase,
     dir: &PathBuf,
     end: i64,
+    step: i64,
+    count: i64,
 ) -> Vec<i64> {
     let catalog = burnrate::reload::load_catalog(std::slice::from_ref(dir))
         .unwrap_or_else(|e| panic!("test catalog invalid: {e}"));
@@ -319,7 +339,7 @@ async fn seed_history(
         );
     }
     let last = end - end.rem_euclid(5 * MINUTE);
-    let times: Vec<i64> = (0..=12).rev().map(|k| last - k * 5 * MINUTE).collect();
+    let times: Vec<i64> = (0..=count).rev().map(|k| last - k * step).collect();
     for &at in &times {
         let now = Utc.timestamp_millis_opt(at + 20_000).unwrap();
         for runtime in &mut runtimes {

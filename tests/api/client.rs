@@ -52,7 +52,11 @@ pub async fn request(
     if let Some(b) = body {
         req = req.body(b);
     }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    reply(req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"))).await
+}
+
+/// A response, read whole.
+pub async fn reply(resp: reqwest::Response) -> Reply {
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let content_type = headers

@@ -6,6 +6,7 @@
 
 mod app;
 mod client;
+mod conditional;
 mod endpoints;
 mod gate;
 mod gate_restart;

@@ -16,19 +16,23 @@
 //!   [`CaptureServer`], which records what is POSTed to it (webhooks).
 //! * [`Series`] and `remote_write`: seed history with Prometheus remote
 //!   write (snappy-compressed protobuf).
+//! * [`TestBrowser`]: a headless Chromium driven through chromedriver
+//!   (WebDriver, the `fantoccini` crate), for the web UI.
 //! * [`free_port`], [`now_ms`].
 //! * [`upstream`]: the upstream Sloth, Pyrra and OpenSLO files that
 //!   `tests/upstream.toml` pins, found and checked against their sha256.
 //!
-//! Binaries come from `PROMETHEUS_BIN`, `PROMTOOL_BIN`, `ALERTMANAGER_BIN`
-//! and `VICTORIA_METRICS_BIN` (else from `PATH`); `scripts/test.sh` installs
-//! the servers, exports those variables and provides `DATABASE_URL`.
+//! Binaries come from `PROMETHEUS_BIN`, `PROMTOOL_BIN`, `ALERTMANAGER_BIN`,
+//! `VICTORIA_METRICS_BIN`, `CHROMIUM_BIN` and `CHROMEDRIVER_BIN` (else from
+//! `PATH`); `scripts/test.sh` installs the servers, exports those variables
+//! and provides `DATABASE_URL`.
 //!
 //! Every helper is async and meant to be called from `#[tokio::test]`
 //! functions (either runtime flavour). Helpers panic with a descriptive
 //! message on failure, except the `try_*` variants, which return errors.
 
 pub mod alertmanager;
+pub mod browser;
 pub mod database;
 pub mod hostile;
 pub mod http;
@@ -43,6 +47,7 @@ pub mod upstream;
 pub mod victoria;
 
 pub use alertmanager::{CaptureServer, TestAlertmanager};
+pub use browser::{BrowserOptions, TestBrowser};
 pub use database::TestDatabase;
 pub use http::{RangeSeries, parse_matrix};
 pub use ports::free_port;

@@ -1,0 +1,15 @@
+//! The web UI in a real browser: Debian's Chromium, driven through
+//! chromedriver (WebDriver), against a running `burnrate serve` with a real
+//! Prometheus seeded by remote write and a real PostgreSQL holding two days
+//! of evaluations.
+//!
+//! The server fixture is the API tests' own (`tests/api/app.rs`), with more
+//! history for the charts. Screenshots of the overview and a detail page go
+//! to `target/ui-screenshots/`, or to `BURNRATE_SCREENSHOTS_DIR` (the
+//! README's are `docs/screenshots/`).
+
+#[allow(dead_code)]
+#[path = "../api/app.rs"]
+mod app;
+mod pages;
+mod site;
