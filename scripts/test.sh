@@ -15,11 +15,13 @@
 #     idempotently;
 #   * uses DATABASE_URL when it is set, otherwise starts a throwaway
 #     PostgreSQL cluster in a temp dir on a free port and removes it on exit;
-#   * installs pre-commit (pinned, from PyPI) into a virtualenv under
-#     target/tools, once, for the hook test;
+#   * installs pre-commit, kubernetes-validate, schemathesis and
+#     openapi-python-client (pinned, from PyPI) into virtualenvs under
+#     target/tools, once;
 #   * exports PROMETHEUS_BIN, PROMTOOL_BIN, ALERTMANAGER_BIN,
 #     VICTORIA_METRICS_BIN, CHROMIUM_BIN, CHROMEDRIVER_BIN, PRE_COMMIT_BIN,
-#     KUBERNETES_VALIDATE_BIN and DATABASE_URL for the tests;
+#     KUBERNETES_VALIDATE_BIN, SCHEMATHESIS_BIN, OPENAPI_PYTHON_CLIENT_BIN
+#     and DATABASE_URL for the tests;
 #   * finds the upstream Sloth/Pyrra/OpenSLO files that tests/upstream.toml
 #     pins (BURNRATE_UPSTREAM_FIXTURES, else ../shared/fixtures/external, else
 #     a download into target/upstream-fixtures/), checks their sha256 and
@@ -102,10 +104,12 @@ resolve_bin ALERTMANAGER_BIN prometheus-alertmanager prometheus-alertmanager ale
 resolve_bin VICTORIA_METRICS_BIN victoria-metrics victoria-metrics victoria-metrics-prod
 resolve_bin CHROMIUM_BIN chromium chromium
 resolve_bin CHROMEDRIVER_BIN chromium-driver chromedriver
-ensure_pre_commit "$repo_root/target/tools"
-# kubernetes-validate (pinned, from PyPI) in a venv under target/, for
-# tests/deploy; exports KUBERNETES_VALIDATE_BIN.
-install_kubernetes_validate "${CARGO_TARGET_DIR:-$repo_root/target}/kubernetes-validate"
+tools="${CARGO_TARGET_DIR:-$repo_root/target}/tools"
+install_pypi_tool PRE_COMMIT_BIN pre-commit "$PRE_COMMIT_VERSION" "$tools"
+install_pypi_tool KUBERNETES_VALIDATE_BIN kubernetes-validate "$KUBERNETES_VALIDATE_VERSION" "$tools"
+install_pypi_tool SCHEMATHESIS_BIN schemathesis "$SCHEMATHESIS_VERSION" "$tools" st
+install_pypi_tool OPENAPI_PYTHON_CLIENT_BIN openapi-python-client "$OPENAPI_PYTHON_CLIENT_VERSION" "$tools" \
+    openapi-python-client "${GENERATED_CLIENT_REQUIREMENTS[@]}"
 
 # -------------------------------------------------------------- PostgreSQL --
 
@@ -117,7 +121,6 @@ log "ALERTMANAGER_BIN=$ALERTMANAGER_BIN"
 log "VICTORIA_METRICS_BIN=$VICTORIA_METRICS_BIN"
 log "CHROMIUM_BIN=$CHROMIUM_BIN"
 log "CHROMEDRIVER_BIN=$CHROMEDRIVER_BIN"
-log "PRE_COMMIT_BIN=$PRE_COMMIT_BIN"
 export PROMETHEUS_BIN PROMTOOL_BIN ALERTMANAGER_BIN VICTORIA_METRICS_BIN CHROMIUM_BIN CHROMEDRIVER_BIN PRE_COMMIT_BIN DATABASE_URL
 
 # ------------------------------------------------------------------ checks --

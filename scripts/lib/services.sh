@@ -80,31 +80,48 @@ resolve_bin() {
     die "cannot find $* (package $pkg) for $var"
 }
 
-# The pre-commit release the hook test runs (tests/integrations): pinned, so
-# the test sees the same behaviour everywhere.
-PRE_COMMIT_VERSION=4.7.0
+# ------------------------------------------------------------ PyPI tools --
 
-# ensure_pre_commit DIR: keeps $PRE_COMMIT_BIN when set, else installs
-# pre-commit $PRE_COMMIT_VERSION from PyPI into a virtualenv under DIR (once;
-# python3-venv from Debian when venv is missing) and exports its path.
-ensure_pre_commit() {
-    local dir=$1/pre-commit-$PRE_COMMIT_VERSION
-    if [[ -n ${PRE_COMMIT_BIN:-} ]]; then
-        [[ -x $PRE_COMMIT_BIN ]] || die "PRE_COMMIT_BIN=$PRE_COMMIT_BIN is not an executable"
+# The Python tools the suite runs, each pinned so every machine sees the same
+# behaviour: pre-commit for the hook test (tests/integrations),
+# kubernetes-validate (it bundles the Kubernetes schemas) for tests/deploy,
+# schemathesis and openapi-python-client for the API contract tests
+# (tests/api).
+PRE_COMMIT_VERSION=4.7.0
+KUBERNETES_VALIDATE_VERSION=1.37.0
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
+# What the client openapi-python-client generates imports besides its own
+# dependencies.
+GENERATED_CLIENT_REQUIREMENTS=(python-dateutil==2.9.0.post0)
+
+# install_pypi_tool VAR PACKAGE VERSION DIR [COMMAND [REQUIREMENT...]]:
+# keeps $VAR when it is set (it must name an executable); otherwise installs
+# PACKAGE==VERSION and the extra pinned REQUIREMENTs from PyPI into a
+# virtualenv at DIR/PACKAGE-VERSION (once, redone when the requirements
+# change; python3 and its venv module from Debian when missing) and exports
+# VAR as the path of COMMAND (default PACKAGE) in it.
+install_pypi_tool() {
+    local var=$1 package=$2 version=$3 dir=$4/$2-$3 command=${5:-$2}
+    local requirements=("$package==$version" "${@:6}")
+    if [[ -n ${!var:-} ]]; then
+        [[ -x ${!var} ]] || die "$var=${!var} is not an executable"
+        export "${var?}"
         return 0
     fi
-    if [[ ! -x $dir/bin/pre-commit ]]; then
+    if [[ ! -x $dir/bin/$command || $(cat "$dir/.requirements" 2>/dev/null) != "${requirements[*]}" ]]; then
         command -v python3 >/dev/null 2>&1 || apt_install python3
-        if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-            apt_install python3-venv
-        fi
-        log "installing pre-commit $PRE_COMMIT_VERSION into $dir"
+        python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
+        log "installing ${requirements[*]} into $dir"
         rm -rf "$dir"
         python3 -m venv "$dir" || die "cannot create a virtualenv in $dir"
-        "$dir/bin/pip" install --quiet --disable-pip-version-check \
-            "pre-commit==$PRE_COMMIT_VERSION" || die "cannot install pre-commit $PRE_COMMIT_VERSION from PyPI"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "${requirements[@]}" ||
+            die "cannot install ${requirements[*]} from PyPI"
+        printf '%s' "${requirements[*]}" >"$dir/.requirements"
     fi
-    export PRE_COMMIT_BIN=$dir/bin/pre-commit
+    printf -v "$var" '%s' "$dir/bin/$command"
+    export "${var?}"
+    log "$var=${!var}"
 }
 
 # find_pg_bin: prints the directory holding initdb and pg_ctl (PATH first,
@@ -125,33 +142,6 @@ find_pg_bin() {
         fi
     done < <(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -Vr)
     return 1
-}
-
-# ------------------------------------------------------ kubernetes-validate --
-
-# The version of kubernetes-validate (PyPI) the deploy tests run; it bundles
-# the Kubernetes schemas, so manifests are validated without a cluster.
-KUBERNETES_VALIDATE_VERSION=1.37.0
-
-# install_kubernetes_validate VENV: installs kubernetes-validate at the pinned
-# version into a Python virtual environment at VENV (creating python3 and its
-# venv module with apt-get if missing), unless it is already there at that
-# version; exports KUBERNETES_VALIDATE_BIN.
-install_kubernetes_validate() {
-    local venv=$1
-    local bin=$venv/bin/kubernetes-validate
-    if [[ ! -x $bin || $("$bin" --version 2>/dev/null) != "$KUBERNETES_VALIDATE_VERSION" ]]; then
-        command -v python3 >/dev/null 2>&1 || apt_install python3
-        python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_install python3-venv
-        log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $venv"
-        rm -rf "$venv"
-        python3 -m venv "$venv" || die "cannot create a Python venv at $venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" ||
-            die "cannot install kubernetes-validate==$KUBERNETES_VALIDATE_VERSION from PyPI"
-    fi
-    export KUBERNETES_VALIDATE_BIN=$bin
-    log "KUBERNETES_VALIDATE_BIN=$bin"
 }
 
 # ------------------------------------------------------------------- ports --

@@ -49,33 +49,10 @@ fn seq_of<'a>(v: &'a Value, what: &str) -> &'a [Value] {
         .unwrap_or_else(|| panic!("{what}: expected a list, found {v:?}"))
 }
 
-/// The kubernetes-validate the suite installs (`scripts/test.sh`), or a
-/// failure that says how to get it: this test never skips.
+/// The kubernetes-validate the suite installs (`scripts/test.sh`, pinned, into
+/// target/tools/), or a failure that says how to get it: this test never skips.
 fn kubernetes_validate() -> PathBuf {
-    let default = Path::new(env!("CARGO_BIN_EXE_burnrate"))
-        .ancestors()
-        .nth(2)
-        .expect("the binary lives in target/<profile>/")
-        .join("kubernetes-validate/bin/kubernetes-validate");
-    let path = std::env::var_os("KUBERNETES_VALIDATE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or(default);
-    if path.is_file() {
-        return path;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "kubernetes-validate is missing at {} with CI=true: scripts/test.sh must install it \
-             (install_kubernetes_validate in scripts/lib/services.sh)",
-            path.display()
-        );
-    }
-    panic!(
-        "kubernetes-validate is not installed at {}. Run the suite through \
-         `bash scripts/test.sh deploy`, which installs it (pinned, from PyPI) into \
-         target/kubernetes-validate/, or set KUBERNETES_VALIDATE_BIN to one you have.",
-        path.display()
-    );
+    testkit::process::find_binary("KUBERNETES_VALIDATE_BIN", "kubernetes-validate")
 }
 
 #[test]
