@@ -15,8 +15,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Api;
-use super::etag::conditional;
-use super::params::Params;
+use super::etag::{EntityTags, conditional};
+use super::params::{ActiveStates, Params, Text, Texts, Time};
 use super::problem::Problem;
 use crate::alerting::queries::{ActiveAlert, AlertFilter, active_alerts};
 use crate::engine::Transition;
@@ -95,11 +95,11 @@ pub struct AlertHistory {
     operation_id = "list_alerts",
     tag = "alerts",
     params(
-        ("service" = Option<Vec<String>>, Query, explode = true, description = "Only these services."),
-        ("slo" = Option<Vec<String>>, Query, explode = true, description = "Only these SLOs: ids (`service/name`) or names."),
-        ("severity" = Option<Vec<String>>, Query, explode = true, description = "`page`, `ticket`, or the `severity` label sent to Alertmanager."),
-        ("state" = Option<Vec<String>>, Query, explode = true, description = "`pending` and/or `firing` (default both)."),
-        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
+        ("service" = inline(Option<Texts>), Query, explode = true, description = "Only these services (repeat, or separate with commas)."),
+        ("slo" = inline(Option<Texts>), Query, explode = true, description = "Only these SLOs: ids (`service/name`) or names."),
+        ("severity" = inline(Option<Texts>), Query, explode = true, description = "`page`, `ticket`, or the `severity` label sent to Alertmanager."),
+        ("state" = inline(Option<ActiveStates>), Query, explode = true, example = json!(["firing"]), description = "`pending` and/or `firing` (default both)."),
+        ("If-None-Match" = inline(Option<EntityTags>), Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
     ),
     responses(
         (status = 200, description = "The alerts", body = AlertList, headers(("ETag" = String, description = "Changes with each published snapshot"))),
@@ -107,7 +107,6 @@ pub struct AlertHistory {
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 pub async fn list(
     State(api): State<Arc<Api>>,
@@ -134,19 +133,17 @@ pub async fn list(
 
 fn alert_filter(params: &Params) -> Result<AlertFilter, Problem> {
     params.only(&["service", "slo", "severity", "state"])?;
-    let joined = |name: &str| {
-        let values: Vec<&str> = params
-            .all(name, true)
-            .into_iter()
-            .filter(|v| !v.is_empty())
-            .collect();
-        (!values.is_empty()).then(|| values.join(","))
-    };
+    let joined = |values: Vec<&str>| (!values.is_empty()).then(|| values.join(","));
+    let states = params.words(
+        "state",
+        |w| matches!(w, "pending" | "firing").then_some(w),
+        "`pending` or `firing` (inactive alerts are not listed)",
+    )?;
     let filter = AlertFilter {
-        service: joined("service"),
-        slo: joined("slo"),
-        severity: joined("severity"),
-        state: joined("state"),
+        service: joined(params.texts("service")?),
+        slo: joined(params.texts("slo")?),
+        severity: joined(params.texts("severity")?),
+        state: joined(states),
     };
     filter
         .validate()
@@ -164,10 +161,10 @@ fn alert_filter(params: &Params) -> Result<AlertFilter, Problem> {
     operation_id = "alert_history",
     tag = "alerts",
     params(
-        ("slo" = Option<String>, Query, description = "An SLO id (`service/name`) or an instance id; without it, every SLO."),
-        ("alert" = Option<String>, Query, description = "Only this alert: a tier name, `budget_exhausted` or `absent`."),
-        ("since" = Option<String>, Query, description = "Only transitions at or after this time (RFC 3339 or Unix seconds)."),
-        ("before" = Option<String>, Query, description = "Only transitions before this time (RFC 3339 or Unix seconds)."),
+        ("slo" = inline(Option<Text>), Query, example = "search/availability", description = "An SLO id (`service/name`) or an instance id; without it, every SLO."),
+        ("alert" = inline(Option<Text>), Query, description = "Only this alert: a tier name, `budget_exhausted` or `absent`."),
+        ("since" = inline(Option<Time>), Query, description = "Only transitions at or after this time (RFC 3339 or Unix seconds)."),
+        ("before" = inline(Option<Time>), Query, description = "Only transitions before this time (RFC 3339 or Unix seconds)."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (default 100)."),
     ),
     responses(
@@ -177,7 +174,6 @@ fn alert_filter(params: &Params) -> Result<AlertFilter, Problem> {
         (status = 404, description = "No SLO or instance with this id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 pub async fn history(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
     match history_inner(&api, &Params::from_uri(&uri)).await {

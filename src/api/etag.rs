@@ -10,8 +10,24 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use utoipa::PartialSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use super::AppState;
+
+/// The schema of an `If-None-Match` header: text. Values are compared as
+/// RFC 9110 says (`*`, or entity tags separated by commas, weakly); a value
+/// that is not such a list matches nothing, so the answer is a 200.
+pub struct EntityTags;
+
+impl utoipa::ToSchema for EntityTags {}
+
+impl PartialSchema for EntityTags {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::String).into()
+    }
+}
 
 /// The entity tag of everything the snapshot and the catalog determine.
 pub fn snapshot_tag(app: &AppState) -> String {

@@ -15,14 +15,14 @@ use tracing::warn;
 use utoipa::ToSchema;
 
 use super::Api;
-use super::params::Params;
+use super::params::{MAX_TEXT, Params, ShortText, Text, Texts, Time};
 use super::problem::Problem;
 use super::view::DataState;
 use crate::evaluation::InstanceStatus;
 use crate::gate::{self, Decision, Freshness, InstanceVerdict};
 use crate::store::gate::{GateDecisionQuery, NewGateDecision};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateDecision {
     Allow,
@@ -42,7 +42,7 @@ impl From<Decision> for GateDecision {
 }
 
 /// One SLO instance's part in the decision.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, Deserialize)]
 pub struct GateInstance {
     /// The instance id (the SLO id when no instance exists yet).
     pub id: String,
@@ -61,7 +61,7 @@ pub struct GateInstance {
 }
 
 /// One service's own decision, when several are asked about at once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, Deserialize)]
 pub struct ServiceGate {
     pub service: String,
     pub decision: GateDecision,
@@ -70,7 +70,7 @@ pub struct ServiceGate {
 }
 
 /// A release allowed despite the gate.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema, Deserialize)]
 pub struct GateOverride {
     /// Why, as the caller gave it.
     pub reason: String,
@@ -79,7 +79,8 @@ pub struct GateOverride {
 }
 
 /// The release decision for one or more services (or one SLO of each).
-#[derive(Debug, Serialize, ToSchema)]
+// `burnrate gate` reads the answer into this same type.
+#[derive(Debug, Serialize, ToSchema, Deserialize)]
 pub struct GateResult {
     /// The first service asked about (all of them are in `services`).
     pub service: String,
@@ -109,27 +110,59 @@ pub struct GateResult {
     pub instances: Vec<GateInstance>,
 }
 
+/// Only white space: Unicode's, and the four separators U+001C to U+001F that
+/// the document's `\S` (in most regex engines) also counts as space.
+fn blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
 /// What a gate call asks: from the query string (GET) or the body (POST).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct GateRequest {
-    /// The services to release; all must be allowed.
+    /// The services to release, 1 to 100; all must be allowed.
+    #[schema(schema_with = services_schema)]
     pub services: Vec<String>,
     /// Only this SLO (its name within each service).
     #[serde(default)]
+    #[schema(min_length = 1)]
     pub slo: Option<String>,
     /// Who asks (for example the CI user); recorded with the decision.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub actor: Option<String>,
     /// The caller's id for this call: a retried call is recorded once.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub request_id: Option<String>,
     /// Answer only once every judged instance was evaluated after this
-    /// instant; until then the answer is 503 with `Retry-After`.
-    #[serde(default)]
+    /// instant (RFC 3339 or Unix seconds, as text); until then the answer is
+    /// 409 with `Retry-After`.
+    #[serde(default, deserialize_with = "time_text")]
+    #[schema(value_type = Option<Time>)]
     pub fresh_after: Option<DateTime<Utc>>,
     /// Allow despite a deny (or undecided), for this reason. POST only, with the write token.
     #[serde(default, rename = "override")]
+    #[schema(max_length = 1000, pattern = "\\S")]
     pub override_reason: Option<String>,
+}
+
+/// A time as text, read like the query's ([`super::params::parse_time`]).
+fn time_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => super::params::parse_time(&text).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time or Unix seconds"))
+        }),
+    }
+}
+
+fn services_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(<Text as utoipa::PartialSchema>::schema())
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .build()
 }
 
 /// The release decision, from each SLO's gate policy and current status.
@@ -139,20 +172,19 @@ pub struct GateRequest {
     path = "/api/v1/gate",
     tag = "gate",
     params(
-        ("service" = Vec<String>, Query, description = "The service to release; repeat for several (all must be allowed)."),
-        ("slo" = Option<String>, Query, description = "Only this SLO (its name within the service)."),
-        ("actor" = Option<String>, Query, description = "Who asks (for example the CI user); recorded."),
-        ("request_id" = Option<String>, Query, description = "The caller's id for this call; a retried call is recorded once."),
-        ("fresh_after" = Option<String>, Query, description = "RFC 3339: answer only once every judged instance was evaluated after this instant (503 until then)."),
+        ("service" = inline(Texts), Query, explode = true, example = json!(["checkout"]), min_items = 1, max_items = 100, description = "The service to release; repeat for several, up to 100 (all must be allowed)."),
+        ("slo" = inline(Option<Text>), Query, description = "Only this SLO (its name within the service)."),
+        ("actor" = inline(Option<ShortText>), Query, description = "Who asks (for example the CI user); recorded."),
+        ("request_id" = inline(Option<ShortText>), Query, description = "The caller's id for this call; a retried call is recorded once."),
+        ("fresh_after" = inline(Option<Time>), Query, description = "RFC 3339 or Unix seconds: answer only once every judged instance was evaluated after this instant (409 with `Retry-After` until then)."),
     ),
     responses(
         (status = 200, description = "The decision with reasons (allow, deny or undecided)", body = GateResult),
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown service or SLO", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Not every instance evaluated after `fresh_after` yet (retry after `Retry-After` seconds)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not every instance evaluated after `fresh_after` yet (retry after `Retry-After` seconds)", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 pub async fn gate(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
     match request_from_query(&Params::from_uri(&uri)) {
@@ -167,16 +199,16 @@ pub async fn gate(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) ->
     post,
     path = "/api/v1/gate",
     tag = "gate",
-    request_body = GateRequest,
+    request_body(content = GateRequest, example = json!({"services": ["checkout"], "actor": "ci-deploy", "request_id": "build-1234"})),
     responses(
         (status = 200, description = "The decision, `allow` when overridden", body = GateResult),
         (status = 400, description = "A bad request body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "The write token is required", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Writes are disabled, or the read token was used", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown service or SLO", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Not fresh yet, or the override could not be recorded", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not every instance evaluated after `fresh_after` yet (retry after `Retry-After` seconds)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The override could not be recorded", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])),
 )]
 pub async fn gate_post(State(api): State<Arc<Api>>, body: Bytes) -> Response {
     match serde_json::from_slice::<GateRequest>(&body) {
@@ -208,11 +240,8 @@ fn request_from_query(params: &Params) -> Result<GateRequest, Problem> {
     })
 }
 
-/// The longest `actor`, `request_id` or override reason kept.
-const MAX_TEXT: usize = 1000;
-
 fn validate(request: &GateRequest) -> Result<(), Problem> {
-    if request.services.is_empty() || request.services.iter().any(|s| s.trim().is_empty()) {
+    if request.services.is_empty() || request.services.iter().any(String::is_empty) {
         return Err(Problem::bad_param(
             "service",
             "name at least one service, none empty",
@@ -229,18 +258,14 @@ fn validate(request: &GateRequest) -> Result<(), Problem> {
         ("request_id", &request.request_id),
         ("override", &request.override_reason),
     ] {
-        if value.as_ref().is_some_and(|v| v.len() > MAX_TEXT) {
+        if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
             return Err(Problem::bad_param(
                 name,
-                format!("at most {MAX_TEXT} bytes"),
+                format!("at most {MAX_TEXT} characters"),
             ));
         }
     }
-    if request
-        .override_reason
-        .as_ref()
-        .is_some_and(|r| r.trim().is_empty())
-    {
+    if request.override_reason.as_deref().is_some_and(blank) {
         return Err(Problem::bad_param("override", "an override needs a reason"));
     }
     Ok(())
@@ -317,7 +342,7 @@ fn decision_str(d: GateDecision) -> &'static str {
     }
 }
 
-/// 503 with `Retry-After`: some instance has no evaluation after `after` yet.
+/// 409 with `Retry-After`: some instance has no evaluation after `after` yet.
 fn not_fresh_yet(api: &Api, after: DateTime<Utc>, waiting: &[&str]) -> Response {
     let shown: Vec<&str> = waiting.iter().take(5).copied().collect();
     let more = if waiting.len() > shown.len() {
@@ -325,8 +350,10 @@ fn not_fresh_yet(api: &Api, after: DateTime<Utc>, waiting: &[&str]) -> Response 
     } else {
         ""
     };
+    // 409: the request is fine, the state is not there yet (a 5xx would
+    // say burnrate failed).
     let mut response = Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::CONFLICT,
         format!(
             "not decided yet: {} instance(s) have no evaluation after {} ({}{more})",
             waiting.len(),
@@ -449,10 +476,10 @@ pub struct GateDecisionItem {
     path = "/api/v1/gate/decisions",
     tag = "gate",
     params(
-        ("service" = Option<String>, Query, description = "Only decisions about this service."),
+        ("service" = inline(Option<Text>), Query, description = "Only decisions about this service."),
         ("overridden" = Option<bool>, Query, description = "`true`: only overridden decisions."),
-        ("before" = Option<i64>, Query, description = "Only decisions older than this id (the previous page's `next_before`)."),
-        ("limit" = Option<u32>, Query, description = "At most this many (1-1000, default 100)."),
+        ("before" = Option<i64>, Query, minimum = 1, description = "Only decisions older than this id (the previous page's `next_before`)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "At most this many (1-1000, default 100)."),
     ),
     responses(
         (status = 200, description = "Decisions, newest first", body = GateDecisionList),
@@ -460,7 +487,6 @@ pub struct GateDecisionItem {
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 pub async fn decisions(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
     match list_decisions(&api, &Params::from_uri(&uri)).await {

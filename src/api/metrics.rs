@@ -27,7 +27,6 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
         (status = 400, description = "A bad parameter", body = super::problem::Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = super::problem::Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 pub async fn metrics(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
     if let Err(p) = Params::from_uri(&uri).only(&[]) {

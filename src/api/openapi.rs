@@ -4,11 +4,15 @@
 use std::sync::OnceLock;
 
 use axum::body::Bytes;
+use axum::http::Method;
 use axum::response::Response;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, definition, gate, metrics, ops, problem, replicas, slos, view};
+use super::{Guard, alerts, definition, gate, metrics, ops, problem, replicas, slos, view};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,7 +62,7 @@ writes always need the write token and are refused (403) when none is configured
         alerts::AlertList,
         alerts::AlertHistory,
     )),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &Guards),
     tags(
         (name = "slos", description = "SLO instances, their status and history"),
         (name = "gate", description = "The release gate"),
@@ -68,23 +72,143 @@ writes always need the write token and are refused (403) when none is configured
 )]
 pub struct ApiDoc;
 
+/// The two tokens, as security schemes.
 struct Bearer;
+
+const READ_TOKEN: &str = "read_token";
+const WRITE_TOKEN: &str = "write_token";
 
 impl Modify for Bearer {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "The read token for reads, the write token for writes.",
-                    ))
-                    .build(),
+        for (name, description) in [
+            (
+                READ_TOKEN,
+                "The read token (`--api-token-file`), or the write token. \
+                 Needed only when burnrate runs with a read token; without one, reads are open.",
             ),
-        );
+            (
+                WRITE_TOKEN,
+                "The write token (`--api-write-token-file`). Without one, burnrate refuses every write (403).",
+            ),
+        ] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(description))
+                        .build(),
+                ),
+            );
+        }
     }
+}
+
+/// Each operation's security and the error answers every route shares,
+/// from the route table ([`super::endpoints`]): the guard that routes a
+/// request is the one the document states.
+struct Guards;
+
+impl Modify for Guards {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for endpoint in super::endpoints() {
+            for path in endpoint.documented {
+                let Some(item) = openapi.paths.paths.get_mut(*path) else {
+                    continue;
+                };
+                let operation = match endpoint.method {
+                    Method::GET => item.get.as_mut(),
+                    Method::POST => item.post.as_mut(),
+                    _ => None,
+                };
+                if let Some(operation) = operation {
+                    guard(operation, endpoint.guard, endpoint.method == Method::POST);
+                }
+            }
+        }
+    }
+}
+
+/// A parameter is present with a value or absent, never `null`: `Option`
+/// types make header schemas nullable, which would tell clients they may
+/// send the text `null`.
+fn not_null(operation: &mut Operation) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let Some(RefOr::T(schema)) = parameter.schema.as_mut() else {
+            continue;
+        };
+        let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+        match schema {
+            Schema::OneOf(one_of) if one_of.items.iter().any(is_null) => {
+                one_of.items.retain(|s| !is_null(s));
+                if let [RefOr::T(only)] = one_of.items.as_slice() {
+                    *schema = only.clone();
+                }
+            }
+            Schema::Object(object) => {
+                if let SchemaType::Array(types) = &object.schema_type {
+                    let kept: Vec<Type> = types
+                        .iter()
+                        .filter(|t| **t != Type::Null)
+                        .cloned()
+                        .collect();
+                    if let [only] = kept.as_slice() {
+                        object.schema_type = SchemaType::Type(only.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn guard(operation: &mut Operation, guard: Guard, has_body: bool) {
+    not_null(operation);
+    let scheme = match guard {
+        Guard::Open => None,
+        Guard::Read => Some(READ_TOKEN),
+        Guard::Write => Some(WRITE_TOKEN),
+    };
+    operation.security = scheme.map(|s| vec![SecurityRequirement::new(s, Vec::<String>::new())]);
+    let mut errors = vec![(
+        "503",
+        "Unavailable: the request took too long and was cancelled, or a dependency it needs is down",
+    )];
+    if scheme.is_some() {
+        errors.push((
+            "401",
+            "The token is missing or wrong (`WWW-Authenticate: Bearer`)",
+        ));
+    }
+    if guard == Guard::Write {
+        errors.push((
+            "403",
+            "Writes are disabled (no write token configured), or the read token was given",
+        ));
+    }
+    if has_body {
+        errors.push(("413", "The request body is too large"));
+    }
+    for (status, description) in errors {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::T(problem_response(description)));
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            problem::CONTENT_TYPE,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
 }
 
 /// The document as JSON, generated once.
@@ -140,5 +264,52 @@ mod tests {
         if std::env::var_os("BURNRATE_PRINT_OPENAPI").is_some() {
             println!("{}", String::from_utf8_lossy(&document()));
         }
+    }
+
+    /// The document as published (`schemas/openapi.json`): a change to the
+    /// contract is a change to that file in the same commit. Removing or
+    /// narrowing anything breaks clients, so it must be seen in review.
+    #[test]
+    fn the_document_equals_the_committed_contract() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/openapi.json");
+        let generated: serde_json::Value = serde_json::from_slice(&document()).unwrap();
+        if std::env::var_os("BURNRATE_UPDATE_OPENAPI").is_some() {
+            let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
+            std::fs::write(&path, text).unwrap();
+        }
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("schemas/openapi.json"))
+                .expect("schemas/openapi.json is JSON");
+        let operations = |doc: &serde_json::Value| -> std::collections::BTreeSet<String> {
+            let mut ops = std::collections::BTreeSet::new();
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    ops.insert(format!("{} {path}", method.to_uppercase()));
+                    for p in op["parameters"].as_array().into_iter().flatten() {
+                        ops.insert(format!(
+                            "{} {path} ?{}",
+                            method.to_uppercase(),
+                            p["name"].as_str().unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            ops
+        };
+        let removed: Vec<String> = operations(&committed)
+            .difference(&operations(&generated))
+            .cloned()
+            .collect();
+        assert!(
+            removed.is_empty(),
+            "operations or parameters of the published contract are gone: {removed:?}. \
+             /api/v1 only grows (README, \"API contract\"); if this is meant, update \
+             schemas/openapi.json (BURNRATE_UPDATE_OPENAPI=1 cargo test --lib openapi)"
+        );
+        assert!(
+            generated == committed,
+            "the OpenAPI document differs from schemas/openapi.json; review the change and \
+             update the file in the same commit: BURNRATE_UPDATE_OPENAPI=1 cargo test --lib openapi"
+        );
     }
 }

@@ -96,7 +96,6 @@ pub struct Reloaded {
         (status = 403, description = "Writes are disabled (no write token configured) or the read token was used", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The catalog has errors; the last good one keeps running. `errors` lists every diagnostic", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])),
 )]
 pub async fn reload(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
     if let Err(p) = Params::from_uri(&uri).only(&[]) {

@@ -3,9 +3,148 @@
 //! (`?servce=x`) never silently returns everything.
 
 use axum::http::Uri;
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, TimeZone, Utc};
+use utoipa::PartialSchema;
+use utoipa::openapi::schema::{
+    AnyOfBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::{RefOr, schema::ArrayBuilder};
 
 use super::problem::Problem;
+
+/// A parameter's schema: a unit type whose OpenAPI schema is the block.
+macro_rules! parameter_schema {
+    ($(#[$doc:meta])* $name:ident => $schema:block) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::ToSchema for $name {}
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> $schema
+        }
+    };
+}
+
+// The schemas of the parameters below, for the OpenAPI document: what a
+// client may send is exactly what these functions accept, so a generated
+// value that fits the document is never refused as malformed.
+
+parameter_schema! {
+    /// Non-empty text (`minLength: 1`).
+    Text => {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .into()
+    }
+}
+
+/// Unix seconds as [`parse_time`] reads them: up to 11 digits, optionally
+/// a fraction.
+const UNIX_SECONDS: &str = r"^[0-9]{1,11}(\.[0-9]{1,9})?$";
+
+parameter_schema! {
+    /// A time: RFC 3339 or Unix seconds ([`Params::time`]).
+    Time => {
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                    .description(Some("RFC 3339, e.g. `2026-11-30T12:00:00Z`")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(UNIX_SECONDS))
+                    .description(Some("Unix seconds, e.g. `1796040000` or `1796040000.5`")),
+            )
+            .into()
+    }
+}
+
+pub const DURATION_PATTERN: &str = "^([0-9]{1,6}y)?([0-9]{1,6}w)?([0-9]{1,6}d)?([0-9]{1,6}h)?\
+                                    ([0-9]{1,6}m)?([0-9]{1,6}s)?([0-9]{1,6}ms)?$";
+
+parameter_schema! {
+    /// A duration as [`Params::duration`] reads it: Prometheus units, largest
+    /// first, e.g. `5m` or `1h30m`.
+    DurationText => {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(2))
+            .pattern(Some(DURATION_PATTERN))
+            .into()
+    }
+}
+
+/// The longest `actor`, `request_id` or override reason kept, in characters.
+pub const MAX_TEXT: usize = 1000;
+
+parameter_schema! {
+    /// Non-empty text of at most 1,000 characters.
+    ShortText => {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_TEXT))
+            .into()
+    }
+}
+
+parameter_schema! {
+    /// A repeatable free-text filter ([`Params::texts`]).
+    Texts => {
+        ArrayBuilder::new().items(Text::schema()).into()
+    }
+}
+
+/// A repeatable filter of words ([`Params::words`]): each value one word or
+/// a comma-separated list of them.
+fn words_schema(words: &[&str]) -> RefOr<Schema> {
+    let word = words.join("|");
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!("^({word})(,({word}))*$"))),
+        )
+        .into()
+}
+
+parameter_schema! {
+    /// `data_state` values.
+    DataStates => {
+        let words: Vec<&str> = crate::engine::DataState::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        words_schema(&words)
+    }
+}
+
+parameter_schema! {
+    /// `alert_state` values.
+    AlertStates => {
+        let words: Vec<&str> = crate::engine::AlertState::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        words_schema(&words)
+    }
+}
+
+parameter_schema! {
+    /// The states an active alert can be in.
+    ActiveStates => {
+        words_schema(&["pending", "firing"])
+    }
+}
 
 /// The decoded `name=value` pairs of a query string, in order.
 pub struct Params {
@@ -57,6 +196,41 @@ impl Params {
         }
     }
 
+    /// A repeatable free-text filter: every value non-empty; a value may
+    /// hold comma-separated names, which are trimmed, empty ones ignored.
+    /// No names: no filter. Schema [`Texts`].
+    pub fn texts(&self, name: &str) -> Result<Vec<&str>, Problem> {
+        let values = self.all(name, false);
+        if values.iter().any(|v| v.is_empty()) {
+            return Err(Problem::bad_param(name, "must not be empty"));
+        }
+        Ok(values
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect())
+    }
+
+    /// A repeatable filter of words: each value a word or a comma-separated
+    /// list of them, exactly as `parse` knows them.
+    pub fn words<'a, T>(
+        &'a self,
+        name: &str,
+        parse: impl Fn(&'a str) -> Option<T>,
+        expected: &str,
+    ) -> Result<Vec<T>, Problem> {
+        self.all(name, false)
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(|word| {
+                parse(word).ok_or_else(|| {
+                    Problem::bad_param(name, format!("`{word}`: expected {expected}"))
+                })
+            })
+            .collect()
+    }
+
     /// The value of a single-valued parameter.
     pub fn one(&self, name: &str) -> Result<Option<&str>, Problem> {
         let mut values = self.all(name, false).into_iter();
@@ -98,7 +272,8 @@ impl Params {
         }
     }
 
-    /// A time: RFC 3339 (`2026-01-02T03:04:05Z`) or Unix seconds (`1767322800`, `1767322800.5`).
+    /// A time: RFC 3339 (`2026-01-02T03:04:05Z`) or Unix seconds (`1767322800`, `1767322800.5`);
+    /// schema [`Time`].
     pub fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, Problem> {
         let Some(text) = self.one(name)? else {
             return Ok(None);
@@ -111,11 +286,18 @@ impl Params {
         })
     }
 
-    /// A duration such as `5m` or `1h30m`.
+    /// A duration such as `5m` or `1h30m`, with no surrounding spaces;
+    /// schema [`DurationText`].
     pub fn duration(&self, name: &str) -> Result<Option<crate::duration::Duration>, Problem> {
         let Some(text) = self.one(name)? else {
             return Ok(None);
         };
+        if text.trim() != text {
+            return Err(Problem::bad_param(
+                name,
+                format!("`{text}`: no spaces around a duration"),
+            ));
+        }
         text.parse::<crate::duration::Duration>()
             .map(Some)
             .map_err(|e| Problem::bad_param(name, e.to_string()))
@@ -126,13 +308,71 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
+    // Exactly the document's Unix-seconds pattern: no sign, exponent or
+    // spaces, which `f64::from_str` would take.
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "1"));
+    let digits =
+        |s: &str, max: usize| (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole, 11) || !digits(fraction, 9) {
+        return None;
+    }
     let secs: f64 = text.parse().ok()?;
     // Years 1970 to 9999, like Prometheus's own range.
-    if !secs.is_finite() || !(0.0..=253_402_300_799.0).contains(&secs) {
+    if !(0.0..=253_402_300_799.0).contains(&secs) {
         return None;
     }
     Utc.timestamp_millis_opt((secs * 1000.0).round() as i64)
         .single()
+}
+
+pub fn encode_cursor(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// The cursor alphabet: unpadded base64url of a whole number of bytes.
+pub const CURSOR_PATTERN: &str = "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$";
+
+/// A cursor is a position in id order: any text the pattern allows is one
+/// (bits past the last byte are ignored, bytes that are not UTF-8 are read
+/// as U+FFFD), so a client can never hold an unusable cursor.
+pub fn decode_cursor(text: &str) -> Result<String, Problem> {
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_encode_padding(false)
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    LENIENT
+        .decode(text.as_bytes())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|_| {
+            Problem::bad_param("cursor", "not a cursor returned by this API (next_cursor)")
+        })
+}
+
+parameter_schema! {
+    /// `cursor`'s schema: [`CURSOR_PATTERN`].
+    Cursor => {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(2))
+            .pattern(Some(CURSOR_PATTERN))
+            .into()
+    }
+}
+
+parameter_schema! {
+    /// `label`'s schema: `name:value`, the name not empty.
+    LabelMatch => {
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[^:]+:")),
+            )
+            .into()
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +396,23 @@ mod tests {
     }
 
     #[test]
+    fn cursors_round_trip_and_any_pattern_text_is_a_position() {
+        for id in ["a/b", "shop/by-route{route=\"/pay\"}", "é/ü"] {
+            assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        }
+        let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+        for bad in ["!!", "abcde", "a", "ab=="] {
+            assert!(!pattern.is_match(bad), "{bad}");
+            assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+        // Not UTF-8, and a stray bit past the last byte: still positions.
+        for odd in [URL_SAFE_NO_PAD.encode([0xff, 0xfe]), "AB".to_string()] {
+            assert!(pattern.is_match(&odd), "{odd}");
+            assert!(decode_cursor(&odd).is_ok(), "{odd}");
+        }
+    }
+
+    #[test]
     fn times() {
         let t = parse_time("2026-01-02T03:04:05Z").unwrap();
         assert_eq!(t.timestamp(), 1_767_323_045);
@@ -165,6 +422,12 @@ mod tests {
         );
         for bad in [
             "",
+            "1e3",
+            "+5",
+            ".5",
+            "5.",
+            " 5",
+            "123456789012",
             "NaN",
             "inf",
             "-1",

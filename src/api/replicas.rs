@@ -57,7 +57,6 @@ pub struct ClusterStatus {
         (status = 401, description = "The read token is required", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = [])),
 )]
 pub async fn status(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
     if let Err(p) = Params::from_uri(&uri).only(&[]) {

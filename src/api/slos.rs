@@ -16,8 +16,6 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
@@ -25,8 +23,11 @@ use utoipa::ToSchema;
 
 use super::Api;
 use super::definition::SloDefinition;
-use super::etag::conditional;
-use super::params::Params;
+use super::etag::{EntityTags, conditional};
+use super::params::{
+    AlertStates, Cursor, DataStates, DurationText, LabelMatch, Params, Texts, Time, decode_cursor,
+    encode_cursor,
+};
 use super::problem::Problem;
 use super::view::{AlertState, ApiSeverity, DataState, Entry, Events, SloStatus, View};
 use crate::duration::Duration;
@@ -73,16 +74,8 @@ struct Filters<'a> {
 
 impl Filters<'_> {
     fn parse(params: &Params) -> Result<Filters<'_>, Problem> {
-        let non_empty = |name: &str, values: Vec<&'_ str>| -> Result<(), Problem> {
-            if values.iter().any(|v| v.is_empty()) {
-                return Err(Problem::bad_param(name, "values must not be empty"));
-            }
-            Ok(())
-        };
-        let services = params.all("service", true);
-        non_empty("service", services.clone())?;
-        let slos = params.all("slo", true);
-        non_empty("slo", slos.clone())?;
+        let services = params.texts("service")?;
+        let slos = params.texts("slo")?;
         let mut labels = Vec::new();
         for text in params.all("label", false) {
             match text.split_once(':') {
@@ -95,26 +88,17 @@ impl Filters<'_> {
                 }
             }
         }
-        let mut data_states = Vec::new();
-        for text in params.all("data_state", true) {
-            data_states.push(DataState::parse(text).ok_or_else(|| {
-                let all: Vec<&str> = DataState::ALL.iter().map(|s| s.as_str()).collect();
-                Problem::bad_param(
-                    "data_state",
-                    format!("`{text}` is not one of {}", all.join(", ")),
-                )
-            })?);
-        }
-        let mut alert_states = Vec::new();
-        for text in params.all("alert_state", true) {
-            alert_states.push(AlertState::parse(text).ok_or_else(|| {
-                let all: Vec<&str> = AlertState::ALL.iter().map(|s| s.as_str()).collect();
-                Problem::bad_param(
-                    "alert_state",
-                    format!("`{text}` is not one of {}", all.join(", ")),
-                )
-            })?);
-        }
+        let states = |all: &[&str]| format!("one of {}", all.join(", "));
+        let data_states = params.words(
+            "data_state",
+            DataState::parse,
+            &states(&DataState::ALL.map(DataState::as_str)),
+        )?;
+        let alert_states = params.words(
+            "alert_state",
+            AlertState::parse,
+            &states(&AlertState::ALL.map(AlertState::as_str)),
+        )?;
         Ok(Filters {
             services,
             slos,
@@ -136,20 +120,6 @@ impl Filters<'_> {
     }
 }
 
-pub fn encode_cursor(id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(id.as_bytes())
-}
-
-fn decode_cursor(text: &str) -> Result<String, Problem> {
-    URL_SAFE_NO_PAD
-        .decode(text.as_bytes())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            Problem::bad_param("cursor", "not a cursor returned by this API (next_cursor)")
-        })
-}
-
 /// Every SLO instance with its current status.
 #[utoipa::path(
     get,
@@ -157,14 +127,14 @@ fn decode_cursor(text: &str) -> Result<String, Problem> {
     operation_id = "list_slos",
     tag = "slos",
     params(
-        ("service" = Option<Vec<String>>, Query, explode = true, description = "Only these services (repeat, or separate with commas)."),
-        ("slo" = Option<Vec<String>>, Query, explode = true, description = "Only SLOs with these names (repeat, or separate with commas)."),
-        ("label" = Option<Vec<String>>, Query, explode = true, description = "`name:value`; repeat to require several labels (group labels included)."),
-        ("data_state" = Option<Vec<DataState>>, Query, explode = true, description = "Only instances in these data states."),
-        ("alert_state" = Option<Vec<AlertState>>, Query, explode = true, description = "Only instances whose worst alert is in these states."),
-        ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)."),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page."),
-        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
+        ("service" = inline(Option<Texts>), Query, explode = true, example = json!(["checkout"]), description = "Only these services (repeat, or separate with commas; names are trimmed, empty ones ignored)."),
+        ("slo" = inline(Option<Texts>), Query, explode = true, description = "Only SLOs with these names (repeat, or separate with commas)."),
+        ("label" = inline(Option<LabelMatch>), Query, explode = true, description = "`name:value`; repeat to require several labels (group labels included)."),
+        ("data_state" = inline(Option<DataStates>), Query, explode = true, description = "Only instances in these data states (repeat, or separate with commas)."),
+        ("alert_state" = inline(Option<AlertStates>), Query, explode = true, description = "Only instances whose worst alert is in these states (repeat, or separate with commas)."),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, example = 2, description = "Page size, 1 to 1000 (default 100)."),
+        ("cursor" = inline(Option<Cursor>), Query, description = "`next_cursor` of the previous page: the page starts after the id it encodes."),
+        ("If-None-Match" = inline(Option<EntityTags>), Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
     ),
     responses(
         (status = 200, description = "A page of instances ordered by id", body = SloList, headers(("ETag" = String, description = "Changes with each published snapshot"))),
@@ -172,7 +142,6 @@ fn decode_cursor(text: &str) -> Result<String, Problem> {
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 pub async fn list(
     State(api): State<Arc<Api>>,
@@ -180,32 +149,49 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Response {
     let params = Params::from_uri(&uri);
+    // Checked before the ETag: a malformed request is a 400 even when
+    // nothing changed.
+    let query = match ListQuery::parse(&params) {
+        Ok(q) => q,
+        Err(p) => return p.into_response(),
+    };
     conditional(&api.app, &headers, || {
-        match list_page(&api.view(), &params) {
-            Ok(body) => json_response(body),
-            Err(p) => p.into_response(),
-        }
+        json_response(list_page(&api.view(), &query))
     })
 }
 
-fn list_page(view: &View, params: &Params) -> Result<Bytes, Problem> {
-    params.only(&[
-        "service",
-        "slo",
-        "label",
-        "data_state",
-        "alert_state",
-        "limit",
-        "cursor",
-    ])?;
-    let filters = Filters::parse(params)?;
-    let limit = params
-        .integer("limit", 1, MAX_LIMIT)?
-        .unwrap_or(DEFAULT_LIMIT) as usize;
-    let start = match params.non_empty("cursor")? {
-        Some(c) => view.after(&decode_cursor(c)?),
-        None => 0,
-    };
+/// A list request's parameters.
+struct ListQuery<'a> {
+    filters: Filters<'a>,
+    limit: usize,
+    /// The id the cursor encodes: the page starts after it.
+    after: Option<String>,
+}
+
+impl ListQuery<'_> {
+    fn parse(params: &Params) -> Result<ListQuery<'_>, Problem> {
+        params.only(&[
+            "service",
+            "slo",
+            "label",
+            "data_state",
+            "alert_state",
+            "limit",
+            "cursor",
+        ])?;
+        Ok(ListQuery {
+            filters: Filters::parse(params)?,
+            limit: params
+                .integer("limit", 1, MAX_LIMIT)?
+                .unwrap_or(DEFAULT_LIMIT) as usize,
+            after: params.non_empty("cursor")?.map(decode_cursor).transpose()?,
+        })
+    }
+}
+
+fn list_page(view: &View, query: &ListQuery) -> Bytes {
+    let (filters, limit) = (&query.filters, query.limit);
+    let start = query.after.as_deref().map_or(0, |id| view.after(id));
     let mut total = 0;
     let mut page: Vec<&Entry> = Vec::new();
     let mut more = false;
@@ -243,7 +229,7 @@ fn list_page(view: &View, params: &Params) -> Result<Bytes, Problem> {
         )
         .as_bytes(),
     );
-    Ok(Bytes::from(body))
+    Bytes::from(body)
 }
 
 /// What a path under `/api/v1/slos/` names.
@@ -293,12 +279,19 @@ pub async fn instance_or_history(
     let view = api.view();
     let params = Params::from_uri(&uri);
     match resolve(raw, |id| view.get(id).is_some()) {
-        Ok(Target::Instance(id)) => conditional(&api.app, &headers, || {
-            match instance(&api, &view, &id, &params) {
-                Ok(body) => json_response(body),
-                Err(p) => p.into_response(),
-            }
-        }),
+        Ok(Target::Instance(id)) => {
+            // Checked before the ETag, like the list's.
+            let definition = match include_definition(&params) {
+                Ok(d) => d,
+                Err(p) => return p.into_response(),
+            };
+            conditional(&api.app, &headers, || {
+                match instance(&api, &view, &id, definition) {
+                    Ok(body) => json_response(body),
+                    Err(p) => p.into_response(),
+                }
+            })
+        }
         Ok(Target::History(id)) => {
             let Some(entry) = view.get(&id) else {
                 return unknown_id(&id).into_response();
@@ -314,27 +307,37 @@ pub async fn instance_or_history(
     }
 }
 
-/// One instance's JSON: the snapshot's bytes, or with its definition.
-fn instance(api: &Api, view: &View, id: &str, params: &Params) -> Result<Bytes, Problem> {
+/// What `include` may add to an instance.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    Definition,
+}
+
+/// Whether `include=definition` was asked for.
+fn include_definition(params: &Params) -> Result<bool, Problem> {
     params.only(&["include"])?;
-    let entry = view.get(id).ok_or_else(|| unknown_id(id))?;
-    let definition = match params.one("include")? {
-        None => return Ok(entry.json.clone()),
-        Some("definition") => true,
-        Some(other) => {
-            return Err(Problem::bad_param(
-                "include",
-                format!("`{other}`: the only value is `definition`"),
-            ));
-        }
-    };
-    let mut status = entry.status.clone();
-    if definition {
-        let catalog = api.app.reloader.current();
-        status.definition = catalog
-            .get(&status.slo)
-            .map(|slo| SloDefinition::of(slo, &status.group));
+    match params.one("include")? {
+        None => Ok(false),
+        Some("definition") => Ok(true),
+        Some(other) => Err(Problem::bad_param(
+            "include",
+            format!("`{other}`: the only value is `definition`"),
+        )),
     }
+}
+
+/// One instance's JSON: the snapshot's bytes, or with its definition.
+fn instance(api: &Api, view: &View, id: &str, definition: bool) -> Result<Bytes, Problem> {
+    let entry = view.get(id).ok_or_else(|| unknown_id(id))?;
+    if !definition {
+        return Ok(entry.json.clone());
+    }
+    let mut status = entry.status.clone();
+    let catalog = api.app.reloader.current();
+    status.definition = catalog
+        .get(&status.slo)
+        .map(|slo| SloDefinition::of(slo, &status.group));
     Ok(Bytes::from(serde_json::to_vec(&status).unwrap_or_default()))
 }
 
@@ -345,9 +348,9 @@ fn instance(api: &Api, view: &View, id: &str, params: &Params) -> Result<Bytes, 
     operation_id = "get_slo",
     tag = "slos",
     params(
-        ("id" = String, Path, description = "The instance id, percent-encoded as one path segment (`/` as `%2F`), e.g. `checkout%2Favailability`."),
-        ("include" = Option<String>, Query, description = "`definition`: add the SLO's definition (description, queries, gate policy, source file and line)."),
-        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
+        ("id" = String, Path, min_length = 1, example = "checkout/availability", description = "The instance id, percent-encoded as one path segment (`/` as `%2F`), e.g. `checkout%2Favailability`."),
+        ("include" = inline(Option<Include>), Query, example = "definition", description = "`definition`: add the SLO's definition (description, queries, gate policy, source file and line)."),
+        ("If-None-Match" = inline(Option<EntityTags>), Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
     ),
     responses(
         (status = 200, description = "The instance's current status", body = SloStatus, headers(("ETag" = String, description = "Changes with each published snapshot"))),
@@ -356,7 +359,6 @@ fn instance(api: &Api, view: &View, id: &str, params: &Params) -> Result<Bytes, 
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No instance with this id", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 #[allow(dead_code)]
 fn doc_get_slo() {}
@@ -391,10 +393,10 @@ pub struct History {
     operation_id = "get_slo_history",
     tag = "slos",
     params(
-        ("id" = String, Path, description = "The instance id, percent-encoded as one path segment."),
-        ("from" = Option<String>, Query, description = "Start: RFC 3339 or Unix seconds. Default: `to` minus the SLO window."),
-        ("to" = Option<String>, Query, description = "End: RFC 3339 or Unix seconds. Default: now."),
-        ("step" = Option<String>, Query, description = "Spacing of points, at least `1m` (e.g. `5m`, `1h`); at most 11,000 points. Default: a multiple of 5m giving about 1,000 points. Evaluations are stored every 5 minutes."),
+        ("id" = String, Path, min_length = 1, example = "checkout/availability", description = "The instance id, percent-encoded as one path segment."),
+        ("from" = inline(Option<Time>), Query, description = "Start: RFC 3339 or Unix seconds. Default: `to` minus the SLO window. At or after `to`: no points."),
+        ("to" = inline(Option<Time>), Query, description = "End: RFC 3339 or Unix seconds. Default: now."),
+        ("step" = inline(Option<DurationText>), Query, example = "1h", description = "Spacing of points (e.g. `5m`, `1h`), in whole minutes: raised to at least `1m`, and to what keeps the answer within 11,000 points; the answer's `step` says which. Default: a multiple of 5m giving about 1,000 points. Evaluations are stored every 5 minutes."),
     ),
     responses(
         (status = 200, description = "Points, oldest first", body = History),
@@ -403,7 +405,6 @@ pub struct History {
         (status = 404, description = "No instance with this id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "PostgreSQL is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 async fn history(api: &Api, status: &SloStatus, params: &Params) -> Result<History, Problem> {
     params.only(&["from", "to", "step"])?;
@@ -421,25 +422,29 @@ async fn history(api: &Api, status: &SloStatus, params: &Params) -> Result<Histo
             to - chrono::Duration::milliseconds(window.as_millis() as i64)
         }
     };
+    let step = params.duration("step")?;
     if from >= to {
-        return Err(Problem::bad_param("from", "must be before `to`"));
+        // An empty range has no points; it is not malformed.
+        return Ok(History {
+            id: status.id.clone(),
+            from,
+            to,
+            step: Duration::from_millis(default_step_ms(0) as u64).to_string(),
+            points: Vec::new(),
+        });
     }
     let span_ms = (to - from).num_milliseconds();
-    let step_ms = match params.duration("step")? {
+    let step_ms = match step {
+        // Raised to 1m, the finest stored spacing, and to what keeps the
+        // answer within MAX_POINTS; `step` in the answer says which.
         Some(step) => {
-            let ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
-            if ms < 60_000 {
-                return Err(Problem::bad_param("step", "must be at least 1m"));
-            }
-            if span_ms / ms >= MAX_POINTS {
-                return Err(Problem::bad_param(
-                    "step",
-                    format!(
-                        "`{step}` gives more than {MAX_POINTS} points between `from` and `to`; use a larger step"
-                    ),
-                ));
-            }
-            ms
+            let ms = i64::try_from(step.as_millis())
+                .unwrap_or(i64::MAX)
+                .max(span_ms / (MAX_POINTS - 1) + 1);
+            // Whole minutes, at least one.
+            (ms.saturating_add(59_999) / 60_000)
+                .max(1)
+                .saturating_mul(60_000)
         }
         None => default_step_ms(span_ms),
     };
@@ -534,7 +539,7 @@ pub struct ServiceList {
     operation_id = "list_services",
     tag = "slos",
     params(
-        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
+        ("If-None-Match" = inline(Option<EntityTags>), Header, description = "The `ETag` of an earlier answer: 304 while the snapshot is unchanged."),
     ),
     responses(
         (status = 200, description = "Every service", body = ServiceList, headers(("ETag" = String, description = "Changes with each published snapshot"))),
@@ -542,7 +547,6 @@ pub struct ServiceList {
         (status = 400, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A read token is required", body = Problem, content_type = "application/problem+json"),
     ),
-    security((), ("bearer" = [])),
 )]
 pub async fn services(
     State(api): State<Arc<Api>>,
@@ -678,14 +682,5 @@ mod tests {
         assert_eq!(r("shop%2Favailability%2Fhistory"), Err(404));
         assert_eq!(r("%FF%FE"), Err(400));
         assert_eq!(r("%zz"), Err(404));
-    }
-
-    #[test]
-    fn cursors_round_trip() {
-        for id in ["a/b", "shop/by-route{route=\"/pay\"}", "é/ü"] {
-            assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
-        }
-        assert!(decode_cursor("!!").is_err());
-        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode([0xff, 0xfe])).is_err());
     }
 }

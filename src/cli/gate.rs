@@ -14,6 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 use super::Format;
+use crate::api::gate::{GateDecision, GateResult};
 use crate::duration::Duration;
 use crate::secret::Secret;
 
@@ -77,7 +78,7 @@ pub struct GateArgs {
 
 /// The answer, or why there is none.
 enum Outcome {
-    Decided(Value),
+    Decided(Box<GateResult>),
     Failed(String),
 }
 
@@ -93,10 +94,10 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> std::io::Result<ExitCode> {
         ),
     };
     let (code, decision) = match &outcome {
-        Outcome::Decided(v) => match v["decision"].as_str() {
-            Some("allow") => (EXIT_ALLOW, "allow"),
-            Some("deny") => (EXIT_DENY, "deny"),
-            _ => (EXIT_UNDECIDED, "undecided"),
+        Outcome::Decided(v) => match v.decision {
+            GateDecision::Allow => (EXIT_ALLOW, "allow"),
+            GateDecision::Deny => (EXIT_DENY, "deny"),
+            GateDecision::Undecided => (EXIT_UNDECIDED, "undecided"),
         },
         Outcome::Failed(_) => (EXIT_UNDECIDED, "undecided"),
     };
@@ -105,7 +106,7 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> std::io::Result<ExitCode> {
     match args.format {
         Format::Json => {
             let mut doc = match &outcome {
-                Outcome::Decided(v) => v.clone(),
+                Outcome::Decided(v) => serde_json::to_value(v).unwrap_or_default(),
                 Outcome::Failed(error) => serde_json::json!({
                     "service": args.service[0],
                     "services": args.service,
@@ -152,51 +153,52 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> std::io::Result<ExitCode> {
 
 fn print_decision(
     out: &mut dyn Write,
-    v: &Value,
+    v: &GateResult,
     decision: &str,
     what: &str,
 ) -> std::io::Result<()> {
+    let word = |d: GateDecision| match d {
+        GateDecision::Allow => "allow",
+        GateDecision::Deny => "deny",
+        GateDecision::Undecided => "undecided",
+    };
     writeln!(out, "burnrate gate: {} for {what}", decision.to_uppercase())?;
-    if let Some(summary) = v["summary"].as_str() {
-        writeln!(out, "  {summary}")?;
-    }
-    if let Some(o) = v["override"].as_object() {
+    writeln!(out, "  {}", v.summary)?;
+    if let Some(o) = &v.override_ {
+        let id = v
+            .decision_id
+            .map_or("none".to_string(), |id| id.to_string());
         writeln!(
             out,
-            "  OVERRIDE of {}: {} (recorded as decision {})",
-            o.get("overridden").and_then(Value::as_str).unwrap_or("?"),
-            o.get("reason").and_then(Value::as_str).unwrap_or(""),
-            v["decision_id"]
+            "  OVERRIDE of {}: {} (recorded as decision {id})",
+            word(o.overridden),
+            o.reason
         )?;
     }
-    let per_service = v["per_service"].as_array().map_or(&[][..], Vec::as_slice);
-    if per_service.len() > 1 {
-        for s in per_service {
-            writeln!(
-                out,
-                "  service {}: {}",
-                s["service"].as_str().unwrap_or("?"),
-                s["decision"].as_str().unwrap_or("?")
-            )?;
+    if v.per_service.len() > 1 {
+        for s in &v.per_service {
+            writeln!(out, "  service {}: {}", s.service, word(s.decision))?;
         }
     }
-    for instance in v["instances"].as_array().into_iter().flatten() {
-        let mark = match instance["decision"].as_str() {
-            Some("allow") => "ok  ",
-            Some("deny") => "DENY",
-            _ => "??  ",
+    for instance in &v.instances {
+        let mark = match instance.decision {
+            GateDecision::Allow => "ok  ",
+            GateDecision::Deny => "DENY",
+            GateDecision::Undecided => "??  ",
         };
-        let id = instance["id"].as_str().unwrap_or("?");
-        let reasons: Vec<&str> = instance["reasons"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        writeln!(out, "  {mark} {id}: {}", reasons.join("; "))?;
+        writeln!(
+            out,
+            "  {mark} {}: {}",
+            instance.id,
+            instance.reasons.join("; ")
+        )?;
     }
-    if let Some(at) = v["evaluated_at"].as_str() {
-        writeln!(out, "  (statuses evaluated at {at})")?;
+    if let Some(at) = v.evaluated_at {
+        writeln!(
+            out,
+            "  (statuses evaluated at {})",
+            at.to_rfc3339_opts(SecondsFormat::Millis, true)
+        )?;
     }
     Ok(())
 }
@@ -295,7 +297,7 @@ async fn once(
     request_id: &str,
     fresh_after: Option<DateTime<Utc>>,
     remaining: StdDuration,
-) -> Result<Value, Failure> {
+) -> Result<Box<GateResult>, Failure> {
     let server = args.server.trim_end_matches('/');
     let url = format!("{server}/api/v1/gate");
     let fresh = fresh_after.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
@@ -338,16 +340,16 @@ async fn once(
         message: format!("reading the answer failed: {}", error_chain(&e)),
         retry: true,
     })?;
-    let json: Option<Value> = serde_json::from_str(&body).ok();
     if status.is_success() {
-        return match json {
-            Some(v) if v["decision"].is_string() => Ok(v),
-            _ => Err(Failure {
-                message: format!("{url} did not answer with a gate decision"),
+        // The server's own answer type, so a change to it cannot go unnoticed here.
+        return serde_json::from_str::<GateResult>(&body)
+            .map(Box::new)
+            .map_err(|e| Failure {
+                message: format!("{url} did not answer with a gate decision: {e}"),
                 retry: false,
-            }),
-        };
+            });
     }
+    let json: Option<Value> = serde_json::from_str(&body).ok();
     let detail = json
         .as_ref()
         .and_then(|v| v["detail"].as_str())
@@ -355,7 +357,9 @@ async fn once(
         .unwrap_or_else(|| body.chars().take(200).collect());
     Err(Failure {
         message: format!("the server answered {status}: {detail}"),
-        retry: status.is_server_error() || status.as_u16() == 429,
+        // 409: not fresh yet (`--wait-fresh`); 5xx and 429: a restart or
+        // overload.
+        retry: status.is_server_error() || matches!(status.as_u16(), 409 | 429),
     })
 }
 
