@@ -194,6 +194,18 @@ pub struct Fixture {
     shutdown: Option<oneshot::Sender<()>>,
 }
 
+/// A runtime and a started fixture, for tests that run child processes
+/// (blocking) against it while the server runs on the runtime's workers.
+pub fn fixture_on_runtime(options: Options) -> (tokio::runtime::Runtime, Fixture) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let f = rt.block_on(Fixture::start(options));
+    (rt, f)
+}
+
 impl Fixture {
     pub async fn start(options: Options) -> Fixture {
         let prom = TestPrometheus::start().await;

@@ -7,6 +7,7 @@
 mod app;
 mod client;
 mod conditional;
+mod contract;
 mod endpoints;
 mod gate;
 mod gate_restart;
