@@ -99,54 +99,28 @@ pub struct ConsoleEntry {
     pub message: String,
 }
 
-/// chromedriver's `GET`-the-log extension: entries since the last call.
+/// A chromedriver extension command: `POST /session/{id}/{path}` with `body`.
 #[derive(Debug)]
-struct BrowserLog;
+struct Extension {
+    path: &'static str,
+    body: Value,
+}
 
-impl WebDriverCompatibleCommand for BrowserLog {
+impl WebDriverCompatibleCommand for Extension {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (
-            axum::http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
-        )
-    }
-}
-
-/// chromedriver's Chrome DevTools Protocol pass-through (`goog/cdp/execute`).
-#[derive(Debug)]
-struct DevTools {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl WebDriverCompatibleCommand for DevTools {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (
-            axum::http::Method::POST,
-            Some(json!({"cmd": self.cmd, "params": self.params}).to_string()),
-        )
+        (axum::http::Method::POST, Some(self.body.to_string()))
     }
 }
 
@@ -155,9 +129,13 @@ impl TestBrowser {
     /// as a system setting would.
     pub async fn prefer_color_scheme(&self, scheme: &str) {
         self.client
-            .issue_cmd(DevTools {
-                cmd: "Emulation.setEmulatedMedia",
-                params: json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+            // The Chrome DevTools Protocol, passed through.
+            .issue_cmd(Extension {
+                path: "goog/cdp/execute",
+                body: json!({
+                    "cmd": "Emulation.setEmulatedMedia",
+                    "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+                }),
             })
             .await
             .unwrap_or_else(|e| panic!("emulate prefers-color-scheme: {scheme}: {e}"));
@@ -214,7 +192,11 @@ impl TestBrowser {
     pub async fn console(&self) -> Vec<ConsoleEntry> {
         let value = self
             .client
-            .issue_cmd(BrowserLog)
+            // chromedriver's log extension: entries since the last call.
+            .issue_cmd(Extension {
+                path: "se/log",
+                body: json!({"type": "browser"}),
+            })
             .await
             .expect("read the browser's console log");
         value

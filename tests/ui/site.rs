@@ -47,6 +47,23 @@ pub async fn api_instances(f: &Fixture) -> (Vec<Value>, String) {
     (body["items"].as_array().unwrap().clone(), tag)
 }
 
+/// The API's instances and tag when they are of the snapshot the open page
+/// shows (its `data-etag`); none when a publish fell in between, which may
+/// happen only while `retry`.
+pub async fn api_instances_as_shown(
+    b: &TestBrowser,
+    f: &Fixture,
+    retry: bool,
+) -> Option<(Vec<Value>, String)> {
+    let page_tag = attr(b, "main", "data-etag").await.unwrap();
+    let (items, api_tag) = api_instances(f).await;
+    if page_tag == api_tag {
+        return Some((items, api_tag));
+    }
+    assert!(retry, "the snapshot kept changing between page and API");
+    None
+}
+
 /// The ids of the overview rows a person can see now, top to bottom.
 pub async fn visible_rows(b: &TestBrowser) -> Vec<String> {
     let v = b
