@@ -52,10 +52,12 @@ impl Drop for TestBrowser {
         // fantoccini ends the session too once the client is gone, but on the
         // runtime, which may never run it: the test is ending. So here, and
         // blocking, before the driver goes.
-        if let Some(id) = self.session.take() {
-            if let Err(e) = delete_session(&self.driver_addr, &id) {
-                eprintln!("ending WebDriver session {id} at {}: {e}", self.driver_addr);
-            }
+        let ended = self
+            .session
+            .take()
+            .map(|id| (delete_session(&self.driver_addr, &id), id));
+        if let Some((Err(e), id)) = ended {
+            eprintln!("ending WebDriver session {id} at {}: {e}", self.driver_addr);
         }
         self.driver.kill();
     }

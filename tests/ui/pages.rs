@@ -425,8 +425,18 @@ async fn pages_read_with_javascript_off() {
         .click()
         .await
         .unwrap();
-    let url = b.client.current_url().await.unwrap();
-    assert!(url.as_str().contains("state=firing"), "{url}");
+    // The click may return before the browser has followed the form.
+    eventually(10, "the filter form's GET", || async {
+        let url = b.client.current_url().await.unwrap();
+        url.as_str().contains("state=firing")
+            && b.client
+                .find_all(Locator::Css("tr.row"))
+                .await
+                .unwrap()
+                .len()
+                == 1
+    })
+    .await;
     let rows = b.client.find_all(Locator::Css("tr.row")).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(
