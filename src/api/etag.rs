@@ -4,7 +4,8 @@
 //!
 //! The tag names what such an answer is made of: the replica (random at each
 //! start, so two replicas behind one load balancer never share a tag), the
-//! snapshot's generation and the catalog's. It is read before the answer is
+//! snapshot's generation (which a publish between cycles that changes no
+//! instance keeps) and the catalog's. It is read before the answer is
 //! built, so a tag is never newer than the body it comes with: at worst a
 //! client fetches a body it already had, never misses one.
 

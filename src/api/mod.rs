@@ -78,6 +78,9 @@ pub struct ApiSettings {
     /// Prometheus as people's browsers reach it, for the web UI's links to
     /// its graph page; none: no links.
     pub prometheus_link: Option<String>,
+    /// How often the web UI's pages ask the API whether the snapshot changed
+    /// (a 304 when it has not).
+    pub ui_poll: Duration,
 }
 
 /// Which web origins may read the API from a browser.
@@ -146,6 +149,7 @@ impl Default for ApiSettings {
             header_read_timeout: Duration::from_secs(10),
             cors: CorsOrigins::None,
             prometheus_link: None,
+            ui_poll: Duration::from_secs(10),
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::store::Store;
 /// State shared by the scheduler and the HTTP handlers.
 pub struct AppState {
     snapshot: RwLock<Arc<Snapshot>>,
-    /// Counts snapshots published; with the catalog's generation and the
+    /// Counts published snapshots, except those published between cycles
+    /// that changed no instance; with the catalog's generation and the
     /// replica id it names what readers see (the API's `ETag`).
     generation: AtomicU64,
     pub reloader: Reloader,
@@ -47,6 +48,7 @@ impl AppState {
         &self,
         statuses: impl Iterator<Item = InstanceStatus>,
         cycle_duration: std::time::Duration,
+        after_cycle: bool,
     ) {
         let snapshot = Snapshot {
             instances: statuses.map(|s| (s.id.clone(), s)).collect(),
@@ -54,8 +56,17 @@ impl AppState {
             cycle_duration,
         };
         if let Ok(mut slot) = self.snapshot.write() {
+            // Between cycles the other replicas' statuses are read and
+            // published again every few seconds: when no instance changed,
+            // the generation (and with it the API's ETag) stays, so clients
+            // polling with If-None-Match keep getting 304s until the next
+            // cycle or a change.
+            let changed =
+                after_cycle || slot.published_at.is_none() || slot.instances != snapshot.instances;
             *slot = Arc::new(snapshot);
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            if changed {
+                self.generation.fetch_add(1, Ordering::AcqRel);
+            }
         }
         self.evaluated.store(true, Ordering::Release);
     }

@@ -248,6 +248,8 @@ impl ServeArgs {
                     .prometheus_ui_url
                     .as_ref()
                     .map(|u| u.trim_end_matches('/').to_string()),
+                // Twice a cycle: a new snapshot shows within half an interval.
+                ui_poll: (self.interval.to_std() / 2).min(std::time::Duration::from_secs(10)),
                 ..ApiSettings::default()
             },
         })

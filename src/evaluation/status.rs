@@ -10,7 +10,7 @@ use crate::engine::EventCounts;
 pub use crate::engine::{AlertState, DataState};
 use crate::labels::Labels;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBudget {
     /// Ratio of the budget left: 1 untouched, 0 spent, negative overspent.
     pub remaining: Option<f64>,
@@ -23,7 +23,7 @@ pub struct ErrorBudget {
     pub exhaustion_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierStatus {
     pub tier: String,
     pub severity: Severity,
@@ -40,7 +40,7 @@ pub struct TierStatus {
 }
 
 /// The "budget exhausted" alert: fires when the remaining budget drops below the threshold.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExhaustionStatus {
     pub severity: Severity,
     pub state: AlertState,
@@ -48,7 +48,7 @@ pub struct ExhaustionStatus {
 }
 
 /// The absent alert: fires while `data_state` is `absent`, after `for`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AbsentStatus {
     pub severity: Severity,
     pub state: AlertState,
@@ -59,7 +59,7 @@ pub struct AbsentStatus {
     pub for_duration: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceStatus {
     /// `service/name`, plus `{label="value"}` for a grouped SLO's instance.
     pub id: String,

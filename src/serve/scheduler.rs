@@ -144,7 +144,8 @@ impl Scheduler {
             running.drop_fenced();
             let elapsed = started.elapsed();
             self.share(&running).await;
-            self.follow(&running, &mut shared, &current, elapsed).await;
+            self.follow(&running, &mut shared, &current, elapsed, true)
+                .await;
             info!(
                 slos = running.runtimes.len(),
                 backfilling = running.backfills.len(),
@@ -162,7 +163,8 @@ impl Scheduler {
                             break;
                         }
                         let latest = catalog.borrow().clone();
-                        self.follow(&running, &mut shared, &latest, elapsed).await;
+                        self.follow(&running, &mut shared, &latest, elapsed, false)
+                            .await;
                     }
                     changed = catalog.changed() => {
                         if changed.is_err() {
@@ -215,6 +217,7 @@ impl Scheduler {
         shared: &mut SharedStatuses,
         catalog: &Catalog,
         elapsed: std::time::Duration,
+        after_cycle: bool,
     ) {
         let followed = shared.refresh(&self.services.store).await;
         if let Err(e) = &followed {
@@ -239,6 +242,7 @@ impl Scheduler {
                 .chain(backfilling)
                 .chain(shared.others(&own, catalog)),
             elapsed,
+            after_cycle,
         );
         if followed.is_ok() {
             self.state.mark_followed(Utc::now());

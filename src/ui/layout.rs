@@ -26,6 +26,8 @@ pub struct Shell<'a> {
     pub poll: Option<&'a str>,
     /// The tag the page was made from.
     pub etag: Option<&'a str>,
+    /// Milliseconds between polls.
+    pub poll_ms: u128,
     /// Whether to offer "Sign out" (the token came from the UI's cookie).
     pub signed_in: bool,
     /// Firing alerts, shown beside "Alerts".
@@ -70,7 +72,7 @@ pub fn page(shell: &Shell<'_>, content: Markup) -> Markup {
                         }
                     }
                 }
-                main #main data-poll=[shell.poll] data-etag=[shell.etag] {
+                main #main data-poll=[shell.poll] data-poll-ms=[shell.poll.map(|_| shell.poll_ms)] data-etag=[shell.etag] {
                     (content)
                 }
                 p.refreshed aria-live="polite" {}
@@ -160,6 +162,7 @@ pub fn sign_in(next: &str, wrong: bool) -> Markup {
         nav: Nav::None,
         poll: None,
         etag: None,
+        poll_ms: 0,
         signed_in: false,
         firing: 0,
     };

@@ -180,6 +180,7 @@ fn shell<'a>(
         nav,
         poll,
         etag,
+        poll_ms: api.settings.ui_poll.as_millis(),
         signed_in: api.settings.tokens.reads_need_token() && auth::cookie_token(headers).is_some(),
         firing: view
             .entries
@@ -216,7 +217,8 @@ async fn overview_page(
         &view,
         "SLOs",
         Nav::Overview,
-        Some("/api/v1/services"),
+        // Every instance, pages of the most the API gives at once.
+        Some("/api/v1/slos?limit=1000"),
         Some(&tag),
     );
     html(layout::page(&shell, content))

@@ -281,16 +281,27 @@ fn instance_row(s: &SloStatus, grouped: bool) -> Markup {
             th scope="row" { a href=(detail_href(&s.id)) { (label) } }
             td.num { (format::objective(s.objective)) }
             td.wide { (s.window) }
-            td { (budget_bar(s.error_budget.remaining)) }
-            td { (tiers(s)) }
-            td { (data_state(s.data_state)) }
-            td { (alerts_cell(s)) }
+            td data-col="budget" { (budget_bar(s.error_budget.remaining)) }
+            td data-col="tiers" { (tiers(s)) }
+            td data-col="data" { (data_state(s.data_state)) }
+            td data-col="alerts" { (alerts_cell(s)) }
         }
     }
 }
 
 fn slo_rows(group: &SloGroup<'_>) -> Markup {
     let worst = group.instances[0];
+    // Whatever the order, the group's row shows its lowest budget and fastest burn.
+    let lowest = group
+        .instances
+        .iter()
+        .filter_map(|s| s.error_budget.remaining)
+        .min_by(f64::total_cmp);
+    let fastest = group
+        .instances
+        .iter()
+        .filter_map(|s| worst_burn(s))
+        .max_by(f64::total_cmp);
     let firing = group
         .instances
         .iter()
@@ -311,14 +322,14 @@ fn slo_rows(group: &SloGroup<'_>) -> Markup {
                     }
                     td.num { (format::objective(worst.objective)) }
                     td.wide { (worst.window) }
-                    td { (budget_bar(worst.error_budget.remaining)) span.muted.wide { " lowest" } }
-                    td { "fastest " (format::or_dash(worst_burn(worst), format::burn)) }
-                    td {
+                    td data-col="budget" { (budget_bar(lowest)) span.muted.wide { " lowest" } }
+                    td data-col="tiers" { "fastest " (format::or_dash(fastest, format::burn)) }
+                    td data-col="data" {
                         @for (state, n) in &states {
                             span.badge { (n) " " (state.replace('_', " ")) } " "
                         }
                     }
-                    td {
+                    td data-col="alerts" {
                         @if firing > 0 { (alert_state(AlertState::Firing)) " " (firing) } @else { span.muted.nowrap { "none firing" } }
                     }
                 }
@@ -379,7 +390,7 @@ pub fn render(
         ul.summary {
             li { strong { (counts.instances) } " instances of " strong { (counts.slos) } " SLOs in " (all_services.len()) " services" }
             li { (alert_state(AlertState::Firing)) " " strong data-count="firing" { (counts.firing) } }
-            li { (alert_state(AlertState::Pending)) " " strong { (counts.pending) } }
+            li { (alert_state(AlertState::Pending)) " " strong data-count="pending" { (counts.pending) } }
             li { "Evaluated " @match counts.evaluated_at { Some(at) => (super::layout::time(at)), None => "not yet" } }
         }
         (filters(query, all_services))

@@ -249,6 +249,8 @@ impl Fixture {
             api: ApiSettings {
                 tokens: options.tokens,
                 cors: options.cors,
+                // The web UI's tests wait for polls: several a cycle.
+                ui_poll: Duration::from_secs(2),
                 ..ApiSettings::default()
             },
             alerting: Default::default(),

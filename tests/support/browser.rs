@@ -35,12 +35,63 @@ impl Default for BrowserOptions {
     }
 }
 
-/// A headless Chromium session; the browser and its driver end on drop.
+/// A headless Chromium session. Dropping it ends the WebDriver session
+/// (chromedriver then closes Chromium and waits for it) and stops the
+/// driver; killing the driver alone would leave Chromium running.
 pub struct TestBrowser {
     pub client: Client,
-    // Dropped after the client: the driver kills the browser when it exits.
-    _driver: ServerProcess,
+    /// chromedriver's `127.0.0.1:port`, and the session's id.
+    driver_addr: String,
+    session: Option<String>,
+    driver: ServerProcess,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for TestBrowser {
+    fn drop(&mut self) {
+        // fantoccini ends the session too once the client is gone, but on the
+        // runtime, which may never run it: the test is ending. So here, and
+        // blocking, before the driver goes.
+        let ended = self
+            .session
+            .take()
+            .map(|id| (delete_session(&self.driver_addr, &id), id));
+        if let Some((Err(e), id)) = ended {
+            eprintln!("ending WebDriver session {id} at {}: {e}", self.driver_addr);
+        }
+        self.driver.kill();
+    }
+}
+
+/// `DELETE /session/{id}` over a plain socket (no runtime needed), waiting for
+/// chromedriver's answer, which comes once the browser has quit.
+fn delete_session(addr: &str, id: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "DELETE /session/{id} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    // The status line is all that matters, and chromedriver may keep the
+    // connection open after its answer: read up to the end of the headers.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or_default().to_string();
+    if status.split(' ').nth(1) == Some("200") {
+        Ok(status)
+    } else {
+        Err(std::io::Error::other(format!("answer `{status}`")))
+    }
 }
 
 /// One line of the browser's console log.
@@ -50,31 +101,48 @@ pub struct ConsoleEntry {
     pub message: String,
 }
 
-/// chromedriver's `GET`-the-log extension: entries since the last call.
+/// A chromedriver extension command: `POST /session/{id}/{path}` with `body`.
 #[derive(Debug)]
-struct BrowserLog;
+struct Extension {
+    path: &'static str,
+    body: Value,
+}
 
-impl WebDriverCompatibleCommand for BrowserLog {
+impl WebDriverCompatibleCommand for Extension {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (
-            axum::http::Method::POST,
-            Some(json!({"type": "browser"}).to_string()),
-        )
+        (axum::http::Method::POST, Some(self.body.to_string()))
     }
 }
 
 impl TestBrowser {
+    /// Makes pages see `prefers-color-scheme: scheme` (`light` or `dark`),
+    /// as a system setting would.
+    pub async fn prefer_color_scheme(&self, scheme: &str) {
+        self.client
+            // The Chrome DevTools Protocol, passed through.
+            .issue_cmd(Extension {
+                path: "goog/cdp/execute",
+                body: json!({
+                    "cmd": "Emulation.setEmulatedMedia",
+                    "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("emulate prefers-color-scheme: {scheme}: {e}"));
+    }
+
     /// Starts chromedriver and a headless Chromium session.
     pub async fn start(options: BrowserOptions) -> TestBrowser {
         let dir = tempfile::Builder::new()
@@ -112,9 +180,12 @@ impl TestBrowser {
                     driver.log_tail(4000)
                 )
             });
+        let session = client.session_id().await.ok().flatten();
         TestBrowser {
             client,
-            _driver: driver,
+            driver_addr: format!("127.0.0.1:{port}"),
+            session,
+            driver,
             _dir: dir,
         }
     }
@@ -123,7 +194,11 @@ impl TestBrowser {
     pub async fn console(&self) -> Vec<ConsoleEntry> {
         let value = self
             .client
-            .issue_cmd(BrowserLog)
+            // chromedriver's log extension: entries since the last call.
+            .issue_cmd(Extension {
+                path: "se/log",
+                body: json!({"type": "browser"}),
+            })
             .await
             .expect("read the browser's console log");
         value

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use burnrate::api::Tokens;
 use testkit::browser::fantoccini::Locator;
-use testkit::browser::fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use testkit::browser::fantoccini::key::Key;
 use testkit::{BrowserOptions, TestBrowser};
 
@@ -51,48 +50,110 @@ async fn sign_in(b: &TestBrowser, f: &Fixture) {
 async fn overview_matches_the_api(b: &TestBrowser, f: &Fixture) {
     for attempt in 0.. {
         b.client.goto(&f.url("/")).await.unwrap();
-        let page_tag = attr(b, "main", "data-etag").await.unwrap();
-        let (items, api_tag) = api_instances(f).await;
-        if page_tag != api_tag {
-            assert!(
-                attempt < 10,
-                "the snapshot kept changing between page and API"
-            );
+        if let Some((items, _)) = api_instances_as_shown(b, f, attempt < 10).await {
+            assert_eq!(items.len(), IDS.len());
+            rows_show(b, &items).await;
+            break;
+        }
+    }
+}
+
+/// Every overview row shows the budget `items` (the API's) give it.
+async fn rows_show(b: &TestBrowser, items: &[serde_json::Value]) {
+    let rows = b.client.find_all(Locator::Css("tr.row")).await.unwrap();
+    assert_eq!(rows.len(), items.len(), "one row per instance");
+    for item in items {
+        let id = item["id"].as_str().unwrap();
+        let css = format!("tr.row[data-id='{id}']");
+        let row = b.client.find(Locator::Css(&css)).await.unwrap();
+        // Folded rows are hidden, so their text is read from the DOM.
+        let shown = row
+            .find(Locator::Css(".budget"))
+            .await
+            .unwrap()
+            .prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        match item["error_budget"]["remaining"].as_f64() {
+            Some(r) => {
+                let data: f64 = row
+                    .attr("data-budget")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(data, r, "{id}");
+                assert!(shown.starts_with(&percent(r)), "{id}: `{shown}`, API {r}");
+            }
+            None => assert!(shown.starts_with('—'), "{id}: `{shown}`"),
+        }
+    }
+}
+
+/// How many polls of the open page ended in `outcome` (`changed`, `unchanged`).
+async fn polls(b: &TestBrowser, outcome: &str) -> u64 {
+    attr(b, "main", &format!("data-{outcome}"))
+        .await
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// The overview polls `/api/v1/slos` with `If-None-Match`: a 304 changes
+/// nothing while the snapshot stands; the next snapshot's figures are written
+/// into the rows without loading the page again.
+async fn overview_updates_in_place(b: &TestBrowser, f: &Fixture) {
+    b.client.goto(&f.url("/")).await.unwrap();
+    let tag = attr(b, "main", "data-etag").await.unwrap();
+    assert_eq!(
+        attr(b, "main", "data-poll").await.as_deref(),
+        Some("/api/v1/slos?limit=1000")
+    );
+    // Figures only the refresh can put right, and a mark a reload would lose.
+    let tamper = "window.notReloaded = true; \
+         for (const r of document.querySelectorAll('tr.row')) { \
+           r.dataset.budget = '-999'; r.querySelector('.budget').textContent = 'stale'; } \
+         return null;";
+    // While the snapshot stands, polls are answered 304 and change nothing.
+    for attempt in 0.. {
+        b.eval(tamper).await;
+        let (changed, unchanged) = (polls(b, "changed").await, polls(b, "unchanged").await);
+        eventually(60, "a poll answered 304", || async {
+            polls(b, "unchanged").await > unchanged
+        })
+        .await;
+        if polls(b, "changed").await != changed {
+            assert!(attempt < 5, "no 304 between snapshots");
             continue;
         }
-        assert_eq!(items.len(), IDS.len());
-        let rows = b.client.find_all(Locator::Css("tr.row")).await.unwrap();
-        assert_eq!(rows.len(), items.len(), "one row per instance");
-        for item in &items {
-            let id = item["id"].as_str().unwrap();
-            let css = format!("tr.row[data-id='{id}']");
-            let row = b.client.find(Locator::Css(&css)).await.unwrap();
-            // Folded rows are hidden, so their text is read from the DOM.
-            let shown = row
-                .find(Locator::Css(".budget"))
-                .await
-                .unwrap()
-                .prop("textContent")
-                .await
-                .unwrap()
-                .unwrap_or_default();
-            match item["error_budget"]["remaining"].as_f64() {
-                Some(r) => {
-                    let data: f64 = row
-                        .attr("data-budget")
-                        .await
-                        .unwrap()
-                        .unwrap()
-                        .parse()
-                        .unwrap();
-                    assert_eq!(data, r, "{id}");
-                    assert!(shown.starts_with(&percent(r)), "{id}: `{shown}`, API {r}");
-                }
-                None => assert!(shown.starts_with('—'), "{id}: `{shown}`"),
-            }
-        }
+        let budgets = b
+            .eval("return Array.from(document.querySelectorAll('tr.row .budget')).map(e => e.textContent);")
+            .await;
+        assert!(
+            budgets.as_array().unwrap().iter().all(|t| t == "stale"),
+            "a 304 changed the page: {budgets}"
+        );
         break;
     }
+    for attempt in 0.. {
+        let before = polls(b, "changed").await;
+        eventually(60, "the overview takes in the next snapshot", || async {
+            polls(b, "changed").await > before
+        })
+        .await;
+        if let Some((items, now)) = api_instances_as_shown(b, f, attempt < 5).await {
+            assert_ne!(now, tag, "a new snapshot");
+            assert_eq!(b.eval("return window.notReloaded === true;").await, true);
+            rows_show(b, &items).await;
+            break;
+        }
+    }
+    assert!(text(b, "p.refreshed").await.starts_with("Updated at"));
+    assert_eq!(
+        visible_rows(b).await.len(),
+        4,
+        "folded as before, all there"
+    );
 }
 
 async fn filters_search_sort_and_fold(b: &TestBrowser, f: &Fixture) {
@@ -152,16 +213,70 @@ async fn filters_search_sort_and_fold(b: &TestBrowser, f: &Fixture) {
     shows(b, &IDS).await;
     // The skip link is the first stop of the keyboard.
     b.client.goto(&f.url("/")).await.unwrap();
-    let tab = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down {
-            value: Key::Tab.into(),
-        })
-        .then(KeyAction::Up {
-            value: Key::Tab.into(),
-        });
-    b.client.perform_actions(tab).await.unwrap();
+    press(b, Key::Tab).await;
     let first = b.eval("return document.activeElement.textContent;").await;
     assert_eq!(first.as_str(), Some("Skip to content"));
+}
+
+/// Light and dark themes follow the system's setting.
+async fn follows_the_system_theme(b: &TestBrowser, f: &Fixture) {
+    b.client.goto(&f.url("/")).await.unwrap();
+    b.prefer_color_scheme("light").await;
+    let light = background_luminance(b).await;
+    b.prefer_color_scheme("dark").await;
+    assert_eq!(
+        b.eval("return matchMedia('(prefers-color-scheme: dark)').matches;")
+            .await,
+        true
+    );
+    let dark = background_luminance(b).await;
+    assert!(
+        light > 0.8 && dark < 0.1,
+        "background luminance {light:.2} when the system prefers light, {dark:.2} dark"
+    );
+    // The detail page's charts, too, keep to the theme.
+    b.client
+        .goto(&f.url("/slos/search%2Favailability"))
+        .await
+        .unwrap();
+    assert!(background_luminance(b).await < 0.1);
+    b.prefer_color_scheme("").await;
+}
+
+/// Tab alone reaches every filter, then the SLOs' links, and Enter opens one.
+async fn keyboard_reaches_filters_and_links(b: &TestBrowser, f: &Fixture) {
+    b.client.goto(&f.url("/")).await.unwrap();
+    let mut reached = Vec::new();
+    let link = format!("link {}", IDS[0]);
+    while !reached.contains(&link) {
+        assert!(reached.len() < 60, "Tab never reached {link}: {reached:?}");
+        press(b, Key::Tab).await;
+        let at = b
+            .eval(
+                "const e = document.activeElement; const row = e.closest('tr.row'); \
+                 return row && e.tagName === 'A' ? 'link ' + row.dataset.id \
+                 : e.name ? 'field ' + e.name : e.tagName + ' ' + e.textContent.trim();",
+            )
+            .await;
+        reached.push(at.as_str().unwrap_or_default().to_string());
+    }
+    let position = |what: &str| {
+        reached
+            .iter()
+            .position(|r| r == what)
+            .unwrap_or_else(|| panic!("Tab never reached {what}: {reached:?}"))
+    };
+    let fields =
+        ["q", "service", "state", "label", "sort"].map(|n| position(&format!("field {n}")));
+    assert!(
+        fields.windows(2).all(|w| w[0] < w[1]) && fields[4] < position(&link),
+        "filters in order, then the SLOs: {reached:?}"
+    );
+    press(b, Key::Enter).await;
+    eventually(10, "Enter opens the SLO", || async {
+        text(b, "h1").await == IDS[0]
+    })
+    .await;
 }
 
 async fn detail_draws_its_charts(b: &TestBrowser, f: &Fixture) {
@@ -214,7 +329,7 @@ async fn detail_draws_its_charts(b: &TestBrowser, f: &Fixture) {
         "detail page, 48 h of history: first contentful paint {fcp:.0} ms (reload took {} ms)",
         started.elapsed().as_millis()
     );
-    b.screenshot_page(&screenshots_dir().join("detail.png"), 1280)
+    b.screenshot_page(&screenshots_dir().join("ui-detail.png"), 1280)
         .await;
 }
 
@@ -234,10 +349,13 @@ async fn every_page_in_chromium_behind_the_token_prompt() {
         .expect("first contentful paint");
     println!("overview, 6 instances: first contentful paint {fcp:.0} ms");
     no_console_errors(&b, "/").await;
-    b.screenshot_page(&screenshots_dir().join("overview.png"), 1280)
+    b.screenshot_page(&screenshots_dir().join("ui-overview.png"), 1280)
         .await;
     filters_search_sort_and_fold(&b, &f).await;
     no_console_errors(&b, "/ (filtering)").await;
+    follows_the_system_theme(&b, &f).await;
+    keyboard_reaches_filters_and_links(&b, &f).await;
+    no_console_errors(&b, "themes and keyboard").await;
     detail_draws_its_charts(&b, &f).await;
     no_console_errors(&b, "/slos/search%2Favailability").await;
     b.client.goto(&f.url("/alerts")).await.unwrap();
@@ -271,18 +389,10 @@ async fn every_page_in_chromium_behind_the_token_prompt() {
         assert_eq!(wide, serde_json::json!([]), "{path} is wider than a phone");
     }
     b.client.goto(&f.url("/")).await.unwrap();
-    b.screenshot_page(&screenshots_dir().join("overview-phone.png"), 390)
+    b.screenshot_page(&screenshots_dir().join("ui-overview-phone.png"), 390)
         .await;
     b.client.set_window_size(1280, 900).await.unwrap();
-    // The page notices the next snapshot through the API's ETag, and swaps itself in.
-    b.client.goto(&f.url("/")).await.unwrap();
-    let before = attr(&b, "main", "data-etag").await.unwrap();
-    eventually(60, "the overview refreshes itself", || async {
-        text(&b, "p.refreshed").await.starts_with("Updated at")
-    })
-    .await;
-    assert_ne!(attr(&b, "main", "data-etag").await.unwrap(), before);
-    assert_eq!(visible_rows(&b).await.len(), 4, "folded again, all there");
+    overview_updates_in_place(&b, &f).await;
     no_console_errors(&b, "/ (refreshed)").await;
 }
 
@@ -315,8 +425,18 @@ async fn pages_read_with_javascript_off() {
         .click()
         .await
         .unwrap();
-    let url = b.client.current_url().await.unwrap();
-    assert!(url.as_str().contains("state=firing"), "{url}");
+    // The click may return before the browser has followed the form.
+    eventually(10, "the filter form's GET", || async {
+        let url = b.client.current_url().await.unwrap();
+        url.as_str().contains("state=firing")
+            && b.client
+                .find_all(Locator::Css("tr.row"))
+                .await
+                .unwrap()
+                .len()
+                == 1
+    })
+    .await;
     let rows = b.client.find_all(Locator::Css("tr.row")).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use testkit::TestBrowser;
 use testkit::browser::fantoccini::Locator;
+use testkit::browser::fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use testkit::browser::fantoccini::elements::Element;
+use testkit::browser::fantoccini::key::Key;
 
 use crate::app::{Fixture, READ_TOKEN};
 
@@ -43,6 +45,23 @@ pub async fn api_instances(f: &Fixture) -> (Vec<Value>, String) {
     let tag = resp.headers()["etag"].to_str().unwrap().to_string();
     let body: Value = resp.json().await.expect("JSON");
     (body["items"].as_array().unwrap().clone(), tag)
+}
+
+/// The API's instances and tag when they are of the snapshot the open page
+/// shows (its `data-etag`); none when a publish fell in between, which may
+/// happen only while `retry`.
+pub async fn api_instances_as_shown(
+    b: &TestBrowser,
+    f: &Fixture,
+    retry: bool,
+) -> Option<(Vec<Value>, String)> {
+    let page_tag = attr(b, "main", "data-etag").await.unwrap();
+    let (items, api_tag) = api_instances(f).await;
+    if page_tag == api_tag {
+        return Some((items, api_tag));
+    }
+    assert!(retry, "the snapshot kept changing between page and API");
+    None
 }
 
 /// The ids of the overview rows a person can see now, top to bottom.
@@ -124,4 +143,45 @@ pub async fn no_console_errors(b: &TestBrowser, page: &str) {
         .filter(|e| matches!(e.level.as_str(), "SEVERE" | "WARNING"))
         .collect();
     assert!(bad.is_empty(), "console errors on {page}: {bad:#?}");
+}
+
+/// Presses and releases `key` wherever the focus is.
+pub async fn press(b: &TestBrowser, key: Key) {
+    let actions = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() });
+    b.client
+        .perform_actions(actions)
+        .await
+        .unwrap_or_else(|e| panic!("press {key:?}: {e}"));
+}
+
+/// The page's background as relative luminance, 0 (black) to 1 (white).
+pub async fn background_luminance(b: &TestBrowser) -> f64 {
+    let css = b
+        .eval("return getComputedStyle(document.body).backgroundColor;")
+        .await;
+    let css = css.as_str().unwrap_or_default();
+    let channels: Vec<f64> = css
+        .trim_start_matches("rgba(")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .take(3)
+        .map(|c| {
+            c.trim()
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("body background `{css}`"))
+        })
+        .collect();
+    assert_eq!(channels.len(), 3, "body background `{css}`");
+    let linear = |c: f64| {
+        let c = c / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * linear(channels[0]) + 0.7152 * linear(channels[1]) + 0.0722 * linear(channels[2])
 }

@@ -1,6 +1,8 @@
 // burnrate's web UI script. The pages work without it; with it, the
 // overview filters as people type, grouped SLOs fold, and every page
-// refreshes itself when the JSON API's ETag says the snapshot changed.
+// polls the JSON API with If-None-Match (a 304 while the snapshot is
+// unchanged). On a new snapshot the overview writes the API's figures into
+// its rows in place; the other pages fetch themselves again.
 "use strict";
 
 (function () {
@@ -137,7 +139,147 @@
     applyFilters(root);
   }
 
+  // ---- the overview, updated in place from GET /api/v1/slos -------------
+
+  // The server's markup for states, budgets and burn rates (src/ui/layout.rs,
+  // src/ui/overview.rs), for the values the API sends.
+  const DATA_STATES = { ok: ["●", "good"], no_data: ["○", "muted"], absent: ["○", "muted"], low_traffic: ["◔", "muted"], stale: ["⚠", "warn"], pending: ["◌", "muted"], backfilling: ["◌", "muted"] };
+  const ALERT_STATES = { firing: ["▲", "bad"], pending: ["△", "warn"], inactive: ["·", "muted"] };
+  const ALERT_RANK = { inactive: 0, pending: 1, firing: 2 };
+  const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
+  const esc = (text) => String(text).replace(/[&<>"]/g, (c) => ENTITIES[c]);
+  const missing = (v) => v === null || v === undefined;
+
+  // As `format::percent` and `format::burn`.
+  const trim = (text) => (text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text);
+  const percent = (r) => (trim((r * 100).toFixed(1)).replace(/^-0$/, "0")) + "%";
+  const burn = (b) => trim(b.toFixed(Math.abs(b) < 10 ? 2 : Math.abs(b) < 100 ? 1 : 0)) + "×";
+  const orDash = (v, format) => (missing(v) ? "—" : format(v));
+
+  function budgetBar(r) {
+    if (missing(r)) return '<span class="budget none">—<span class="sr"> no budget figure</span></span>';
+    const width = Math.round(Math.min(Math.max(r, 0), 1) * 100);
+    const level = r <= 0 ? "bad" : r < 0.25 ? "warn" : "good";
+    return '<span class="budget"><svg class="bar ' + level + '" viewBox="0 0 100 8" preserveAspectRatio="none" aria-hidden="true">' +
+      '<rect class="track" width="100" height="8"></rect><rect class="fill" width="' + width + '" height="8"></rect></svg>' +
+      '<span class="value">' + percent(r) + (r <= 0 ? " spent" : "") + "</span></span>";
+  }
+
+  function badge(states, state, withData) {
+    const [symbol, level] = states[state] || ["·", "muted"];
+    const data = withData ? ' data-state="' + esc(state) + '"' : "";
+    return '<span class="badge ' + level + '"' + data + '><span aria-hidden="true">' + symbol + "</span> " + esc(state.replace(/_/g, " ")) + "</span>";
+  }
+
+  function tiersHtml(s) {
+    const rate = (v, limit) => {
+      const text = esc(orDash(v, burn));
+      return !missing(v) && !missing(limit) && v > limit ? '<span class="over">' + text + '<span class="sr"> over the threshold</span></span>' : text;
+    };
+    let items = "";
+    for (const a of s.alerts) {
+      const limit = orDash(a.burn_rate_threshold, burn);
+      items += '<li title="' + esc(a.tier + " (" + a.severity + "): both windows over " + limit + " fire it") + '">' +
+        esc(a.tier) + ": " + esc(a.long_window) + " " + rate(a.long_burn_rate, a.burn_rate_threshold) +
+        " · " + esc(a.short_window) + " " + rate(a.short_burn_rate, a.burn_rate_threshold) +
+        '<span class="muted wide"> of ' + esc(limit) + "</span></li>";
+    }
+    return (s.alerts.length ? "" : '<span class="muted">no tiers</span>') + '<ul class="tiers">' + items + "</ul>";
+  }
+
+  function alertsHtml(s) {
+    const all = s.alerts.map((a) => [a.state, a.tier]);
+    if (s.budget_exhausted) all.push([s.budget_exhausted.state, "budget_exhausted"]);
+    if (s.absent) all.push([s.absent.state, "absent"]);
+    const active = all
+      .filter(([state]) => state !== "inactive")
+      .sort((a, b) => ALERT_RANK[b[0]] - ALERT_RANK[a[0]] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    if (!active.length) return '<span class="muted">none</span>';
+    return '<ul class="tiers">' + active.map(([state, name]) => "<li>" + badge(ALERT_STATES, state) + " " + esc(name) + "</li>").join("") + "</ul>";
+  }
+
+  // As `overview::worst_burn`.
+  function worstBurn(s) {
+    const tiers = s.alerts.map((a) => a.long_burn_rate).filter((v) => !missing(v));
+    if (tiers.length) return Math.max(...tiers);
+    const hour = s.burn_rates["1h"];
+    return missing(hour) ? null : hour;
+  }
+
+  const cell = (row, name) => row.querySelector('[data-col="' + name + '"]');
+
+  function updateRow(row, s) {
+    const r = s.error_budget.remaining;
+    const b = worstBurn(s);
+    row.dataset.budget = missing(r) ? "" : String(r);
+    row.dataset.burn = missing(b) ? "" : String(b);
+    row.dataset.states = s.data_state + " " + s.alert_state;
+    cell(row, "budget").innerHTML = budgetBar(r);
+    cell(row, "tiers").innerHTML = tiersHtml(s);
+    cell(row, "data").innerHTML = badge(DATA_STATES, s.data_state, true);
+    cell(row, "alerts").innerHTML = alertsHtml(s);
+  }
+
+  // A grouped SLO's own row: the lowest budget, fastest burn, states and firing of its instances.
+  function updateGroup(body) {
+    const head = body.querySelector("tr.group");
+    if (!head) return;
+    const rows = Array.from(body.querySelectorAll("tr.row"));
+    const figures = (key) => rows.map((r) => parseFloat(r.dataset[key])).filter((v) => !Number.isNaN(v));
+    const budgets = figures("budget");
+    const burns = figures("burn");
+    cell(head, "budget").innerHTML = budgetBar(budgets.length ? Math.min(...budgets) : null) + '<span class="muted wide"> lowest</span>';
+    cell(head, "tiers").textContent = "fastest " + (burns.length ? burn(Math.max(...burns)) : "—");
+    const states = {};
+    for (const r of rows) {
+      const state = r.dataset.states.split(" ")[0];
+      states[state] = (states[state] || 0) + 1;
+    }
+    cell(head, "data").innerHTML = Object.keys(states).sort()
+      .map((state) => '<span class="badge">' + states[state] + " " + esc(state.replace(/_/g, " ")) + "</span> ").join("");
+    const firing = rows.filter((r) => r.dataset.states.split(" ")[1] === "firing").length;
+    cell(head, "alerts").innerHTML = firing ? badge(ALERT_STATES, "firing") + " " + firing : '<span class="muted nowrap">none firing</span>';
+  }
+
+  // Every page of the list the first answer starts.
+  async function allItems(url, first) {
+    let body = await first.json();
+    const items = body.items.slice();
+    while (body.next_cursor) {
+      const next = await fetch(url + "&cursor=" + encodeURIComponent(body.next_cursor), { cache: "no-store", credentials: "same-origin" });
+      if (!next.ok) return null;
+      body = await next.json();
+      items.push(...body.items);
+    }
+    return items;
+  }
+
+  // Writes the API's figures into the overview's rows; false when the rows
+  // are not the API's instances (the catalog changed): the page is fetched then.
+  async function updateOverview(main, response) {
+    const items = await allItems(main.dataset.poll, response);
+    if (!items) return false;
+    const rows = new Map(Array.from(main.querySelectorAll("tr.row")).map((r) => [r.dataset.id, r]));
+    const known = items.filter((s) => rows.has(s.id));
+    if (known.length !== rows.size || (!serverFiltered && items.length !== rows.size)) return false;
+    for (const s of known) updateRow(rows.get(s.id), s);
+    for (const body of main.querySelectorAll("tbody.slo[data-grouped]")) updateGroup(body);
+    const firing = items.filter((s) => s.alert_state === "firing").length;
+    for (const [state, n] of [["firing", firing], ["pending", items.filter((s) => s.alert_state === "pending").length]]) {
+      const counter = main.querySelector('[data-count="' + state + '"]');
+      if (counter) counter.textContent = n;
+    }
+    const alertsLink = document.querySelector('header.top nav a[href="/alerts"]');
+    if (alertsLink) alertsLink.innerHTML = "Alerts" + (firing ? ' <span class="count">' + firing + " firing</span>" : "");
+    applyFilters(main);
+    return true;
+  }
+
   // ---- refreshing ------------------------------------------------------
+
+  // Whether the server filtered the overview's rows (the query string), so
+  // the API lists instances the page does not have.
+  const serverFiltered = /[?&](q|service|state|label)=[^&]/.test(location.search);
 
   // Swaps in the new page's <main>, keeping what people typed and where.
   function swap(main, fresh) {
@@ -145,13 +287,31 @@
     const values = form ? readFilters(form) : null;
     const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.name : null;
     main.innerHTML = fresh.innerHTML;
-    main.dataset.etag = fresh.dataset.etag || "";
     const newForm = main.querySelector("form.filters");
     if (values && newForm) {
       for (const [k, v] of Object.entries(values)) if (newForm.elements[k]) newForm.elements[k].value = v;
     }
     if (focused && newForm && newForm.elements[focused]) newForm.elements[focused].focus();
     setupPage(main);
+  }
+
+  // The page again, from the server; false when it did not come.
+  async function reload(main) {
+    const page = await fetch(location.href, { cache: "no-store", credentials: "same-origin" });
+    if (!page.ok) return false;
+    const doc = new DOMParser().parseFromString(await page.text(), "text/html");
+    const fresh = doc.querySelector("main");
+    if (!fresh) return false;
+    swap(main, fresh);
+    const nav = doc.querySelector("header.top nav");
+    const oldNav = document.querySelector("header.top nav");
+    if (nav && oldNav) oldNav.innerHTML = nav.innerHTML;
+    return true;
+  }
+
+  // Counts the polls' outcomes where tests and curious people can read them.
+  function count(main, outcome) {
+    main.dataset[outcome] = String(Number(main.dataset[outcome] || 0) + 1);
   }
 
   async function poll(main, status) {
@@ -161,25 +321,24 @@
       credentials: "same-origin",
       headers: { "If-None-Match": main.dataset.etag || "" },
     });
-    if (response.status === 304) return true;
+    if (response.status === 304) {
+      count(main, "unchanged");
+      return true;
+    }
     if (!response.ok) return response.status !== 401;
     const tag = response.headers.get("ETag");
     if (!tag || tag === main.dataset.etag) return true;
-    const page = await fetch(location.href, { cache: "no-store", credentials: "same-origin" });
-    if (!page.ok) return true;
-    const doc = new DOMParser().parseFromString(await page.text(), "text/html");
-    const fresh = doc.querySelector("main");
-    if (!fresh) return true;
-    swap(main, fresh);
-    const nav = doc.querySelector("header.top nav");
-    const oldNav = document.querySelector("header.top nav");
-    if (nav && oldNav) oldNav.innerHTML = nav.innerHTML;
+    const inPlace = main.querySelector("form.filters") ? await updateOverview(main, response) : false;
+    if (!inPlace && !(await reload(main))) return true;
+    main.dataset.etag = tag;
+    count(main, "changed");
     status.textContent = "Updated at " + new Date().toLocaleTimeString();
     return true;
   }
 
   function startPolling(main) {
     const status = document.querySelector("p.refreshed");
+    const period = Number(main.dataset.pollMs) || POLL_MS;
     const tick = async () => {
       let again = true;
       try {
@@ -188,9 +347,9 @@
         // The server may be restarting: try again next time.
         again = true;
       }
-      if (again) setTimeout(tick, POLL_MS);
+      if (again) setTimeout(tick, period);
     };
-    setTimeout(tick, POLL_MS);
+    setTimeout(tick, period);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
