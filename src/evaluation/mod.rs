@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod instance;
+pub mod plan;
 pub mod status;
 
 use std::collections::BTreeMap;

@@ -398,8 +398,7 @@ impl SloRuntime {
                     }
                 }
             }
-            let mut sums =
-                plan.sums(|from| instance.history.sum(from, at.ms()).unwrap_or_default());
+            let mut sums = plan.sums(|from, to| instance.history.sum(from, to).unwrap_or_default());
             let last_data = *instance.last_data.get_or_insert(at.ms());
             sums.absent = at.ms() - last_data > services.settings.absent_after.as_millis() as i64;
             let Evaluation {
