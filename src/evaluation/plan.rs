@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::instance::REPORTED_WINDOWS;
-use crate::catalog::Slo;
 use crate::catalog::correction::excluded_minutes;
+use crate::catalog::{Correction, Slo};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::time::{Minute, floor_minute};
@@ -26,6 +26,11 @@ pub struct WindowPlan {
 
 impl WindowPlan {
     pub fn new(slo: &Slo, at: Minute) -> WindowPlan {
+        WindowPlan::with_corrections(slo, &[], at)
+    }
+
+    /// The plan with `extra` corrections (added at run time) beside the catalog's.
+    pub fn with_corrections(slo: &Slo, extra: &[Correction], at: Minute) -> WindowPlan {
         let mut windows: BTreeSet<Duration> = REPORTED_WINDOWS.iter().copied().collect();
         for tier in &slo.alerting.tiers {
             windows.insert(tier.long_window);
@@ -37,7 +42,13 @@ impl WindowPlan {
             window_start: floor_minute(slo.window.start(at.time()).timestamp_millis()),
             excluded: Vec::new(),
         };
-        plan.excluded = excluded_minutes(&slo.corrections, plan.earliest(), at.ms());
+        let (from, to) = (plan.earliest(), at.ms());
+        plan.excluded = if extra.is_empty() {
+            excluded_minutes(&slo.corrections, from, to)
+        } else {
+            let all: Vec<Correction> = slo.corrections.iter().chain(extra).cloned().collect();
+            excluded_minutes(&all, from, to)
+        };
         plan
     }
 

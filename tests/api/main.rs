@@ -7,6 +7,7 @@
 mod app;
 mod client;
 mod conditional;
+mod corrections;
 mod endpoints;
 mod gate;
 mod gate_restart;
