@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 
 use super::alerts::{AlertFigures, AlertKey, AlertRef, Observation};
 pub use super::plan::{WindowPlan, WindowSums};
-use super::status::{AbsentStatus, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
+use super::status::{
+    AbsentStatus, CorrectionStatus, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus,
+};
 use crate::catalog::Slo;
 use crate::duration::Duration;
 use crate::engine::{self, AlertPhase, DataState, ExhaustionEta, Suppression};
@@ -155,6 +157,18 @@ pub fn evaluate<'a>(
         }
     });
 
+    let corrections = sums.corrected.map(|excluded| {
+        let all = engine::budget_status(
+            slo.objective,
+            slo.window.nominal_length(),
+            sums.slo_window + excluded,
+            None,
+        );
+        CorrectionStatus {
+            excluded,
+            budget_remaining_without: all.remaining,
+        }
+    });
     let status = InstanceStatus {
         objective: slo.objective.ratio(),
         window: slo.window.to_string(),
@@ -175,6 +189,7 @@ pub fn evaluate<'a>(
         alerts,
         budget_exhausted,
         absent,
+        corrections,
         error: None,
         backfill_progress: None,
         ..previous.clone()
@@ -510,6 +525,7 @@ mod never_panics {
             let sums = WindowSums {
                 windows: plan.windows.iter().copied().zip(windows.iter().copied().cycle()).collect(),
                 slo_window,
+                corrected: None,
                 absent,
             };
             let pending = InstanceStatus::pending(&slo, slo.id.to_string(), Labels::new());

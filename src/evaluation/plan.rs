@@ -102,13 +102,27 @@ impl WindowPlan {
             }
             total
         };
+        let windows = self
+            .windows
+            .iter()
+            .map(|w| (*w, kept(at - w.as_millis() as i64)))
+            .collect();
+        let slo_window = kept(self.window_start);
+        // What the corrections took out of the SLO window, for the status.
+        let corrected = (!self.excluded.is_empty()).then(|| {
+            let mut total = EventCounts::default();
+            for &(a, b) in &self.excluded {
+                let a = a.max(self.window_start);
+                if a < b {
+                    total += sum(a, b);
+                }
+            }
+            total
+        });
         WindowSums {
-            windows: self
-                .windows
-                .iter()
-                .map(|w| (*w, kept(at - w.as_millis() as i64)))
-                .collect(),
-            slo_window: kept(self.window_start),
+            windows,
+            slo_window,
+            corrected,
             absent: false,
         }
     }
@@ -119,6 +133,9 @@ impl WindowPlan {
 pub struct WindowSums {
     pub windows: BTreeMap<Duration, EventCounts>,
     pub slo_window: EventCounts,
+    /// Events corrections excluded from the SLO window; none without
+    /// corrections in the spans evaluated.
+    pub corrected: Option<EventCounts>,
     /// The instance's series sent no samples for longer than the absence
     /// threshold.
     pub absent: bool,
@@ -212,12 +229,9 @@ mod tests {
             "    corrections:\n      - {reason: r, start: '2026-10-01T00:00:00Z', duration: 60d}\n",
         );
         let plan = WindowPlan::new(&slo, Minute::exact(AT).unwrap());
-        let mut calls = 0;
-        let sums = plan.sums(|from, to| {
-            calls += 1;
-            per_minute(from, to)
-        });
-        assert_eq!(calls, 0);
+        let sums = plan.sums(per_minute);
+        // What was excluded is still told: the whole 1d SLO window.
+        assert_eq!(sums.corrected.map(|c| c.total), Some(24.0 * 60.0));
         assert_eq!(sums.slo_window, EventCounts::default());
         assert_eq!(plan.excluded, vec![(plan.earliest(), AT)]);
     }
@@ -235,5 +249,6 @@ mod tests {
             EventCounts::default()
         });
         assert_eq!(calls, plan.windows.len() + 1);
+        assert_eq!(plan.sums(per_minute).corrected, None);
     }
 }

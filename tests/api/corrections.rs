@@ -77,6 +77,30 @@ async fn a_correction_added_through_the_api_applies_at_the_next_cycle() {
 
     // Every error of the incident is inside the correction: none is left.
     until(&f, "after the correction", |r| r == Some(1.0)).await;
+    let status: Value = f
+        .client
+        .get(f.url("/api/v1/slos/search%2Favailability"))
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let applied = &status["corrections"];
+    assert!(
+        applied["budget_remaining_without_corrections"]
+            .as_f64()
+            .unwrap()
+            < 0.0,
+        "{status}"
+    );
+    let excluded = &applied["excluded_events"];
+    assert!(excluded["total"].as_f64().unwrap() > 0.0, "{status}");
+    assert!(
+        excluded["good"].as_f64().unwrap() < excluded["total"].as_f64().unwrap(),
+        "the excluded minutes held the errors: {status}"
+    );
     let listed: Value = f
         .client
         .get(f.url("/api/v1/slos/search%2Favailability/corrections"))
@@ -104,6 +128,7 @@ async fn a_correction_added_through_the_api_applies_at_the_next_cycle() {
     assert_eq!(delete("bob").await.unwrap().status(), 204);
     assert_eq!(delete("bob").await.unwrap().status(), 404);
     until(&f, "after the deletion", |r| r.is_some_and(|r| r < 0.0)).await;
+    assert!(f.state.snapshot().instances[SEARCH].corrections.is_none());
 
     let store = Store::connect(f.db.url()).await.expect("store");
     let audit: Vec<(String, String)> = store

@@ -114,11 +114,11 @@ async fn a_correction_over_an_incident_restores_the_exact_budget() {
         series: &series,
         excluded: Vec::new(),
     };
-    let before = check(
-        runtime.statuses().next().unwrap(),
-        &uncorrected,
-        end,
-        7 * DAY,
+    let status = runtime.statuses().next().unwrap();
+    let before = check(status, &uncorrected, end, 7 * DAY);
+    assert!(
+        status.corrections.is_none(),
+        "no corrections, none in the status"
     );
 
     // The /pay incident six days ago, on the minute grid (written in
@@ -150,7 +150,25 @@ async fn a_correction_over_an_incident_restores_the_exact_budget() {
             (cart - MINUTE, cart + 10 * MINUTE),
         ],
     };
-    let after = check(runtime.statuses().next().unwrap(), &truth, end, 7 * DAY);
+    let status = runtime.statuses().next().unwrap();
+    let after = check(status, &truth, end, 7 * DAY);
+    // The status says what the corrections took out, and the budget without them.
+    let applied = status.corrections.as_ref().expect("corrections in force");
+    let without = applied.budget_remaining_without.expect("a budget");
+    assert!(
+        (without - before).abs() <= 0.0001,
+        "budget without corrections {without} vs exact {before}"
+    );
+    let (bad, total) = uncorrected.raw(end - 7 * DAY, end);
+    let (kept_bad, kept_total) = truth.events(end - 7 * DAY, end);
+    let excluded = applied.excluded;
+    assert!(
+        (excluded.total - (total - kept_total)).abs() < 0.5
+            && ((excluded.total - excluded.good) - (bad - kept_bad)).abs() < 0.5,
+        "excluded {excluded:?} vs exact bad {} total {}",
+        bad - kept_bad,
+        total - kept_total
+    );
     assert!(
         after - before > 0.05,
         "the corrections must matter here: {before} before, {after} after"
