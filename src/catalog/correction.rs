@@ -252,7 +252,9 @@ mod tests {
         let weekly = correction("2026-11-01T02:00:00Z", 120, Some("FREQ=WEEKLY;BYDAY=SU"));
         let once = correction("2026-11-01T02:00:00Z", 120, None);
         let sun = ms("2026-11-01T02:00:00Z");
-        let cases: [(&Correction, i64, i64, Vec<(i64, i64)>); 6] = [
+        // The correction, the span asked about, the occurrences expected.
+        type Case<'a> = (&'a Correction, i64, i64, Vec<(i64, i64)>);
+        let cases: [Case; 6] = [
             (&once, sun - D, sun + D, vec![(sun, sun + 2 * H)]),
             (&once, sun + 2 * H, sun + D, vec![]),
             (&once, sun + H, sun + D, vec![(sun, sun + 2 * H)]),
