@@ -15,7 +15,7 @@ use tracing::warn;
 use utoipa::ToSchema;
 
 use super::Api;
-use super::params::{MAX_TEXT, Params, ShortText, Text, Texts, Time};
+use super::params::{MAX_TEXT, Params, ShortText, Text, Texts, Time, no_nul};
 use super::problem::Problem;
 use super::view::DataState;
 use crate::evaluation::InstanceStatus;
@@ -110,13 +110,6 @@ pub struct GateResult {
     pub instances: Vec<GateInstance>,
 }
 
-/// Only white space: Unicode's, and the four separators U+001C to U+001F that
-/// the document's `\S` (in most regex engines) also counts as space.
-fn blank(text: &str) -> bool {
-    text.chars()
-        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
 /// What a gate call asks: from the query string (GET) or the body (POST).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct GateRequest {
@@ -125,15 +118,15 @@ pub struct GateRequest {
     pub services: Vec<String>,
     /// Only this SLO (its name within each service).
     #[serde(default)]
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = "^[^\\x00]*$")]
     pub slo: Option<String>,
     /// Who asks (for example the CI user); recorded with the decision.
     #[serde(default)]
-    #[schema(max_length = 1000)]
+    #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
     pub actor: Option<String>,
     /// The caller's id for this call: a retried call is recorded once.
     #[serde(default)]
-    #[schema(max_length = 1000)]
+    #[schema(max_length = 1000, pattern = "^[^\\x00]*$")]
     pub request_id: Option<String>,
     /// Answer only once every judged instance was evaluated after this
     /// instant (RFC 3339 or Unix seconds, as text); until then the answer is
@@ -143,7 +136,7 @@ pub struct GateRequest {
     pub fresh_after: Option<DateTime<Utc>>,
     /// Allow despite a deny (or undecided), for this reason. POST only, with the write token.
     #[serde(default, rename = "override")]
-    #[schema(max_length = 1000, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 1000, pattern = "^[^\\x00]*$")]
     pub override_reason: Option<String>,
 }
 
@@ -253,11 +246,20 @@ fn validate(request: &GateRequest) -> Result<(), Problem> {
             "at most 100 services at once",
         ));
     }
+    for service in &request.services {
+        no_nul("service", service)?;
+    }
+    if let Some(slo) = &request.slo {
+        no_nul("slo", slo)?;
+    }
     for (name, value) in [
         ("actor", &request.actor),
         ("request_id", &request.request_id),
         ("override", &request.override_reason),
     ] {
+        if let Some(v) = value {
+            no_nul(name, v)?;
+        }
         if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
             return Err(Problem::bad_param(
                 name,
@@ -265,7 +267,11 @@ fn validate(request: &GateRequest) -> Result<(), Problem> {
             ));
         }
     }
-    if request.override_reason.as_deref().is_some_and(blank) {
+    if request
+        .override_reason
+        .as_deref()
+        .is_some_and(str::is_empty)
+    {
         return Err(Problem::bad_param("override", "an override needs a reason"));
     }
     Ok(())

@@ -8,6 +8,8 @@
 //! | `GET /api/v1/slos` | instances; filters, cursor pagination ([`slos`]) |
 //! | `GET /api/v1/slos/{id}` | one instance; id percent-encoded as one segment |
 //! | `GET /api/v1/slos/{id}/history` | from PostgreSQL, `from`/`to`/`step` |
+//! | `GET /api/v1/slos/{id}/corrections` | the catalog's and the stored corrections ([`corrections`]) |
+//! | `POST /api/v1/corrections`, `DELETE /api/v1/corrections/{id}` | stored in PostgreSQL with an audit row (write token) |
 //! | `GET /api/v1/services` | a roll-up per service |
 //! | `GET /api/v1/gate` | the release decision ([`crate::gate`]), recorded in PostgreSQL |
 //! | `POST /api/v1/gate` | the same, with an override (write token) |
@@ -26,6 +28,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod corrections;
 pub mod definition;
 pub mod etag;
 pub mod gate;
@@ -47,7 +50,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::{
@@ -133,7 +136,7 @@ impl CorsOrigins {
         Some(
             CorsLayer::new()
                 .allow_origin(allow)
-                .allow_methods([Method::GET, Method::POST])
+                .allow_methods([Method::GET, Method::POST, Method::DELETE])
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
                 .max_age(Duration::from_secs(600)),
         )
@@ -233,8 +236,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             Read,
             g.clone(),
             "/api/v1/slos/{*rest}",
-            &["/api/v1/slos/{id}", "/api/v1/slos/{id}/history"],
-            get(slos::instance_or_history),
+            &[
+                "/api/v1/slos/{id}",
+                "/api/v1/slos/{id}/history",
+                "/api/v1/slos/{id}/corrections",
+            ],
+            get(corrections::slos_rest),
         ),
         endpoint(
             Read,
@@ -288,10 +295,24 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         endpoint(
             Write,
-            p,
+            p.clone(),
             "/api/v1/gate",
             &["/api/v1/gate"],
             post(gate::gate_post),
+        ),
+        endpoint(
+            Write,
+            p,
+            "/api/v1/corrections",
+            &["/api/v1/corrections"],
+            post(corrections::create),
+        ),
+        endpoint(
+            Write,
+            Method::DELETE,
+            "/api/v1/corrections/{id}",
+            &["/api/v1/corrections/{id}"],
+            delete(corrections::delete),
         ),
     ]
 }

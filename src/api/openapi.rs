@@ -12,7 +12,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{Guard, alerts, definition, gate, metrics, ops, problem, replicas, slos, view};
+use super::{
+    Guard, alerts, corrections, definition, gate, metrics, ops, problem, replicas, slos, view,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +31,9 @@ writes always need the write token and are refused (403) when none is configured
         slos::list,
         slos::doc_get_slo,
         slos::history,
+        corrections::doc_list,
+        corrections::create,
+        corrections::delete,
         slos::services,
         gate::gate,
         gate::gate_post,
@@ -61,12 +66,17 @@ writes always need the write token and are refused (403) when none is configured
         replicas::Member,
         alerts::AlertList,
         alerts::AlertHistory,
+        corrections::CorrectionRequest,
+        corrections::CorrectionView,
+        corrections::CorrectionList,
+        corrections::CorrectionCreated,
     )),
     modifiers(&Bearer, &Guards),
     tags(
         (name = "slos", description = "SLO instances, their status and history"),
         (name = "gate", description = "The release gate"),
         (name = "alerts", description = "Pending and firing alerts, and their history"),
+        (name = "corrections", description = "Spans excluded from the budget: the catalog's, and those added at run time"),
         (name = "operations", description = "Health, readiness, metrics, reload"),
     )
 )]
@@ -258,6 +268,9 @@ mod tests {
             "GET /api/v1/alerts",
             "GET /api/v1/alerts/history",
             "POST /api/v1/gate",
+            "POST /api/v1/corrections",
+            "DELETE /api/v1/corrections/{id}",
+            "GET /api/v1/slos/{id}/corrections",
         ] {
             assert!(routed.contains(route), "{route}");
         }

@@ -40,6 +40,7 @@ parameter_schema! {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .min_length(Some(1))
+            .pattern(Some(NO_NUL))
             .into()
     }
 }
@@ -93,6 +94,33 @@ parameter_schema! {
             .schema_type(Type::String)
             .min_length(Some(1))
             .max_length(Some(MAX_TEXT))
+            .pattern(Some(NO_NUL))
+            .into()
+    }
+}
+
+/// Text PostgreSQL can store: no NUL character, which [`Params::only`]
+/// and the request bodies' checks refuse.
+pub const NO_NUL: &str = "^[^\\x00]*$";
+
+/// A problem when `text` holds a NUL character.
+pub fn no_nul(name: &str, text: &str) -> Result<(), Problem> {
+    if text.contains('\0') {
+        return Err(Problem::bad_param(name, "must not contain a NUL character"));
+    }
+    Ok(())
+}
+
+parameter_schema! {
+    /// Required text: not empty, at most 1,000 characters, no NUL. (Regex
+    /// engines disagree on what `\s` is, so "not only spaces" is not part
+    /// of the contract.)
+    Reason => {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_TEXT))
+            .pattern(Some(NO_NUL))
             .into()
     }
 }
@@ -164,9 +192,10 @@ impl Params {
         }
     }
 
-    /// Refuses any parameter not in `known`.
+    /// Refuses any parameter not in `known`, and NUL characters anywhere.
     pub fn only(&self, known: &[&str]) -> Result<(), Problem> {
-        for (name, _) in &self.pairs {
+        for (name, value) in &self.pairs {
+            no_nul(name, value)?;
             if !known.contains(&name.as_str()) {
                 let expected = if known.is_empty() {
                     "this endpoint takes no parameters".to_string()
@@ -369,7 +398,7 @@ parameter_schema! {
             .items(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some("^[^:]+:")),
+                    .pattern(Some("^[^:\\x00]+:[^\\x00]*$")),
             )
             .into()
     }

@@ -123,6 +123,15 @@ pub struct AbsentAlert {
     pub for_duration: String,
 }
 
+/// Corrections in force: the events they excluded from the SLO window, and
+/// the budget as it would be without them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CorrectionsApplied {
+    pub excluded_events: Events,
+    /// Ratio of the budget left if the corrected minutes counted.
+    pub budget_remaining_without_corrections: Option<f64>,
+}
+
 /// The current status of one SLO instance.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SloStatus {
@@ -163,6 +172,8 @@ pub struct SloStatus {
     pub budget_exhausted: Option<BudgetExhaustedAlert>,
     /// The absent alert, when the SLO has one (`alerting.absent`).
     pub absent: Option<AbsentAlert>,
+    /// What corrections changed in the SLO window; null while none is in force.
+    pub corrections: Option<CorrectionsApplied>,
     /// Why the last cycle failed, when `data_state` is `stale`.
     pub error: Option<String>,
     /// The SLO's definition in the catalog, with `include=definition`.
@@ -235,6 +246,13 @@ impl SloStatus {
                 good: finite_or_zero(s.events.good),
                 total: finite_or_zero(s.events.total),
             },
+            corrections: s.corrections.as_ref().map(|c| CorrectionsApplied {
+                excluded_events: Events {
+                    good: finite_or_zero(c.excluded.good),
+                    total: finite_or_zero(c.excluded.total),
+                },
+                budget_remaining_without_corrections: finite(c.budget_remaining_without),
+            }),
             error_budget: ErrorBudget {
                 remaining: finite(b.remaining),
                 consumed: finite(b.consumed),

@@ -67,6 +67,17 @@ struct SloOut<'a> {
     alerting: Option<AlertingOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gate: Option<GateOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    corrections: Vec<CorrectionOut>,
+}
+
+#[derive(Serialize)]
+struct CorrectionOut {
+    reason: String,
+    start: String,
+    duration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat: Option<String>,
 }
 
 /// A number as YAML writes it: whole numbers without `.0`; floats in their
@@ -253,6 +264,16 @@ fn slo_out<'a>(slo: &'a Slo, shared: &BTreeMap<String, String>) -> SloOut<'a> {
         group_by: slo.group_by.clone(),
         alerting: alerting_out(slo),
         gate: gate_out(&slo.gate),
+        corrections: slo
+            .corrections
+            .iter()
+            .map(|c| CorrectionOut {
+                reason: c.reason.clone(),
+                start: c.start.to_rfc3339(),
+                duration: c.duration.to_string(),
+                repeat: c.repeat.as_ref().map(|r| r.to_string()),
+            })
+            .collect(),
     }
 }
 

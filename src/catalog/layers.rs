@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::alerting::{AlertingSpec, GateSpec};
+use super::correction::{self, Correction, MAX_OCCURRENCES};
 use super::decode::Ctx;
 use super::diagnostic::Pos;
 use super::model::{Indicator, Slo, SloId, Source};
@@ -32,6 +33,9 @@ pub struct Layer {
     pub window: Option<(SloWindow, Pos)>,
     pub alerting: AlertingSpec,
     pub gate: GateSpec,
+    /// Corrections add up across layers: a `Defaults` maintenance window
+    /// applies beside an SLO's own.
+    pub corrections: Vec<(Correction, Pos)>,
 }
 
 impl Layer {
@@ -42,6 +46,7 @@ impl Layer {
         }
         self.alerting.merge(&over.alerting);
         self.gate.merge(&over.gate);
+        self.corrections.extend(over.corrections.iter().cloned());
     }
 }
 
@@ -106,6 +111,20 @@ pub fn finish(ctx: Ctx, draft: SloDraft, layers: &[&Layer]) -> Option<Slo> {
             );
         }
     }
+    for (c, pos) in &combined.corrections {
+        if c.repeat.is_some()
+            && correction::occurrences_in_window(c, window.max_length()) >= MAX_OCCURRENCES
+        {
+            ctx.error(
+                *pos,
+                "corrections",
+                format!(
+                    "the correction starting {} repeats {MAX_OCCURRENCES} times or more within the SLO window ({window}): a correction is for planned work, not a standing filter",
+                    correction::utc_text(c.start)
+                ),
+            );
+        }
+    }
     if ctx.error_count() > errors_before {
         return None;
     }
@@ -124,6 +143,7 @@ pub fn finish(ctx: Ctx, draft: SloDraft, layers: &[&Layer]) -> Option<Slo> {
         group_by: draft.group_by,
         alerting,
         gate: combined.gate.resolve(),
+        corrections: combined.corrections.into_iter().map(|(c, _)| c).collect(),
         source: Source {
             file: ctx.file.to_path_buf(),
             line: draft.pos.line,

@@ -2,6 +2,7 @@
 //! problem reported at its file, line and column.
 
 pub mod alerting;
+pub mod correction;
 pub mod decode;
 pub mod diagnostic;
 pub mod export;
@@ -15,6 +16,7 @@ pub mod promql;
 pub mod window;
 pub mod yaml;
 
+pub use correction::Correction;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use loader::{LoadError, Loaded, catalog_files, load_paths, load_str};
 pub use model::*;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::correction::Correction;
 use super::objective::Objective;
 use super::promql::{Selector, WindowedQuery};
 use super::window::SloWindow;
@@ -68,6 +69,9 @@ pub struct Slo {
     pub group_by: Vec<String>,
     pub alerting: AlertPolicy,
     pub gate: GatePolicy,
+    /// Spans whose minutes count neither as good nor as bad events.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub corrections: Vec<Correction>,
     pub source: Source,
 }
 

@@ -3,16 +3,19 @@
 //! the alert changes. The scheduler does the I/O around it: it loads the
 //! hours the windows need, commits the alert changes, and records history.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
 use super::alerts::{AlertFigures, AlertKey, AlertRef, Observation};
-use super::status::{AbsentStatus, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus};
+pub use super::plan::{WindowPlan, WindowSums};
+use super::status::{
+    AbsentStatus, CorrectionStatus, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus,
+};
 use crate::catalog::Slo;
 use crate::duration::Duration;
-use crate::engine::{self, AlertPhase, DataState, EventCounts, ExhaustionEta, Suppression};
-use crate::time::{Minute, floor_minute};
+use crate::engine::{self, AlertPhase, DataState, ExhaustionEta, Suppression};
+use crate::time::Minute;
 
 /// Windows every instance reports a burn rate for.
 pub const REPORTED_WINDOWS: [Duration; 7] = [
@@ -31,81 +34,6 @@ const CURRENT_BURN_WINDOW: Duration = Duration::from_hours(1);
 /// An exhaustion further away than this is reported as none: no one plans
 /// that far, and the instant may not even be representable.
 const EXHAUSTION_HORIZON: Duration = Duration::from_days(100 * 365);
-
-/// The spans an SLO's evaluation at `at` sums: every reported and alert
-/// window ending at `at`, and the SLO window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WindowPlan {
-    pub at: Minute,
-    /// Trailing windows `(at - w, at]`.
-    pub windows: BTreeSet<Duration>,
-    /// Where the SLO window starts (rolling or calendar), minute-aligned.
-    pub window_start: i64,
-}
-
-impl WindowPlan {
-    pub fn new(slo: &Slo, at: Minute) -> WindowPlan {
-        let mut windows: BTreeSet<Duration> = REPORTED_WINDOWS.iter().copied().collect();
-        for tier in &slo.alerting.tiers {
-            windows.insert(tier.long_window);
-            windows.insert(tier.short_window);
-        }
-        WindowPlan {
-            at,
-            windows,
-            window_start: floor_minute(slo.window.start(at.time()).timestamp_millis()),
-        }
-    }
-
-    /// Every span summed, `(from, to)` in ms.
-    pub fn ranges(&self) -> Vec<(i64, i64)> {
-        self.edges().map(|from| (from, self.at.ms())).collect()
-    }
-
-    /// The far edge of every span.
-    pub fn edges(&self) -> impl Iterator<Item = i64> + '_ {
-        let at = self.at.ms();
-        self.windows
-            .iter()
-            .map(move |w| at - w.as_millis() as i64)
-            .chain([self.window_start])
-    }
-
-    /// The earliest instant any span reaches back to.
-    pub fn earliest(&self) -> i64 {
-        self.edges().min().unwrap_or(self.at.ms())
-    }
-
-    /// Sums every span with `sum(from)`, the events in `(from, at]`.
-    pub fn sums(&self, mut sum: impl FnMut(i64) -> EventCounts) -> WindowSums {
-        let at = self.at.ms();
-        WindowSums {
-            windows: self
-                .windows
-                .iter()
-                .map(|w| (*w, sum(at - w.as_millis() as i64)))
-                .collect(),
-            slo_window: sum(self.window_start),
-            absent: false,
-        }
-    }
-}
-
-/// Events in each span of a [`WindowPlan`].
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WindowSums {
-    pub windows: BTreeMap<Duration, EventCounts>,
-    pub slo_window: EventCounts,
-    /// The instance's series sent no samples for longer than the absence
-    /// threshold.
-    pub absent: bool,
-}
-
-impl WindowSums {
-    fn of(&self, window: Duration) -> EventCounts {
-        self.windows.get(&window).copied().unwrap_or_default()
-    }
-}
 
 /// An instance's evaluation: its new status, and every alert's outcome for
 /// the caller to commit before it publishes the status.
@@ -229,6 +157,18 @@ pub fn evaluate<'a>(
         }
     });
 
+    let corrections = sums.corrected.map(|excluded| {
+        let all = engine::budget_status(
+            slo.objective,
+            slo.window.nominal_length(),
+            sums.slo_window + excluded,
+            None,
+        );
+        CorrectionStatus {
+            excluded,
+            budget_remaining_without: all.remaining,
+        }
+    });
     let status = InstanceStatus {
         objective: slo.objective.ratio(),
         window: slo.window.to_string(),
@@ -249,6 +189,7 @@ pub fn evaluate<'a>(
         alerts,
         budget_exhausted,
         absent,
+        corrections,
         error: None,
         backfill_progress: None,
         ..previous.clone()
@@ -283,7 +224,7 @@ mod tests {
 
     use super::*;
     use crate::catalog;
-    use crate::engine::{AlertState, DataState};
+    use crate::engine::{AlertState, DataState, EventCounts};
     use crate::labels::Labels;
 
     fn slo(extra: &str) -> Slo {
@@ -308,8 +249,8 @@ mod tests {
     /// bad over the last `burn_minutes`, none bad before.
     fn sums(slo: &Slo, per_minute: f64, bad_ratio: f64, burn_minutes: i64) -> WindowSums {
         let plan = WindowPlan::new(slo, at());
-        plan.sums(|from| {
-            let minutes = ((at().ms() - from) / 60_000) as f64;
+        plan.sums(|from, to| {
+            let minutes = ((to - from) / 60_000) as f64;
             let burning = minutes.min(burn_minutes as f64);
             EventCounts::from_bad(per_minute * burning * bad_ratio, per_minute * minutes)
         })
@@ -534,6 +475,7 @@ mod never_panics {
 
     use super::*;
     use crate::catalog::{self, Objective, SloWindow};
+    use crate::engine::EventCounts;
     use crate::labels::Labels;
 
     /// Counts from the edges: zero, the tiniest and the largest numbers, and
@@ -583,6 +525,7 @@ mod never_panics {
             let sums = WindowSums {
                 windows: plan.windows.iter().copied().zip(windows.iter().copied().cycle()).collect(),
                 slo_window,
+                corrected: None,
                 absent,
             };
             let pending = InstanceStatus::pending(&slo, slo.id.to_string(), Labels::new());

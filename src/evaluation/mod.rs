@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod instance;
+pub mod plan;
 pub mod status;
 
 use std::collections::BTreeMap;
@@ -14,7 +15,8 @@ use chrono::{DateTime, Utc};
 pub use alerts::{AlertFigures, AlertKey, AlertRef, Observation};
 pub use instance::{Evaluation, REPORTED_WINDOWS, WindowPlan, WindowSums, evaluate};
 pub use status::{
-    AbsentStatus, AlertState, DataState, ErrorBudget, ExhaustionStatus, InstanceStatus, TierStatus,
+    AbsentStatus, AlertState, CorrectionStatus, DataState, ErrorBudget, ExhaustionStatus,
+    InstanceStatus, TierStatus,
 };
 
 /// The latest evaluation of every instance, swapped whole after each cycle.

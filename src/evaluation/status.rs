@@ -59,6 +59,14 @@ pub struct AbsentStatus {
     pub for_duration: String,
 }
 
+/// The events corrections excluded from the SLO window, and the budget
+/// as it would be without them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CorrectionStatus {
+    pub excluded: EventCounts,
+    pub budget_remaining_without: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceStatus {
     /// `service/name`, plus `{label="value"}` for a grouped SLO's instance.
@@ -82,6 +90,9 @@ pub struct InstanceStatus {
     pub budget_exhausted: Option<ExhaustionStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub absent: Option<AbsentStatus>,
+    /// What corrections changed, while any is in force in the windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrections: Option<CorrectionStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Event counts are complete up to here (for the ingestion-lag metric).
@@ -122,6 +133,7 @@ impl InstanceStatus {
             alerts: Vec::new(),
             budget_exhausted: None,
             absent: None,
+            corrections: None,
             error: None,
             ingested_until: None,
             backfill_progress: None,

@@ -264,7 +264,20 @@ impl Scheduler {
         let mut ready = Vec::new();
         let mut to_backfill = Vec::new();
         let mut tasks = JoinSet::new();
+        // One read per cycle for all SLOs: corrections added through the API
+        // (on any replica) apply from the next cycle. On an error the last
+        // ones read stay in force.
+        let stored = match self.services.store.corrections().await {
+            Ok(stored) => Some(stored),
+            Err(e) => {
+                warn!(error = %e, "reading stored corrections failed; keeping the last ones read");
+                None
+            }
+        };
         for (id, mut runtime) in runtimes {
+            if let Some(stored) = &stored {
+                runtime.set_stored_corrections(stored);
+            }
             let services = Arc::clone(&self.services);
             let permits = Arc::clone(&permits);
             tasks.spawn(async move {

@@ -2,6 +2,7 @@
 //! progress and evaluation history; alert state and history in [`alerts`].
 
 pub mod alerts;
+pub mod corrections;
 pub mod gate;
 pub mod history;
 pub mod leases;

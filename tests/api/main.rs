@@ -8,6 +8,7 @@ mod app;
 mod client;
 mod conditional;
 mod contract;
+mod corrections;
 mod endpoints;
 mod gate;
 mod gate_restart;

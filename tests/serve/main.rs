@@ -5,6 +5,7 @@ mod absent;
 mod alerting;
 mod app;
 mod backfill;
+mod corrections;
 mod fanin;
 mod harness;
 mod ingestion;

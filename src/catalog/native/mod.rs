@@ -1,5 +1,6 @@
 //! burnrate's own catalog format, `version: burnrate/v1`.
 
+mod corrections;
 pub mod indicator;
 
 use chrono_tz::Tz;
@@ -24,10 +25,26 @@ pub enum NativeDoc {
     Service { layer: Layer, slos: Vec<SloDraft> },
 }
 
-const DOC_FIELDS: [&str; 6] = ["version", "kind", "service", "labels", "defaults", "slos"];
-const DEFAULTS_DOC_FIELDS: [&str; 6] = ["version", "kind", "labels", "window", "alerting", "gate"];
-const LAYER_FIELDS: [&str; 4] = ["labels", "window", "alerting", "gate"];
-const SLO_FIELDS: [&str; 10] = [
+const DOC_FIELDS: [&str; 7] = [
+    "version",
+    "kind",
+    "service",
+    "labels",
+    "defaults",
+    "corrections",
+    "slos",
+];
+const DEFAULTS_DOC_FIELDS: [&str; 7] = [
+    "version",
+    "kind",
+    "labels",
+    "window",
+    "alerting",
+    "gate",
+    "corrections",
+];
+const LAYER_FIELDS: [&str; 5] = ["labels", "window", "alerting", "gate", "corrections"];
+const SLO_FIELDS: [&str; 11] = [
     "name",
     "description",
     "objective",
@@ -38,6 +55,7 @@ const SLO_FIELDS: [&str; 10] = [
     "alerting",
     "gate",
     "service",
+    "corrections",
 ];
 
 pub fn decode_document(ctx: Ctx, doc: &Node) -> Option<NativeDoc> {
@@ -63,6 +81,10 @@ pub fn decode_document(ctx: Ctx, doc: &Node) -> Option<NativeDoc> {
                 .and_then(|n| name(ctx, n, "service"));
             let mut layer = Layer {
                 labels: f.labels("labels"),
+                corrections: f
+                    .get("corrections")
+                    .map(|n| corrections::corrections(ctx, n, "corrections"))
+                    .unwrap_or_default(),
                 ..Layer::default()
             };
             if let Some(node) = f.get("defaults")
@@ -118,6 +140,10 @@ fn decode_layer_fields(f: &mut Fields) -> Layer {
         gate: f
             .get("gate")
             .map(|n| gate(ctx, n, &f.field("gate")))
+            .unwrap_or_default(),
+        corrections: f
+            .get("corrections")
+            .map(|n| corrections::corrections(ctx, n, &f.field("corrections")))
             .unwrap_or_default(),
     }
 }

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use crate::alerting::transitions::{self, InstanceRef};
 use crate::alerting::{InstanceAlerts, TrackedAlert};
-use crate::catalog::Slo;
+use crate::catalog::{Correction, Slo};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::evaluation::{self, DataState, Evaluation, InstanceStatus, WindowPlan};
@@ -22,6 +22,7 @@ use crate::ingest::prefetch::Reader;
 use crate::ingest::{self};
 use crate::labels::Labels;
 use crate::labels::group_key_text;
+use crate::store::corrections::StoredCorrection;
 use crate::store::{EvaluationRow, IngestionState, Lease};
 use crate::time::{HOUR_MS, MINUTE_MS, Minute, hour_of, to_time};
 
@@ -64,6 +65,8 @@ pub struct SloRuntime {
     last_pruned_hour: i64,
     /// Label sets refused by the instance limit, reported once each.
     untracked: BTreeSet<Labels>,
+    /// Corrections added at run time for this SLO or its service.
+    stored_corrections: Vec<Correction>,
 }
 
 impl SloRuntime {
@@ -81,6 +84,7 @@ impl SloRuntime {
             carry: None,
             last_pruned_hour: 0,
             untracked: BTreeSet::new(),
+            stored_corrections: Vec::new(),
         }
     }
 
@@ -129,6 +133,21 @@ impl SloRuntime {
     pub fn update_definition(&mut self, slo: Arc<Slo>) {
         debug_assert_eq!(sli_fingerprint(&slo), self.fingerprint);
         self.slo = slo;
+    }
+
+    /// Takes the corrections stored at run time (all of them; those for
+    /// this SLO or its service apply from the next evaluation).
+    pub fn set_stored_corrections(&mut self, all: &[StoredCorrection]) {
+        self.stored_corrections = all
+            .iter()
+            .filter(|c| c.applies_to(self.slo.id.as_str(), &self.slo.service))
+            .map(|c| Correction {
+                reason: c.reason.clone(),
+                start: c.start_at.fixed_offset(),
+                duration: Duration::from_millis(c.duration_ms.max(0) as u64),
+                repeat: None,
+            })
+            .collect();
     }
 
     pub fn statuses(&self) -> impl Iterator<Item = &InstanceStatus> {
@@ -383,7 +402,7 @@ impl SloRuntime {
     ) -> Result<Vec<EvaluationRow>, CycleError> {
         let mut rows = Vec::new();
         let slo = Arc::clone(&self.slo);
-        let plan = WindowPlan::new(&slo, at);
+        let plan = WindowPlan::with_corrections(&slo, &self.stored_corrections, at);
         let record =
             at.ms() % (services.settings.history_step.as_millis() as i64).max(MINUTE_MS) == 0;
         for instance in self.instances.values_mut() {
@@ -398,8 +417,7 @@ impl SloRuntime {
                     }
                 }
             }
-            let mut sums =
-                plan.sums(|from| instance.history.sum(from, at.ms()).unwrap_or_default());
+            let mut sums = plan.sums(|from, to| instance.history.sum(from, to).unwrap_or_default());
             let last_data = *instance.last_data.get_or_insert(at.ms());
             sums.absent = at.ms() - last_data > services.settings.absent_after.as_millis() as i64;
             let Evaluation {
