@@ -25,7 +25,8 @@
 //!    slowdown with 20% of requests over 0.5 s).
 //! 2. Generates a catalog of one native ratio SLO per `svc` (30d window) and
 //!    runs the release `burnrate serve --interval 1m` binary on it with a
-//!    fresh PostgreSQL database; the first cycle is the backfill. In the
+//!    fresh PostgreSQL database; the first cycle starts the backfill, which
+//!    runs beside the cycles until burnrate logs `backfill done`. In the
 //!    shared shape, per route an availability SLO (errors `code=~"5.."`)
 //!    and a latency SLO (threshold 500ms): every SLO on three metric names,
 //!    which burnrate reads with one union query per metric and span.
@@ -751,6 +752,8 @@ struct LogState {
     backfill_progress_lines: u64,
     /// SLOs that logged `backfilling history`.
     backfills_started: u64,
+    /// `backfill done` lines: (at ms, duration ms, SLOs).
+    backfills_done: Vec<(i64, i64, u64)>,
     lines: u64,
     warnings: Vec<String>,
     warning_count: u64,
@@ -798,6 +801,17 @@ fn start_log_follower(path: PathBuf) -> Arc<Mutex<LogState>> {
                 match msg {
                     "backfill progress" => st.backfill_progress_lines += 1,
                     "backfilling history" => st.backfills_started += 1,
+                    "backfill done" => {
+                        let at_ms = v["timestamp"]
+                            .as_str()
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map_or_else(now_ms, |t| t.timestamp_millis());
+                        st.backfills_done.push((
+                            at_ms,
+                            v["fields"]["duration_ms"].as_i64().unwrap_or(0),
+                            v["fields"]["slos"].as_u64().unwrap_or(0),
+                        ));
+                    }
                     "cycle done" => {
                         let at_ms = v["timestamp"]
                             .as_str()
@@ -1178,28 +1192,51 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         panic!("{why}; burnrate log tail:\n{tail}");
     };
 
-    // Cycle 1 is the backfill.
+    // Cycle 1 finds every SLO without history and starts their backfill,
+    // which runs beside the cycles until it logs `backfill done`.
     let mut last_report = Instant::now();
     let backfill = loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if let Ok(Some(status)) = burnrate.try_wait() {
             fail(&mut burnrate, &format!("burnrate exited: {status}"));
         }
+        if now_ms() - spawned_ms > 60 * 60_000 {
+            fail(&mut burnrate, "the backfill did not finish within an hour");
+        }
         let st = logs.lock().expect("log state");
-        if let Some(c) = st.cycles.first() {
-            break c.clone();
+        let done: u64 = st.backfills_done.iter().map(|d| d.2).sum();
+        if done as usize >= cfg.slos
+            && let Some(&(at_ms, duration_ms, _)) = st.backfills_done.last()
+        {
+            break CycleDone { at_ms, duration_ms };
         }
         if last_report.elapsed() > Duration::from_secs(30) {
             last_report = Instant::now();
             let mem = memory_kb(pid);
             log(format!(
-                "backfilling: {} of {} SLOs started, {} warnings, RSS {} MB",
-                st.backfills_started,
+                "backfilling: {done} of {} SLOs done, {} cycles, {} warnings, RSS {} MB",
                 cfg.slos,
+                st.cycles.len(),
                 st.warning_count,
                 mem.get("VmRSS").copied().unwrap_or(0) / 1024
             ));
         }
+    };
+    // The first cycle that starts after the backfill is done cycles its SLOs.
+    let base = loop {
+        let found = logs
+            .lock()
+            .expect("log state")
+            .cycles
+            .iter()
+            .position(|c| c.at_ms - c.duration_ms > backfill.at_ms);
+        if let Some(j) = found {
+            break j.max(1);
+        }
+        if let Ok(Some(status)) = burnrate.try_wait() {
+            fail(&mut burnrate, &format!("burnrate exited: {status}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c1 = counters(&client, &prom_url, &pool).await;
@@ -1213,7 +1250,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let mem_after_backfill = memory_kb(pid);
     let mut backfill_counters = delta(c0, c1);
     log(format!(
-        "backfill (cycle 1) done: {:.1} s in the cycle, {:.1} s since start; {} Prometheus queries; \
+        "backfill done: {:.1} s in the backfill task, {:.1} s since start; {} Prometheus queries; \
          Prometheus CPU {:.1} s, burnrate CPU {:.1} s; RSS {} MB (peak {} MB)",
         backfill.duration_ms as f64 / 1e3,
         (backfill.at_ms - spawned_ms) as f64 / 1e3,
@@ -1224,12 +1261,14 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         mem_after_backfill.get("VmHWM").copied().unwrap_or(0) / 1024
     ));
 
-    // Steady cycles: cycle 2 catches up the minutes the backfill took; 3.. are steady.
+    // Steady cycles: the first after the backfill catches up the minutes
+    // it took; the following ones are steady.
     let mut costs: Vec<CycleCost> = Vec::new();
     let mut idle_rates: Vec<f64> = Vec::new();
     let mut pre_tick: Option<(i64, Counters)> = None;
-    let mut seen = 1;
-    let last_cycle = 2 + cfg.steady_cycles;
+    let mut seen = base;
+    let catch_up = base + 1;
+    let last_cycle = catch_up + cfg.steady_cycles;
     while seen < last_cycle {
         // Counters just before the next tick, so deltas hold exactly one cycle.
         let done_at = logs.lock().expect("log state").cycles[seen - 1].at_ms;
@@ -1245,7 +1284,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         {
             cost.counters = Some(delta(before, after));
         }
-        if seen == 1
+        if seen == base
             && let Some(after) = snapshot
         {
             // PostgreSQL publishes statistics lazily: read the backfill's
@@ -1544,7 +1583,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
 
     // ---------------------------------------------------------- report --
-    let steady: Vec<&CycleCost> = costs.iter().filter(|c| c.n >= 3).collect();
+    let steady: Vec<&CycleCost> = costs.iter().filter(|c| c.n > catch_up).collect();
     let median = |mut v: Vec<f64>| -> f64 {
         v.sort_by(|a, b| a.total_cmp(b));
         if v.is_empty() {
@@ -1600,7 +1639,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let _ = writeln!(out, "| measure | value |\n|---|---|");
     let _ = writeln!(
         out,
-        "| backfill, {}d x {} SLOs (cycle 1) | {:.0} s wall; Prometheus CPU {:.0} s; burnrate CPU {:.0} s; {:.0} queries; {:.0} PostgreSQL commits; burnrate RSS after it {:.0} MB |",
+        "| backfill, {}d x {} SLOs (`backfill done`) | {:.0} s wall; Prometheus CPU {:.0} s; burnrate CPU {:.0} s; {:.0} queries; {:.0} PostgreSQL commits; burnrate RSS after it {:.0} MB |",
         cfg.days,
         cfg.slos,
         backfill.duration_ms as f64 / 1e3,
@@ -1617,8 +1656,8 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
                 k.queries, k.engine_seconds, k.pg_commits
             )
         });
-        let label = if c.n == 2 {
-            "cycle 2 (catch-up after backfill)".to_string()
+        let label = if c.n == catch_up {
+            format!("cycle {} (catch-up after backfill)", c.n)
         } else {
             format!("steady cycle {}", c.n)
         };
