@@ -1717,15 +1717,31 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     // The cycle's Prometheus CPU includes its background work (remote
     // write, head) during the cycle's wall time; net of it too.
     let steady_net = steady_prom - idle_rate * steady_wall / 1e3;
-    let _ = writeln!(
-        out,
-        "| Prometheus CPU ratio, full-window / steady cycle | {:.0}x ({:.0}x for the {window} queries alone); net of idle background ({:.3} s): {:.0}x; engine time {:.0}x |",
-        pq_total_cpu * scale / steady_prom,
-        pq_window.prometheus_cpu * scale / steady_prom,
-        steady_net,
-        pq_total_cpu * scale / steady_net,
-        (pq_window.engine_seconds + pq_alerts.engine_seconds) * scale / steady_engine
-    );
+    let engine_ratio =
+        (pq_window.engine_seconds + pq_alerts.engine_seconds) * scale / steady_engine;
+    // SAFETY: sysconf has no preconditions.
+    let tick = 1.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    if steady_prom < tick {
+        // Below /proc's resolution: bound the ratio by one tick per cycle.
+        let steady_mean =
+            steady.iter().map(|c| c.prometheus_cpu).sum::<f64>() / steady.len().max(1) as f64;
+        let _ = writeln!(
+            out,
+            "| Prometheus CPU ratio, full-window / steady cycle | the cycle's Prometheus CPU is below /proc's {tick} s resolution (mean of {} cycles {steady_mean:.4} s): at least {:.0}x ({:.0}x for the {window} queries alone), counting {tick} s per cycle; engine time {engine_ratio:.0}x |",
+            steady.len(),
+            pq_total_cpu * scale / tick,
+            pq_window.prometheus_cpu * scale / tick,
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "| Prometheus CPU ratio, full-window / steady cycle | {:.0}x ({:.0}x for the {window} queries alone); net of idle background ({:.3} s): {:.0}x; engine time {engine_ratio:.0}x |",
+            pq_total_cpu * scale / steady_prom,
+            pq_window.prometheus_cpu * scale / steady_prom,
+            steady_net,
+            pq_total_cpu * scale / steady_net,
+        );
+    }
     let _ = writeln!(
         out,
         "| burnrate {window} counts vs increase({window}) | total events: mean {:.4}%, max {:.4}% relative; bad events: mean {:.4}%, max {:.4}% |",
