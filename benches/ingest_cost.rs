@@ -16,9 +16,20 @@
 //!    --max-block-duration=720h`. Prometheus starts on those blocks; from
 //!    then on the same generator keeps remote-writing one sample per series
 //!    per scrape interval, so "now" always has data.
+//!    With `BENCH_SHAPE=shared` the data are instead 25 routes per service
+//!    (20 services for 1,000 SLOs, 200 for 10,000), five series per route:
+//!    `http_requests_total{service,route,code="200"|"500"}`,
+//!    `http_request_duration_seconds_bucket{service,route,le="0.5"|"+Inf"}`
+//!    and `http_request_duration_seconds_count{service,route}` (the same
+//!    diurnal traffic and weekly error incident, plus a weekly 45-minute
+//!    slowdown with 20% of requests over 0.5 s).
 //! 2. Generates a catalog of one native ratio SLO per `svc` (30d window) and
 //!    runs the release `burnrate serve --interval 1m` binary on it with a
-//!    fresh PostgreSQL database; the first cycle is the backfill.
+//!    fresh PostgreSQL database; the first cycle starts the backfill, which
+//!    runs beside the cycles until burnrate logs `backfill done`. In the
+//!    shared shape, per route an availability SLO (errors `code=~"5.."`)
+//!    and a latency SLO (threshold 500ms): every SLO on three metric names,
+//!    which burnrate reads with one union query per metric and span.
 //! 3. Measures steady cycles: wall time (the `cycle done` log line), the CPU
 //!    seconds Prometheus and burnrate spent during the cycle (from
 //!    /proc/PID/stat, sampled every 100 ms), Prometheus queries and
@@ -34,7 +45,9 @@
 //! Knobs (environment): `BENCH_SLOS` (1000), `BENCH_DAYS` (30, the SLO window
 //! and the seeded history), `BENCH_SCRAPE_SECONDS` (60), `BENCH_STEADY_CYCLES`
 //! (3), `BENCH_PROMQL_CONCURRENCY` (4), `BENCH_BURNRATE_CONCURRENCY` (the
-//! serve default, 8).
+//! serve default, 8), `BENCH_SHAPE` (`independent`, the default, or
+//! `shared`), `BENCH_PROMQL_SLOS` (all: full-window PromQL for an even
+//! sample of that many SLOs, its CPU scaled up to all of them in the ratio).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -62,7 +75,10 @@ const INTERVAL_MS: i64 = 60_000;
 const ALERT_WINDOWS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
 
 struct Config {
+    shape: Shape,
     slos: usize,
+    /// SLOs evaluated by full-window PromQL (all when 0 or more than `slos`).
+    promql_slos: usize,
     days: i64,
     scrape_s: i64,
     steady_cycles: usize,
@@ -82,8 +98,16 @@ fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 impl Config {
     fn from_env() -> Self {
+        let slos = env_num("BENCH_SLOS", 1000);
+        let promql_slos = env_num("BENCH_PROMQL_SLOS", 0usize);
         let cfg = Config {
-            slos: env_num("BENCH_SLOS", 1000),
+            shape: Shape::from_env(),
+            slos,
+            promql_slos: if promql_slos == 0 {
+                slos
+            } else {
+                promql_slos.min(slos)
+            },
             days: env_num("BENCH_DAYS", 30),
             scrape_s: env_num("BENCH_SCRAPE_SECONDS", 60),
             steady_cycles: env_num("BENCH_STEADY_CYCLES", 3usize).max(1),
@@ -125,27 +149,92 @@ fn log(msg: impl AsRef<str>) {
 
 // ------------------------------------------------------------- the data --
 
-/// Deterministic request counters for every SLO, advanced one scrape at a time.
+/// What the catalog looks like.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    /// One ratio SLO per `svc`, each on its own two series.
+    Independent,
+    /// Services with 25 routes each; per route an availability SLO on
+    /// `http_requests_total{service,route,code}` and a latency SLO on
+    /// `http_request_duration_seconds_bucket{service,route,le}` / `_count`:
+    /// every SLO on the same three metric names.
+    Shared,
+}
+
+/// Routes per service in the shared shape.
+const ROUTES_PER_SERVICE: usize = 25;
+
+impl Shape {
+    fn from_env() -> Self {
+        match std::env::var("BENCH_SHAPE").as_deref().map(str::trim) {
+            Err(_) | Ok("") | Ok("independent") => Shape::Independent,
+            Ok("shared") => Shape::Shared,
+            Ok(other) => panic!("BENCH_SHAPE={other}: expected `independent` or `shared`"),
+        }
+    }
+
+    /// Data units (a `svc`, or a route) for `slos` SLOs.
+    fn units(self, slos: usize) -> usize {
+        match self {
+            Shape::Independent => slos,
+            Shape::Shared => slos.div_ceil(2),
+        }
+    }
+
+    /// Series per unit.
+    fn series_per_unit(self) -> usize {
+        match self {
+            Shape::Independent => 2,
+            // requests 200 and 500; buckets le="0.5" and le="+Inf"; _count.
+            Shape::Shared => 5,
+        }
+    }
+}
+
+/// The service and route of unit `i` in the shared shape.
+fn service_route(i: usize) -> (String, String) {
+    (
+        format!("svc{:03}", i / ROUTES_PER_SERVICE),
+        format!("/r{:02}", i % ROUTES_PER_SERVICE),
+    )
+}
+
+/// Deterministic request counters for every unit, advanced one scrape at a time.
 struct Traffic {
-    slos: usize,
+    shape: Shape,
+    units: usize,
     scrape_s: i64,
     /// Timestamp (s) of the next scrape step to produce.
     next_step_s: i64,
     ok: Vec<u64>,
     err: Vec<u64>,
-    /// Fractional errors carried to the next scrape, so counts stay integers.
+    /// Requests slower than 0.5 s (shared shape).
+    slow: Vec<u64>,
+    /// Fractional errors (slow requests) carried to the next scrape, so counts stay integers.
     err_frac: Vec<f64>,
+    slow_frac: Vec<f64>,
+}
+
+/// One unit's counters at a scrape.
+#[derive(Clone, Copy)]
+struct Counts {
+    ok: u64,
+    err: u64,
+    slow: u64,
 }
 
 impl Traffic {
-    fn new(slos: usize, scrape_s: i64, first_step_s: i64) -> Self {
+    fn new(shape: Shape, units: usize, scrape_s: i64, first_step_s: i64) -> Self {
         Traffic {
-            slos,
+            shape,
+            units,
             scrape_s,
             next_step_s: first_step_s,
-            ok: vec![0; slos],
-            err: vec![0; slos],
-            err_frac: vec![0.0; slos],
+            ok: vec![0; units],
+            err: vec![0; units],
+            slow: vec![0; units],
+            err_frac: vec![0.0; units],
+            slow_frac: vec![0.0; units],
         }
     }
 
@@ -153,7 +242,7 @@ impl Traffic {
         format!("s{i:04}")
     }
 
-    /// Seconds after the step at which SLO `i`'s target is scraped.
+    /// Seconds after the step at which unit `i`'s target is scraped.
     fn offset_s(i: usize) -> i64 {
         (i as i64 * 7) % MAX_OFFSET_S
     }
@@ -165,16 +254,23 @@ impl Traffic {
         peak * (0.65 + 0.35 * (2.0 * std::f64::consts::PI * phase).sin())
     }
 
-    /// 0.05% errors, 5% during a weekly 30-minute incident (different per SLO).
+    /// 0.05% errors, 5% during a weekly 30-minute incident (different per unit).
     fn error_ratio(i: usize, t: i64) -> f64 {
         let minute_of_week = (t / 60 + i as i64 * 131).rem_euclid(7 * 1440);
         if minute_of_week < 30 { 0.05 } else { 0.0005 }
     }
 
-    /// Advances every counter by one scrape; calls `emit(i, ts_s, ok, err)`.
-    fn step(&mut self, mut emit: impl FnMut(usize, i64, u64, u64)) {
+    /// 0.5% of requests slower than 0.5 s, 20% during a weekly 45-minute
+    /// slowdown (at another time than the error incident).
+    fn slow_ratio(i: usize, t: i64) -> f64 {
+        let minute_of_week = (t / 60 + i as i64 * 173 + 3 * 1440).rem_euclid(7 * 1440);
+        if minute_of_week < 45 { 0.2 } else { 0.005 }
+    }
+
+    /// Advances every counter by one scrape; calls `emit(i, ts_s, counts)`.
+    fn step(&mut self, mut emit: impl FnMut(usize, i64, Counts)) {
         let t = self.next_step_s;
-        for i in 0..self.slos {
+        for i in 0..self.units {
             let ts = t + Self::offset_s(i);
             let requests = (Self::rate(i, ts) * self.scrape_s as f64).round();
             let errors = requests * Self::error_ratio(i, ts) + self.err_frac[i];
@@ -182,39 +278,125 @@ impl Traffic {
             self.err_frac[i] = errors - whole;
             self.err[i] += whole as u64;
             self.ok[i] += (requests - whole) as u64;
-            emit(i, ts, self.ok[i], self.err[i]);
+            if self.shape == Shape::Shared {
+                let slow = requests * Self::slow_ratio(i, ts) + self.slow_frac[i];
+                let whole = slow.floor().min(requests);
+                self.slow_frac[i] = slow - whole;
+                self.slow[i] += whole as u64;
+            }
+            emit(
+                i,
+                ts,
+                Counts {
+                    ok: self.ok[i],
+                    err: self.err[i],
+                    slow: self.slow[i],
+                },
+            );
         }
         self.next_step_s += self.scrape_s;
     }
 
+    /// Calls `f(metric, labels, value)` for each series of unit `i`.
+    fn series_of(shape: Shape, i: usize, c: Counts, mut f: impl FnMut(&str, &[(&str, &str)], u64)) {
+        match shape {
+            Shape::Independent => {
+                let svc = Self::svc(i);
+                f(
+                    "http_requests_total",
+                    &[("svc", &svc), ("code", "200")],
+                    c.ok,
+                );
+                f(
+                    "http_requests_total",
+                    &[("svc", &svc), ("code", "500")],
+                    c.err,
+                );
+            }
+            Shape::Shared => {
+                let (service, route) = service_route(i);
+                let (s, r) = (service.as_str(), route.as_str());
+                let total = c.ok + c.err;
+                let requests = "http_requests_total";
+                f(
+                    requests,
+                    &[("service", s), ("route", r), ("code", "200")],
+                    c.ok,
+                );
+                f(
+                    requests,
+                    &[("service", s), ("route", r), ("code", "500")],
+                    c.err,
+                );
+                let bucket = "http_request_duration_seconds_bucket";
+                let fast = total - c.slow;
+                f(bucket, &[("service", s), ("route", r), ("le", "0.5")], fast);
+                f(
+                    bucket,
+                    &[("service", s), ("route", r), ("le", "+Inf")],
+                    total,
+                );
+                f(
+                    "http_request_duration_seconds_count",
+                    &[("service", s), ("route", r)],
+                    total,
+                );
+            }
+        }
+    }
+
     /// Every step whose scrapes all lie before `now_s`, as remote-write series.
     fn due_series(&mut self, now_s: i64) -> Vec<Series> {
-        let mut samples: Vec<(SeriesSamples, SeriesSamples)> =
-            vec![(Vec::new(), Vec::new()); self.slos];
+        let mut samples: Vec<Vec<(i64, Counts)>> = vec![Vec::new(); self.units];
         while self.next_step_s + MAX_OFFSET_S <= now_s {
-            self.step(|i, ts, ok, err| {
-                samples[i].0.push((ts * 1000, ok as f64));
-                samples[i].1.push((ts * 1000, err as f64));
-            });
+            self.step(|i, ts, c| samples[i].push((ts * 1000, c)));
         }
-        if samples.first().is_none_or(|s| s.0.is_empty()) {
+        if samples.first().is_none_or(Vec::is_empty) {
             return Vec::new();
         }
-        let mut out = Vec::with_capacity(2 * self.slos);
-        for (i, (ok, err)) in samples.into_iter().enumerate() {
-            let svc = Self::svc(i);
-            out.push(Series::new(
-                "http_requests_total",
-                &[("svc", &svc), ("code", "200")],
-                ok,
-            ));
-            out.push(Series::new(
-                "http_requests_total",
-                &[("svc", &svc), ("code", "500")],
-                err,
-            ));
+        let mut out = Vec::with_capacity(self.shape.series_per_unit() * self.units);
+        for (i, unit) in samples.into_iter().enumerate() {
+            // (metric, labels, samples) of each of the unit's series.
+            type Labelled = (String, Vec<(String, String)>, SeriesSamples);
+            let mut per_series: Vec<Labelled> = Vec::new();
+            for &(ts, c) in &unit {
+                let mut k = 0;
+                Self::series_of(self.shape, i, c, |metric, labels, value| {
+                    if per_series.len() <= k {
+                        let labels = labels
+                            .iter()
+                            .map(|(a, b)| (a.to_string(), b.to_string()))
+                            .collect();
+                        per_series.push((metric.to_string(), labels, Vec::new()));
+                    }
+                    per_series[k].2.push((ts, value as f64));
+                    k += 1;
+                });
+            }
+            for (metric, labels, samples) in per_series {
+                let labels: Vec<(&str, &str)> = labels
+                    .iter()
+                    .map(|(a, b)| (a.as_str(), b.as_str()))
+                    .collect();
+                out.push(Series::new(&metric, &labels, samples));
+            }
         }
         out
+    }
+
+    /// One OpenMetrics line per series of unit `i` at `ts` into `line`.
+    fn openmetrics(shape: Shape, i: usize, ts: i64, c: Counts, line: &mut String) {
+        Self::series_of(shape, i, c, |metric, labels, value| {
+            line.push_str(metric);
+            line.push('{');
+            for (k, (name, v)) in labels.iter().enumerate() {
+                if k > 0 {
+                    line.push(',');
+                }
+                let _ = write!(line, "{name}=\"{v}\"");
+            }
+            let _ = writeln!(line, "}} {value} {ts}");
+        });
     }
 }
 
@@ -237,7 +419,9 @@ fn seed(cfg: &Config, end_s: i64) -> Seeded {
     let history_s = cfg.days * 86_400 + 2 * 3600;
     let mut first = end_s - history_s;
     first -= first.rem_euclid(cfg.scrape_s);
-    let mut traffic = Traffic::new(cfg.slos, cfg.scrape_s, first);
+    let units = cfg.shape.units(cfg.slos);
+    let series = (cfg.shape.series_per_unit() * units) as u64;
+    let mut traffic = Traffic::new(cfg.shape, units, cfg.scrape_s, first);
     let started = Instant::now();
     let mut files: BTreeMap<i64, (PathBuf, BufWriter<std::fs::File>)> = BTreeMap::new();
     let mut jobs: Vec<(PathBuf, Child)> = Vec::new();
@@ -278,23 +462,19 @@ fn seed(cfg: &Config, end_s: i64) -> Seeded {
             let file = files.remove(&r).expect("file");
             finish(r, file, &mut jobs);
         }
-        traffic.step(|i, ts, ok, err| {
+        let shape = traffic.shape;
+        traffic.step(|i, ts, c| {
             let range = ts.div_euclid(BLOCK_RANGE_S);
             let (_, w) = files.entry(range).or_insert_with(|| {
                 let path = blocks.path().join(format!("history-{range}.om"));
                 let f = std::fs::File::create(&path).expect("create openmetrics file");
                 (path, BufWriter::with_capacity(8 << 20, f))
             });
-            let svc = Traffic::svc(i);
             line.clear();
-            let _ = writeln!(
-                line,
-                "http_requests_total{{svc=\"{svc}\",code=\"200\"}} {ok} {ts}\n\
-                 http_requests_total{{svc=\"{svc}\",code=\"500\"}} {err} {ts}"
-            );
+            Traffic::openmetrics(shape, i, ts, c, &mut line);
             w.write_all(line.as_bytes()).expect("write openmetrics");
         });
-        samples += 2 * cfg.slos as u64;
+        samples += series;
     }
     for (r, file) in std::mem::take(&mut files) {
         finish(r, file, &mut jobs);
@@ -312,8 +492,7 @@ fn seed(cfg: &Config, end_s: i64) -> Seeded {
     }
     let total = started.elapsed();
     log(format!(
-        "seeded {samples} samples ({} series) in {:.0} s: generation {:.0} s, promtool until {:.0} s",
-        2 * cfg.slos,
+        "seeded {samples} samples ({series} series) in {:.0} s: generation {:.0} s, promtool until {:.0} s",
         total.as_secs_f64(),
         gen_done.as_secs_f64(),
         total.as_secs_f64()
@@ -356,6 +535,13 @@ fn catalog(dir: &Path, cfg: &Config) {
         ),
     )
     .expect("write catalog");
+    match cfg.shape {
+        Shape::Independent => catalog_independent(dir, cfg),
+        Shape::Shared => catalog_shared(dir, cfg),
+    }
+}
+
+fn catalog_independent(dir: &Path, cfg: &Config) {
     let per_file = 100;
     for (f, start) in (0..cfg.slos).step_by(per_file).enumerate() {
         let mut doc = format!("version: burnrate/v1\nservice: svc-{f:02}\nslos:\n");
@@ -369,6 +555,98 @@ fn catalog(dir: &Path, cfg: &Config) {
             );
         }
         std::fs::write(dir.join(format!("svc-{f:02}.yaml")), doc).expect("write catalog");
+    }
+}
+
+/// One file per service; per route an availability and a latency SLO.
+fn catalog_shared(dir: &Path, cfg: &Config) {
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for slo in 0..cfg.slos {
+        let (service, route) = service_route(slo / 2);
+        let doc = files
+            .entry(service.clone())
+            .or_insert_with(|| format!("version: burnrate/v1\nservice: {service}\nslos:\n"));
+        let name = shared_slo_name(slo);
+        if slo % 2 == 0 {
+            let _ = write!(
+                doc,
+                "  - name: {name}\n    objective: 99.9\n    indicator:\n      ratio:\n        \
+                 errors: http_requests_total{{service=\"{service}\",route=\"{route}\",code=~\"5..\"}}\n        \
+                 total: http_requests_total{{service=\"{service}\",route=\"{route}\"}}\n"
+            );
+        } else {
+            let _ = write!(
+                doc,
+                "  - name: {name}\n    objective: 99\n    indicator:\n      latency:\n        \
+                 histogram: http_request_duration_seconds_bucket{{service=\"{service}\",route=\"{route}\"}}\n        \
+                 threshold: 500ms\n"
+            );
+        }
+    }
+    for (service, doc) in files {
+        std::fs::write(dir.join(format!("{service}.yaml")), doc).expect("write catalog");
+    }
+}
+
+/// SLO `slo`'s name in the shared shape (unique within its service).
+fn shared_slo_name(slo: usize) -> String {
+    let route = (slo / 2) % ROUTES_PER_SERVICE;
+    if slo % 2 == 0 {
+        format!("r{route:02}-availability")
+    } else {
+        format!("r{route:02}-latency")
+    }
+}
+
+/// What full-window PromQL asks for one SLO: its key in burnrate's list
+/// (`service/name`), and two `sum(increase(..[w]))` queries: of bad and
+/// total events, or, when `good_first`, of good and total events.
+struct SloQueries {
+    key: String,
+    first: String,
+    total: String,
+    good_first: bool,
+}
+
+fn slo_queries(cfg: &Config, slo: usize, w: &str) -> SloQueries {
+    match cfg.shape {
+        Shape::Independent => {
+            let svc = Traffic::svc(slo);
+            SloQueries {
+                key: format!("svc-{:02}/{svc}", slo / 100),
+                first: format!(
+                    "sum(increase(http_requests_total{{svc=\"{svc}\",code=\"500\"}}[{w}]))"
+                ),
+                total: format!("sum(increase(http_requests_total{{svc=\"{svc}\"}}[{w}]))"),
+                good_first: false,
+            }
+        }
+        Shape::Shared => {
+            let (service, route) = service_route(slo / 2);
+            let key = format!("{service}/{}", shared_slo_name(slo));
+            let sel = format!("service=\"{service}\",route=\"{route}\"");
+            if slo % 2 == 0 {
+                SloQueries {
+                    key,
+                    first: format!(
+                        "sum(increase(http_requests_total{{{sel},code=~\"5..\"}}[{w}]))"
+                    ),
+                    total: format!("sum(increase(http_requests_total{{{sel}}}[{w}]))"),
+                    good_first: false,
+                }
+            } else {
+                SloQueries {
+                    key,
+                    first: format!(
+                        "sum(increase(http_request_duration_seconds_bucket{{{sel},le=\"0.5\"}}[{w}]))"
+                    ),
+                    total: format!(
+                        "sum(increase(http_request_duration_seconds_count{{{sel}}}[{w}]))"
+                    ),
+                    good_first: true,
+                }
+            }
+        }
     }
 }
 
@@ -474,6 +752,8 @@ struct LogState {
     backfill_progress_lines: u64,
     /// SLOs that logged `backfilling history`.
     backfills_started: u64,
+    /// `backfill done` lines: (at ms, duration ms, SLOs).
+    backfills_done: Vec<(i64, i64, u64)>,
     lines: u64,
     warnings: Vec<String>,
     warning_count: u64,
@@ -521,6 +801,17 @@ fn start_log_follower(path: PathBuf) -> Arc<Mutex<LogState>> {
                 match msg {
                     "backfill progress" => st.backfill_progress_lines += 1,
                     "backfilling history" => st.backfills_started += 1,
+                    "backfill done" => {
+                        let at_ms = v["timestamp"]
+                            .as_str()
+                            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                            .map_or_else(now_ms, |t| t.timestamp_millis());
+                        st.backfills_done.push((
+                            at_ms,
+                            v["fields"]["duration_ms"].as_i64().unwrap_or(0),
+                            v["fields"]["slos"].as_u64().unwrap_or(0),
+                        ));
+                    }
                     "cycle done" => {
                         let at_ms = v["timestamp"]
                             .as_str()
@@ -819,7 +1110,11 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let history = prom
         .query(
             &format!(
-                "count_over_time(http_requests_total{{svc=\"s0000\",code=\"200\"}}[{}d])",
+                "count_over_time(http_requests_total{{{},code=\"200\"}}[{}d])",
+                match cfg.shape {
+                    Shape::Independent => "svc=\"s0000\"",
+                    Shape::Shared => "service=\"svc000\",route=\"/r00\"",
+                },
                 cfg.days
             ),
             probe_at,
@@ -897,28 +1192,51 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         panic!("{why}; burnrate log tail:\n{tail}");
     };
 
-    // Cycle 1 is the backfill.
+    // Cycle 1 finds every SLO without history and starts their backfill,
+    // which runs beside the cycles until it logs `backfill done`.
     let mut last_report = Instant::now();
     let backfill = loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         if let Ok(Some(status)) = burnrate.try_wait() {
             fail(&mut burnrate, &format!("burnrate exited: {status}"));
         }
+        if now_ms() - spawned_ms > 60 * 60_000 {
+            fail(&mut burnrate, "the backfill did not finish within an hour");
+        }
         let st = logs.lock().expect("log state");
-        if let Some(c) = st.cycles.first() {
-            break c.clone();
+        let done: u64 = st.backfills_done.iter().map(|d| d.2).sum();
+        if done as usize >= cfg.slos
+            && let Some(&(at_ms, duration_ms, _)) = st.backfills_done.last()
+        {
+            break CycleDone { at_ms, duration_ms };
         }
         if last_report.elapsed() > Duration::from_secs(30) {
             last_report = Instant::now();
             let mem = memory_kb(pid);
             log(format!(
-                "backfilling: {} of {} SLOs started, {} warnings, RSS {} MB",
-                st.backfills_started,
+                "backfilling: {done} of {} SLOs done, {} cycles, {} warnings, RSS {} MB",
                 cfg.slos,
+                st.cycles.len(),
                 st.warning_count,
                 mem.get("VmRSS").copied().unwrap_or(0) / 1024
             ));
         }
+    };
+    // The first cycle that starts after the backfill is done cycles its SLOs.
+    let base = loop {
+        let found = logs
+            .lock()
+            .expect("log state")
+            .cycles
+            .iter()
+            .position(|c| c.at_ms - c.duration_ms > backfill.at_ms);
+        if let Some(j) = found {
+            break j.max(1);
+        }
+        if let Ok(Some(status)) = burnrate.try_wait() {
+            fail(&mut burnrate, &format!("burnrate exited: {status}"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let c1 = counters(&client, &prom_url, &pool).await;
@@ -932,7 +1250,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let mem_after_backfill = memory_kb(pid);
     let mut backfill_counters = delta(c0, c1);
     log(format!(
-        "backfill (cycle 1) done: {:.1} s in the cycle, {:.1} s since start; {} Prometheus queries; \
+        "backfill done: {:.1} s in the backfill task, {:.1} s since start; {} Prometheus queries; \
          Prometheus CPU {:.1} s, burnrate CPU {:.1} s; RSS {} MB (peak {} MB)",
         backfill.duration_ms as f64 / 1e3,
         (backfill.at_ms - spawned_ms) as f64 / 1e3,
@@ -943,12 +1261,14 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         mem_after_backfill.get("VmHWM").copied().unwrap_or(0) / 1024
     ));
 
-    // Steady cycles: cycle 2 catches up the minutes the backfill took; 3.. are steady.
+    // Steady cycles: the first after the backfill catches up the minutes
+    // it took; the following ones are steady.
     let mut costs: Vec<CycleCost> = Vec::new();
     let mut idle_rates: Vec<f64> = Vec::new();
     let mut pre_tick: Option<(i64, Counters)> = None;
-    let mut seen = 1;
-    let last_cycle = 2 + cfg.steady_cycles;
+    let mut seen = base;
+    let catch_up = base + 1;
+    let last_cycle = catch_up + cfg.steady_cycles;
     while seen < last_cycle {
         // Counters just before the next tick, so deltas hold exactly one cycle.
         let done_at = logs.lock().expect("log state").cycles[seen - 1].at_ms;
@@ -964,7 +1284,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         {
             cost.counters = Some(delta(before, after));
         }
-        if seen == 1
+        if seen == base
             && let Some(after) = snapshot
         {
             // PostgreSQL publishes statistics lazily: read the backfill's
@@ -1071,7 +1391,11 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         let good = item["events"]["good"].as_f64().unwrap_or(f64::NAN);
         let total = item["events"]["total"].as_f64().unwrap_or(f64::NAN);
         burnrate_totals.insert(
-            item["name"].as_str().unwrap_or_default().to_string(),
+            format!(
+                "{}/{}",
+                item["service"].as_str().unwrap_or_default(),
+                item["name"].as_str().unwrap_or_default()
+            ),
             (total - good, total),
         );
         evaluated_at = evaluated_at.or(item["evaluated_at"]
@@ -1172,27 +1496,25 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     // Full-window PromQL, at the time of burnrate's last evaluation.
     let at_s = evaluated_at.map_or(now_ms() as f64 / 1000.0, |t| t.timestamp() as f64);
     let window = format!("{}d", cfg.days);
-    let full_window: Vec<String> = (0..cfg.slos)
-        .flat_map(|i| {
-            let svc = Traffic::svc(i);
-            [
-                format!(
-                    "sum(increase(http_requests_total{{svc=\"{svc}\",code=\"500\"}}[{window}]))"
-                ),
-                format!("sum(increase(http_requests_total{{svc=\"{svc}\"}}[{window}]))"),
-            ]
+    // Every SLO, or an even sample of BENCH_PROMQL_SLOS of them.
+    let sampled: Vec<usize> = (0..cfg.promql_slos)
+        .map(|k| k * cfg.slos / cfg.promql_slos)
+        .collect();
+    let scale = cfg.slos as f64 / sampled.len().max(1) as f64;
+    let full_window: Vec<String> = sampled
+        .iter()
+        .flat_map(|&i| {
+            let q = slo_queries(&cfg, i, &window);
+            [q.first, q.total]
         })
         .collect();
-    let alert_windows: Vec<String> = (0..cfg.slos)
-        .flat_map(|i| {
-            let svc = Traffic::svc(i);
+    let cfg_ref = &cfg;
+    let alert_windows: Vec<String> = sampled
+        .iter()
+        .flat_map(|&i| {
             ALERT_WINDOWS.iter().flat_map(move |w| {
-                [
-                    format!(
-                        "sum(increase(http_requests_total{{svc=\"{svc}\",code=\"500\"}}[{w}]))"
-                    ),
-                    format!("sum(increase(http_requests_total{{svc=\"{svc}\"}}[{w}]))"),
-                ]
+                let q = slo_queries(cfg_ref, i, w);
+                [q.first, q.total]
             })
         })
         .collect();
@@ -1239,11 +1561,19 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     // burnrate's exact 30-day counts against increase() over the same window.
     let mut rel_total: Vec<f64> = Vec::new();
     let mut rel_bad: Vec<f64> = Vec::new();
-    for i in 0..cfg.slos {
-        let Some(&(bad, total)) = burnrate_totals.get(&Traffic::svc(i)) else {
+    let mut unmatched = 0usize;
+    for (k, &i) in sampled.iter().enumerate() {
+        let q = slo_queries(&cfg, i, &window);
+        let Some(&(bad, total)) = burnrate_totals.get(&q.key) else {
+            unmatched += 1;
             continue;
         };
-        let (pq_bad, pq_total) = (window_values[2 * i], window_values[2 * i + 1]);
+        let (first, pq_total) = (window_values[2 * k], window_values[2 * k + 1]);
+        let pq_bad = if q.good_first {
+            pq_total - first
+        } else {
+            first
+        };
         rel_total.push(((total - pq_total) / pq_total).abs());
         if pq_bad > 0.0 {
             rel_bad.push(((bad - pq_bad) / pq_bad).abs());
@@ -1253,7 +1583,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
 
     // ---------------------------------------------------------- report --
-    let steady: Vec<&CycleCost> = costs.iter().filter(|c| c.n >= 3).collect();
+    let steady: Vec<&CycleCost> = costs.iter().filter(|c| c.n > catch_up).collect();
     let median = |mut v: Vec<f64>| -> f64 {
         v.sort_by(|a, b| a.total_cmp(b));
         if v.is_empty() {
@@ -1290,12 +1620,13 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n=== ingest_cost: {} SLOs ({} instances), {}d window, {} s scrape, {} series, {} seeded samples ===",
+        "\n=== ingest_cost: {} SLOs, {:?} shape ({} instances), {}d window, {} s scrape, {} series, {} seeded samples ===",
         cfg.slos,
+        cfg.shape,
         instances,
         cfg.days,
         cfg.scrape_s,
-        2 * cfg.slos,
+        cfg.shape.series_per_unit() * cfg.shape.units(cfg.slos),
         seeded_samples
     );
     let _ = writeln!(
@@ -1308,7 +1639,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     let _ = writeln!(out, "| measure | value |\n|---|---|");
     let _ = writeln!(
         out,
-        "| backfill, {}d x {} SLOs (cycle 1) | {:.0} s wall; Prometheus CPU {:.0} s; burnrate CPU {:.0} s; {:.0} queries; {:.0} PostgreSQL commits; burnrate RSS after it {:.0} MB |",
+        "| backfill, {}d x {} SLOs (`backfill done`) | {:.0} s wall; Prometheus CPU {:.0} s; burnrate CPU {:.0} s; {:.0} queries; {:.0} PostgreSQL commits; burnrate RSS after it {:.0} MB |",
         cfg.days,
         cfg.slos,
         backfill.duration_ms as f64 / 1e3,
@@ -1325,8 +1656,8 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
                 k.queries, k.engine_seconds, k.pg_commits
             )
         });
-        let label = if c.n == 2 {
-            "cycle 2 (catch-up after backfill)".to_string()
+        let label = if c.n == catch_up {
+            format!("cycle {} (catch-up after backfill)", c.n)
         } else {
             format!("steady cycle {}", c.n)
         };
@@ -1374,12 +1705,43 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         pq_total_wall.as_secs_f64(),
         pq_total_cpu
     );
-    let _ = writeln!(
-        out,
-        "| Prometheus CPU ratio, full-window / steady cycle | {:.0}x ({:.0}x for the {window} queries alone) |",
-        pq_total_cpu / steady_prom,
-        pq_window.prometheus_cpu / steady_prom
-    );
+    if sampled.len() < cfg.slos {
+        let _ = writeln!(
+            out,
+            "| full-window PromQL above is for an even sample of {} of the {} SLOs | scaled by {scale:.1} for all: Prometheus CPU {:.1} s |",
+            sampled.len(),
+            cfg.slos,
+            pq_total_cpu * scale
+        );
+    }
+    // The cycle's Prometheus CPU includes its background work (remote
+    // write, head) during the cycle's wall time; net of it too.
+    let steady_net = steady_prom - idle_rate * steady_wall / 1e3;
+    let engine_ratio =
+        (pq_window.engine_seconds + pq_alerts.engine_seconds) * scale / steady_engine;
+    // SAFETY: sysconf has no preconditions.
+    let tick = 1.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    if steady_prom < tick {
+        // Below /proc's resolution: bound the ratio by one tick per cycle.
+        let steady_mean =
+            steady.iter().map(|c| c.prometheus_cpu).sum::<f64>() / steady.len().max(1) as f64;
+        let _ = writeln!(
+            out,
+            "| Prometheus CPU ratio, full-window / steady cycle | the cycle's Prometheus CPU is below /proc's {tick} s resolution (mean of {} cycles {steady_mean:.4} s): at least {:.0}x ({:.0}x for the {window} queries alone), counting {tick} s per cycle; engine time {engine_ratio:.0}x |",
+            steady.len(),
+            pq_total_cpu * scale / tick,
+            pq_window.prometheus_cpu * scale / tick,
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "| Prometheus CPU ratio, full-window / steady cycle | {:.0}x ({:.0}x for the {window} queries alone); net of idle background ({:.3} s): {:.0}x; engine time {engine_ratio:.0}x |",
+            pq_total_cpu * scale / steady_prom,
+            pq_window.prometheus_cpu * scale / steady_prom,
+            steady_net,
+            pq_total_cpu * scale / steady_net,
+        );
+    }
     let _ = writeln!(
         out,
         "| burnrate {window} counts vs increase({window}) | total events: mean {:.4}%, max {:.4}% relative; bad events: mean {:.4}%, max {:.4}% |",
@@ -1388,6 +1750,9 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         100.0 * mean(&rel_bad),
         100.0 * max(&rel_bad)
     );
+    if unmatched > 0 {
+        let _ = writeln!(out, "| SLOs missing from burnrate's list | {unmatched} |");
+    }
     let per_instance = |bytes: f64| bytes / instances.max(1) as f64;
     for (name, total, heap, index, toast, live) in &tables {
         let _ = writeln!(

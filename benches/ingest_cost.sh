@@ -3,6 +3,8 @@
 #
 #   benches/ingest_cost.sh                      # 1,000 SLOs, 30 days, 60 s scrapes
 #   BENCH_SLOS=200 benches/ingest_cost.sh       # smaller; see the knobs in the .rs file
+#   BENCH_SHAPE=shared benches/ingest_cost.sh   # 1,000 SLOs on 20 services x 25 routes, shared metrics
+#   BENCH_SHAPE=shared BENCH_SLOS=10000 BENCH_DAYS=3 BENCH_PROMQL_SLOS=1000 benches/ingest_cost.sh
 #   DATABASE_URL=postgres://... benches/ingest_cost.sh
 #
 # Like scripts/test.sh: installs prometheus (for prometheus and promtool) and

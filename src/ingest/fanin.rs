@@ -18,8 +18,10 @@ use super::matching::quote_meta;
 /// steady cycle's span. A union that returns more unused series than
 /// `(members - 1) * SERIES_PER_QUERY` costs more than the separate queries
 /// it replaces, and is split. Measured with `bash benches/fanin_threshold.sh`
-/// (BENCHMARKS.md, "Fan-in threshold").
-pub const SERIES_PER_QUERY: usize = 40;
+/// on 2026-11-30: 0.068 ms of Prometheus CPU per query against 0.0054 ms per
+/// series returned (`selector[3m]` on one-minute data), a break-even of 13
+/// series (BENCHMARKS.md, "Fan-in threshold").
+pub const SERIES_PER_QUERY: usize = 13;
 
 /// One query of a plan: the selector sent, and the indexes of the member
 /// selectors its answer serves. A group of one is its member itself.

@@ -6,9 +6,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use chrono::Utc;
 use tokio::sync::oneshot;
+use tracing::info;
 
 use super::cycle::{each, store_spans};
 use super::runtime::{BackfillProgress, BackfillSpan, BackfillStep, Services, SloRuntime};
@@ -87,6 +89,7 @@ pub async fn backfill_together(
     concurrency: usize,
 ) {
     let now_ms = Utc::now().timestamp_millis();
+    let (started, slos) = (Instant::now(), enrolled.len());
     // Loading the SLOs (their stored state, instances and alerts) runs
     // `concurrency` at a time too.
     let items = enrolled.into_iter().map(|e| ((), e)).collect();
@@ -123,6 +126,8 @@ pub async fn backfill_together(
             let _ = m.enrolled.done.send((m.enrolled.runtime, false));
         }
         let Some(cell) = running.iter().map(|m| m.span.from.div_euclid(grid)).min() else {
+            let duration_ms = started.elapsed().as_millis() as u64;
+            info!(slos, duration_ms, "backfill done");
             return;
         };
         // The SLOs furthest behind read first, so the others wait for them
