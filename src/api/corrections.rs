@@ -271,6 +271,7 @@ pub async fn delete(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) 
 #[utoipa::path(
     get,
     path = "/api/v1/slos/{id}/corrections",
+    operation_id = "list_slo_corrections",
     tag = "corrections",
     params(("id" = String, Path, min_length = 1, example = "checkout/availability", description = "The SLO id (or one of its instance ids), percent-encoded as one segment.")),
     responses(

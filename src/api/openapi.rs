@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use axum::body::Bytes;
 use axum::http::Method;
 use axum::response::Response;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -71,7 +72,7 @@ writes always need the write token and are refused (403) when none is configured
         corrections::CorrectionList,
         corrections::CorrectionCreated,
     )),
-    modifiers(&Bearer, &Guards),
+    modifiers(&Bearer, &Guards, &Links),
     tags(
         (name = "slos", description = "SLO instances, their status and history"),
         (name = "gate", description = "The release gate"),
@@ -111,6 +112,65 @@ impl Modify for Bearer {
                         .build(),
                 ),
             );
+        }
+    }
+}
+
+/// Where one answer leads to the next (OpenAPI links): the list to an
+/// instance, an instance to its history, its corrections and its alerts.
+struct Links;
+
+/// (from operation, link name, to operation, to parameter, value in the answer)
+const LINKS: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "list_slos",
+        "GetFirstSlo",
+        "get_slo",
+        "id",
+        "$response.body#/items/0/id",
+    ),
+    (
+        "get_slo",
+        "GetSloHistory",
+        "get_slo_history",
+        "id",
+        "$response.body#/id",
+    ),
+    (
+        "get_slo",
+        "ListSloCorrections",
+        "list_slo_corrections",
+        "id",
+        "$response.body#/slo",
+    ),
+    (
+        "get_slo",
+        "GetSloAlertHistory",
+        "alert_history",
+        "slo",
+        "$response.body#/id",
+    ),
+];
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let Some(get) = item.get.as_mut() else {
+                continue;
+            };
+            let Some(from) = get.operation_id.clone() else {
+                continue;
+            };
+            let Some(RefOr::T(ok)) = get.responses.responses.get_mut("200") else {
+                continue;
+            };
+            for (_, name, to, parameter, value) in LINKS.iter().filter(|l| l.0 == from) {
+                let link = LinkBuilder::new()
+                    .operation_id(*to)
+                    .parameter(*parameter, *value)
+                    .build();
+                ok.links.insert(name.to_string(), RefOr::T(link));
+            }
         }
     }
 }
@@ -227,9 +287,38 @@ pub fn document() -> Bytes {
     DOC.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-        Bytes::from(doc.to_pretty_json().unwrap_or_default())
+        let mut json = serde_json::to_value(&doc).unwrap_or_default();
+        link_field_names(&mut json);
+        Bytes::from(serde_json::to_vec_pretty(&json).unwrap_or_default())
     })
     .clone()
+}
+
+/// utoipa 5.5 writes a link's `operationId` as `operation_id`, which
+/// OpenAPI tools do not read: renamed in every response's links.
+fn link_field_names(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for op in paths
+        .values_mut()
+        .filter_map(|i| i.as_object_mut())
+        .flat_map(|i| i.values_mut())
+    {
+        let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
+            continue;
+        };
+        for links in responses
+            .values_mut()
+            .filter_map(|r| r.get_mut("links").and_then(|l| l.as_object_mut()))
+        {
+            for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                if let Some(id) = link.remove("operation_id") {
+                    link.insert("operationId".into(), id);
+                }
+            }
+        }
+    }
 }
 
 pub fn response() -> Response {
@@ -324,5 +413,30 @@ mod tests {
             "the OpenAPI document differs from schemas/openapi.json; review the change and \
              update the file in the same commit: BURNRATE_UPDATE_OPENAPI=1 cargo test --lib openapi"
         );
+    }
+
+    #[test]
+    fn links_lead_to_operations_that_exist() {
+        let doc: serde_json::Value = serde_json::from_slice(&document()).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut links = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ids.insert(op["operationId"].as_str().unwrap_or_default().to_string());
+                if let Some(l) = op["responses"]["200"]["links"].as_object() {
+                    links.extend(
+                        l.values()
+                            .map(|v| v["operationId"].as_str().unwrap().to_string()),
+                    );
+                }
+            }
+        }
+        assert_eq!(links.len(), LINKS.len(), "every link is in the document");
+        for to in links {
+            assert!(
+                ids.contains(&to),
+                "a link leads to `{to}`, which no operation is"
+            );
+        }
     }
 }
