@@ -52,7 +52,7 @@ fn series(end: i64) -> Vec<Series> {
             if n % 50 == 49 {
                 continue;
             }
-            let bad_per_scrape = if n % 7 == 0 { 5.0 } else { 0.02 };
+            let bad_per_scrape = if n.is_multiple_of(7) { 5.0 } else { 0.02 };
             let (svc, slo) = (format!("svc-{s:02}"), format!("slo-{i:03}"));
             for (code, per) in [("200", 100.0), ("500", bad_per_scrape)] {
                 out.push(Series::new(

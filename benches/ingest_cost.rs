@@ -591,7 +591,7 @@ fn catalog_shared(dir: &Path, cfg: &Config) {
 /// SLO `slo`'s name in the shared shape (unique within its service).
 fn shared_slo_name(slo: usize) -> String {
     let route = (slo / 2) % ROUTES_PER_SERVICE;
-    if slo % 2 == 0 {
+    if slo.is_multiple_of(2) {
         format!("r{route:02}-availability")
     } else {
         format!("r{route:02}-latency")
@@ -625,7 +625,7 @@ fn slo_queries(cfg: &Config, slo: usize, w: &str) -> SloQueries {
             let (service, route) = service_route(slo / 2);
             let key = format!("{service}/{}", shared_slo_name(slo));
             let sel = format!("service=\"{service}\",route=\"{route}\"");
-            if slo % 2 == 0 {
+            if slo.is_multiple_of(2) {
                 SloQueries {
                     key,
                     first: format!(

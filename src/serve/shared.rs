@@ -31,7 +31,7 @@ pub struct SharedStatuses {
 impl SharedStatuses {
     /// Reads what changed since the last refresh.
     pub async fn refresh(&mut self, store: &Store) -> Result<(), StoreError> {
-        let full = self.refreshes % FULL_EVERY == 0;
+        let full = self.refreshes.is_multiple_of(FULL_EVERY);
         let since = if full {
             None
         } else {

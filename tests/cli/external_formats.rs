@@ -547,7 +547,7 @@ fn sloth_generated_alerts(
             })
             .collect();
         assert!(
-            !conditions.is_empty() && conditions.len() % 2 == 0,
+            !conditions.is_empty() && conditions.len().is_multiple_of(2),
             "{alert}"
         );
         for pair in conditions.chunks(2) {

@@ -575,14 +575,14 @@ async fn every_indicator_kind_counts_events() {
         count.push((t, total));
         probe.push((
             t,
-            if i % 97 == 0 || slow_hour && i % 3 == 0 {
+            if i.is_multiple_of(97) || slow_hour && i.is_multiple_of(3) {
                 0.0
             } else {
                 1.0
             },
         ));
         done += 2.0;
-        bad += if i % 50 == 0 { 1.0 } else { 0.0 };
+        bad += if i.is_multiple_of(50) { 1.0 } else { 0.0 };
         jobs.push((t, done));
         failed.push((t, bad));
         t += 30_000;

@@ -69,7 +69,7 @@ fn scalar<'n>(ctx: Ctx, node: &'n Node, path: &str, what: &str) -> Option<&'n st
 
 /// A window of whole minutes, at least one minute long.
 fn whole_minutes(ctx: Ctx, d: Duration, pos: Pos, path: &str) -> Option<Duration> {
-    if d.is_zero() || d.as_millis() % 60_000 != 0 {
+    if d.is_zero() || !d.as_millis().is_multiple_of(60_000) {
         ctx.error(
             pos,
             path,
