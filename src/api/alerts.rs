@@ -131,8 +131,14 @@ pub async fn list(
     })
 }
 
+/// The query parameters `GET /api/v1/alerts` accepts.
+pub const LIST_PARAMETERS: &[&str] = &["service", "slo", "severity", "state"];
+
+/// The query parameters `GET /api/v1/alerts/history` accepts.
+pub const HISTORY_PARAMETERS: &[&str] = &["slo", "alert", "since", "before", "limit"];
+
 fn alert_filter(params: &Params) -> Result<AlertFilter, Problem> {
-    params.only(&["service", "slo", "severity", "state"])?;
+    params.only(LIST_PARAMETERS)?;
     let joined = |values: Vec<&str>| (!values.is_empty()).then(|| values.join(","));
     let states = params.words(
         "state",
@@ -183,7 +189,7 @@ pub async fn history(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri)
 }
 
 async fn history_inner(api: &Api, params: &Params) -> Result<AlertHistory, Problem> {
-    params.only(&["slo", "alert", "since", "before", "limit"])?;
+    params.only(HISTORY_PARAMETERS)?;
     let slo = params.non_empty("slo")?;
     let query = TransitionQuery {
         before: params.time("before")?,

@@ -219,6 +219,9 @@ fn validate<'a>(api: &Api, r: &'a CorrectionRequest) -> Result<NewCorrection<'a>
     })
 }
 
+/// The query parameters `DELETE /api/v1/corrections/{id}` accepts.
+pub const DELETE_PARAMETERS: &[&str] = &["author"];
+
 /// Deletes a correction added through the API.
 #[utoipa::path(
     delete,
@@ -247,7 +250,7 @@ pub async fn delete(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) 
     };
     let params = Params::from_uri(&uri);
     let author = match params
-        .only(&["author"])
+        .only(DELETE_PARAMETERS)
         .and_then(|_| params.required("author"))
     {
         Ok(a) if a.chars().count() <= MAX_TEXT => a.to_string(),

@@ -214,8 +214,14 @@ pub async fn gate_post(State(api): State<Arc<Api>>, body: Bytes) -> Response {
     }
 }
 
+/// The query parameters `GET /api/v1/gate` accepts.
+pub const GATE_PARAMETERS: &[&str] = &["service", "slo", "actor", "request_id", "fresh_after"];
+
+/// The query parameters `GET /api/v1/gate/decisions` accepts.
+pub const DECISIONS_PARAMETERS: &[&str] = &["service", "overridden", "before", "limit"];
+
 fn request_from_query(params: &Params) -> Result<GateRequest, Problem> {
-    params.only(&["service", "slo", "actor", "request_id", "fresh_after"])?;
+    params.only(GATE_PARAMETERS)?;
     if params.all("service", false).is_empty() {
         params.required("service")?;
     }
@@ -502,7 +508,7 @@ pub async fn decisions(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUr
 }
 
 async fn list_decisions(api: &Api, params: &Params) -> Result<GateDecisionList, Problem> {
-    params.only(&["service", "overridden", "before", "limit"])?;
+    params.only(DECISIONS_PARAMETERS)?;
     let overridden_only = match params.one("overridden")? {
         None | Some("false") => false,
         Some("true") => true,

@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Api;
-use super::params::Params;
+use super::params::{NO_PARAMETERS, Params};
 use super::view::{AlertState, DataState, View};
 use crate::alerting::{AlertSender, DeliveryStats};
 
@@ -29,7 +29,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
     ),
 )]
 pub async fn metrics(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
-    if let Err(p) = Params::from_uri(&uri).only(&[]) {
+    if let Err(p) = Params::from_uri(&uri).only(NO_PARAMETERS) {
         return p.into_response();
     }
     let view = api.view();

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Api;
-use super::params::Params;
+use super::params::{NO_PARAMETERS, Params};
 use super::problem::Problem;
 
 /// The process is alive.
@@ -98,7 +98,7 @@ pub struct Reloaded {
     ),
 )]
 pub async fn reload(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
-    if let Err(p) = Params::from_uri(&uri).only(&[]) {
+    if let Err(p) = Params::from_uri(&uri).only(NO_PARAMETERS) {
         return p.into_response();
     }
     let reloader = api.app.reloader.clone();

@@ -179,6 +179,9 @@ pub struct Params {
     pairs: Vec<(String, String)>,
 }
 
+/// What an operation without query parameters accepts.
+pub const NO_PARAMETERS: &[&str] = &[];
+
 impl Params {
     pub fn from_uri(uri: &Uri) -> Params {
         Params::parse(uri.query().unwrap_or(""))

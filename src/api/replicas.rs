@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Api;
-use super::params::Params;
+use super::params::{NO_PARAMETERS, Params};
 use super::problem::Problem;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,7 +59,7 @@ pub struct ClusterStatus {
     ),
 )]
 pub async fn status(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) -> Response {
-    if let Err(p) = Params::from_uri(&uri).only(&[]) {
+    if let Err(p) = Params::from_uri(&uri).only(NO_PARAMETERS) {
         return p.into_response();
     }
     let store = &api.app.store;

@@ -25,8 +25,8 @@ use super::Api;
 use super::definition::SloDefinition;
 use super::etag::{EntityTags, conditional};
 use super::params::{
-    AlertStates, Cursor, DataStates, DurationText, LabelMatch, Params, Texts, Time, decode_cursor,
-    encode_cursor,
+    AlertStates, Cursor, DataStates, DurationText, LabelMatch, NO_PARAMETERS, Params, Texts, Time,
+    decode_cursor, encode_cursor,
 };
 use super::problem::Problem;
 use super::view::{AlertState, ApiSeverity, DataState, Entry, Events, SloStatus, View};
@@ -160,6 +160,23 @@ pub async fn list(
     })
 }
 
+/// The query parameters `GET /api/v1/slos` accepts.
+pub const LIST_PARAMETERS: &[&str] = &[
+    "service",
+    "slo",
+    "label",
+    "data_state",
+    "alert_state",
+    "limit",
+    "cursor",
+];
+
+/// The query parameters `GET /api/v1/slos/{id}` accepts.
+pub const GET_PARAMETERS: &[&str] = &["include"];
+
+/// The query parameters `GET /api/v1/slos/{id}/history` accepts.
+pub const HISTORY_PARAMETERS: &[&str] = &["from", "to", "step"];
+
 /// A list request's parameters.
 struct ListQuery<'a> {
     filters: Filters<'a>,
@@ -170,15 +187,7 @@ struct ListQuery<'a> {
 
 impl ListQuery<'_> {
     fn parse(params: &Params) -> Result<ListQuery<'_>, Problem> {
-        params.only(&[
-            "service",
-            "slo",
-            "label",
-            "data_state",
-            "alert_state",
-            "limit",
-            "cursor",
-        ])?;
+        params.only(LIST_PARAMETERS)?;
         Ok(ListQuery {
             filters: Filters::parse(params)?,
             limit: params
@@ -316,7 +325,7 @@ pub enum Include {
 
 /// Whether `include=definition` was asked for.
 fn include_definition(params: &Params) -> Result<bool, Problem> {
-    params.only(&["include"])?;
+    params.only(GET_PARAMETERS)?;
     match params.one("include")? {
         None => Ok(false),
         Some("definition") => Ok(true),
@@ -407,7 +416,7 @@ pub struct History {
     ),
 )]
 async fn history(api: &Api, status: &SloStatus, params: &Params) -> Result<History, Problem> {
-    params.only(&["from", "to", "step"])?;
+    params.only(HISTORY_PARAMETERS)?;
     let to = params.time("to")?.unwrap_or_else(Utc::now);
     let from = match params.time("from")? {
         Some(t) => t,
@@ -553,7 +562,7 @@ pub async fn services(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(p) = Params::from_uri(&uri).only(&[]) {
+    if let Err(p) = Params::from_uri(&uri).only(NO_PARAMETERS) {
         return p.into_response();
     }
     conditional(&api.app, &headers, || {
