@@ -127,15 +127,9 @@ pub struct CorrectionCreated {
     ),
 )]
 pub async fn create(State(api): State<Arc<Api>>, body: Bytes) -> Response {
-    let request = match serde_json::from_slice::<CorrectionRequest>(&body) {
+    let request: CorrectionRequest = match Problem::json_body(&body, "a correction") {
         Ok(r) => r,
-        Err(e) => {
-            return Problem::new(
-                StatusCode::BAD_REQUEST,
-                format!("the request body is not a correction: {e}"),
-            )
-            .into_response();
-        }
+        Err(p) => return p.into_response(),
     };
     let new = match validate(&api, &request) {
         Ok(new) => new,

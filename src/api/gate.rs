@@ -204,13 +204,9 @@ pub async fn gate(State(api): State<Arc<Api>>, OriginalUri(uri): OriginalUri) ->
     ),
 )]
 pub async fn gate_post(State(api): State<Arc<Api>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<GateRequest>(&body) {
+    match Problem::json_body::<GateRequest>(&body, "a gate request") {
         Ok(request) => answer(&api, &request).await,
-        Err(e) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            format!("the request body is not a gate request: {e}"),
-        )
-        .into_response(),
+        Err(p) => p.into_response(),
     }
 }
 

@@ -148,22 +148,14 @@ fn words_schema(words: &[&str]) -> RefOr<Schema> {
 parameter_schema! {
     /// `data_state` values.
     DataStates => {
-        let words: Vec<&str> = crate::engine::DataState::ALL
-            .iter()
-            .map(|s| s.as_str())
-            .collect();
-        words_schema(&words)
+        words_schema(&crate::engine::DataState::ALL.map(crate::engine::DataState::as_str))
     }
 }
 
 parameter_schema! {
     /// `alert_state` values.
     AlertStates => {
-        let words: Vec<&str> = crate::engine::AlertState::ALL
-            .iter()
-            .map(|s| s.as_str())
-            .collect();
-        words_schema(&words)
+        words_schema(&crate::engine::AlertState::ALL.map(crate::engine::AlertState::as_str))
     }
 }
 

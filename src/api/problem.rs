@@ -86,6 +86,19 @@ impl Problem {
         p
     }
 
+    /// A JSON request body read as `T`, or a 400 saying it is not `what`.
+    pub fn json_body<T: serde::de::DeserializeOwned>(
+        body: &[u8],
+        what: &str,
+    ) -> Result<T, Problem> {
+        serde_json::from_slice(body).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                format!("the request body is not {what}: {e}"),
+            )
+        })
+    }
+
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
