@@ -306,12 +306,28 @@ samples within the SLO window but none for {}.",
             options.absent_after,
         ),
     );
-    if catalog.slos.is_empty() {
+    // Recording rules sum events over ranges; they cannot judge each time
+    // slice on its own, so timeslice SLOs are left to `burnrate serve`.
+    let (sliced, by_events): (Vec<&Slo>, Vec<&Slo>) = catalog
+        .slos
+        .iter()
+        .partition(|s| s.budgeting.timeslices().is_some());
+    for slo in &sliced {
+        w.comment(
+            0,
+            &format!(
+                "No rules for {}: it budgets by time slices, judging every slice by its own
+events, which range queries over a window cannot do. `burnrate serve` evaluates it.",
+                slo.id
+            ),
+        );
+    }
+    if by_events.is_empty() {
         w.line(0, "groups: []");
         return w.out;
     }
     w.line(0, "groups:");
-    for slo in &catalog.slos {
+    for slo in by_events {
         slo_groups(&mut w, slo, options);
     }
     w.out
@@ -663,5 +679,20 @@ mod tests {
         assert!(text.contains("slo:sli_error:ratio_rate7d"));
         let parsed: yaml_serde::Value = yaml_serde::from_str(&text).expect("valid YAML");
         assert_eq!(parsed["groups"].as_sequence().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn timeslice_slos_get_no_rules_and_say_why() {
+        let sliced = "  - name: sliced\n    objective: 99\n    budgeting: {method: timeslices, slice: 1m, slice_target: 95}\n    indicator: {ratio: {errors: e, total: x}}\n";
+        let text = generate(&catalog(sliced), &RuleOptions::default());
+        assert!(text.contains("No rules for shop/sliced: it budgets by time slices"));
+        let parsed: yaml_serde::Value = yaml_serde::from_str(&text).expect("valid YAML");
+        assert_eq!(parsed["groups"].as_sequence().map(Vec::len), Some(0));
+        let both = format!(
+            "{sliced}  - name: counted\n    objective: 99\n    indicator: {{ratio: {{errors: e, total: x}}}}\n"
+        );
+        let text = generate(&catalog(&both), &RuleOptions::default());
+        assert!(text.contains("name: \"burnrate:shop/counted\""), "{text}");
+        assert!(!text.contains("burnrate:shop/sliced"), "{text}");
     }
 }

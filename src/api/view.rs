@@ -132,6 +132,31 @@ pub struct CorrectionsApplied {
     pub budget_remaining_without_corrections: Option<f64>,
 }
 
+/// What an SLO's budget counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetingMethod {
+    /// Good and bad events.
+    Occurrences,
+    /// Good and bad time slices: a slice is good when its share of good
+    /// events reaches `slice_target`; a slice without events counts neither way.
+    Timeslices,
+}
+
+/// How the budget counts. Under `timeslices`, `sli`, `events`, the error
+/// budget's event figures and the burn rates count slices: `events.good`
+/// the good slices, `events.total` the slices with events.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Budgeting {
+    pub method: BudgetingMethod,
+    /// The slice length, e.g. `1m`; null for `occurrences`.
+    #[schema(example = "1m")]
+    pub slice: Option<String>,
+    /// The share of good events (0 to 1) a slice needs to be good; null for `occurrences`.
+    #[schema(example = 0.99)]
+    pub slice_target: Option<f64>,
+}
+
 /// The current status of one SLO instance.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SloStatus {
@@ -153,6 +178,7 @@ pub struct SloStatus {
     pub objective: f64,
     /// The SLO window, e.g. `30d` or a calendar period.
     pub window: String,
+    pub budgeting: Budgeting,
     pub evaluated_at: Option<DateTime<Utc>>,
     pub data_state: DataState,
     /// Share of the SLO's history loaded so far, 0 to 1, while `data_state` is
@@ -161,7 +187,7 @@ pub struct SloStatus {
     pub backfill_progress: Option<f64>,
     /// The worst state among the instance's alerts.
     pub alert_state: AlertState,
-    /// Good events / total events over the SLO window.
+    /// Good events / total events over the SLO window (good / counted slices under `timeslices` budgeting).
     pub sli: Option<f64>,
     /// Events over the SLO window.
     pub events: Events,
@@ -236,6 +262,18 @@ impl SloStatus {
             group: s.group.clone(),
             objective: finite_or_zero(s.objective),
             window: s.window.clone(),
+            budgeting: match &s.timeslices {
+                None => Budgeting {
+                    method: BudgetingMethod::Occurrences,
+                    slice: None,
+                    slice_target: None,
+                },
+                Some(t) => Budgeting {
+                    method: BudgetingMethod::Timeslices,
+                    slice: Some(t.slice.clone()),
+                    slice_target: finite(Some(t.slice_target)),
+                },
+            },
             evaluated_at: s.evaluated_at,
             data_state: s.data_state,
             backfill_progress: finite(s.backfill_progress)

@@ -67,8 +67,18 @@ struct SloOut<'a> {
     alerting: Option<AlertingOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gate: Option<GateOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    budgeting: Option<BudgetingOut>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     corrections: Vec<CorrectionOut>,
+}
+
+/// Only timeslices are written: events are the default.
+#[derive(Serialize)]
+struct BudgetingOut {
+    method: &'static str,
+    slice: String,
+    slice_target: Number,
 }
 
 #[derive(Serialize)]
@@ -264,6 +274,11 @@ fn slo_out<'a>(slo: &'a Slo, shared: &BTreeMap<String, String>) -> SloOut<'a> {
         group_by: slo.group_by.clone(),
         alerting: alerting_out(slo),
         gate: gate_out(&slo.gate),
+        budgeting: slo.budgeting.timeslices().map(|t| BudgetingOut {
+            method: "timeslices",
+            slice: t.slice.to_string(),
+            slice_target: number(t.slice_target * 100.0),
+        }),
         corrections: slo
             .corrections
             .iter()

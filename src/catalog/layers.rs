@@ -7,7 +7,7 @@ use super::alerting::{AlertingSpec, GateSpec};
 use super::correction::{self, Correction, MAX_OCCURRENCES};
 use super::decode::Ctx;
 use super::diagnostic::Pos;
-use super::model::{Indicator, Slo, SloId, Source};
+use super::model::{AlertPolicy, Budgeting, Indicator, Slo, SloId, Source};
 use super::objective::Objective;
 use super::window::SloWindow;
 use crate::duration::Duration;
@@ -33,6 +33,8 @@ pub struct Layer {
     pub window: Option<(SloWindow, Pos)>,
     pub alerting: AlertingSpec,
     pub gate: GateSpec,
+    /// The innermost layer that sets it wins, as for the window.
+    pub budgeting: Option<(Budgeting, Pos)>,
     /// Corrections add up across layers: a `Defaults` maintenance window
     /// applies beside an SLO's own.
     pub corrections: Vec<(Correction, Pos)>,
@@ -46,6 +48,9 @@ impl Layer {
         }
         self.alerting.merge(&over.alerting);
         self.gate.merge(&over.gate);
+        if over.budgeting.is_some() {
+            self.budgeting = over.budgeting;
+        }
         self.corrections.extend(over.corrections.iter().cloned());
     }
 }
@@ -111,6 +116,23 @@ pub fn finish(ctx: Ctx, draft: SloDraft, layers: &[&Layer]) -> Option<Slo> {
             );
         }
     }
+    let (budgeting, budgeting_pos) = combined
+        .budgeting
+        .unwrap_or((Budgeting::Occurrences, draft.pos));
+    if let Some(slices) = budgeting.timeslices() {
+        for (what, length) in whole_slice_spans(&window, &alerting) {
+            if length.as_millis() % slices.slice.as_millis() != 0 {
+                ctx.error(
+                    budgeting_pos,
+                    "budgeting.slice",
+                    format!(
+                        "{what} ({length}) is not a whole number of {} slices: choose a slice that divides it",
+                        slices.slice
+                    ),
+                );
+            }
+        }
+    }
     for (c, pos) in &combined.corrections {
         if c.repeat.is_some()
             && correction::occurrences_in_window(c, window.max_length()) >= MAX_OCCURRENCES
@@ -143,12 +165,34 @@ pub fn finish(ctx: Ctx, draft: SloDraft, layers: &[&Layer]) -> Option<Slo> {
         group_by: draft.group_by,
         alerting,
         gate: combined.gate.resolve(),
+        budgeting,
         corrections: combined.corrections.into_iter().map(|(c, _)| c).collect(),
         source: Source {
             file: ctx.file.to_path_buf(),
             line: draft.pos.line,
         },
     })
+}
+
+/// The spans that must hold whole slices under timeslice budgeting: every
+/// alert window and a rolling SLO window (calendar periods start at
+/// midnight, on the grid of every slice that divides an hour).
+fn whole_slice_spans(window: &SloWindow, alerting: &AlertPolicy) -> Vec<(String, Duration)> {
+    let mut spans = Vec::new();
+    if let SloWindow::Rolling(length) = window {
+        spans.push(("the SLO window".to_string(), *length));
+    }
+    for tier in &alerting.tiers {
+        spans.push((
+            format!("alert `{}`'s long window", tier.name),
+            tier.long_window,
+        ));
+        spans.push((
+            format!("alert `{}`'s short window", tier.name),
+            tier.short_window,
+        ));
+    }
+    spans
 }
 
 /// A service or SLO name: letters, digits, `_`, `-` and `.`, starting with a letter or digit.

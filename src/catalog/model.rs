@@ -69,10 +69,59 @@ pub struct Slo {
     pub group_by: Vec<String>,
     pub alerting: AlertPolicy,
     pub gate: GatePolicy,
+    /// What the budget counts: events, or time slices judged by their events.
+    pub budgeting: Budgeting,
     /// Spans whose minutes count neither as good nor as bad events.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub corrections: Vec<Correction>,
     pub source: Source,
+}
+
+/// What an SLO's budget counts.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Budgeting {
+    /// Good and bad events over the window (OpenSLO's `Occurrences`).
+    #[default]
+    Occurrences,
+    /// Good and bad time slices: a slice is good when its share of good
+    /// events reaches the slice target; a slice without events is neither.
+    Timeslices(Timeslices),
+}
+
+impl Budgeting {
+    pub fn timeslices(&self) -> Option<Timeslices> {
+        match self {
+            Budgeting::Occurrences => None,
+            Budgeting::Timeslices(t) => Some(*t),
+        }
+    }
+}
+
+/// How time slices are cut and judged. Slices divide an hour and lie on
+/// the UTC minute grid: a slice of `n` minutes starts `k * n` minutes past
+/// an hour, so every window and every hour holds whole slices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Timeslices {
+    pub slice: Duration,
+    /// The share of good events (0 to 1) a slice needs to be good.
+    pub slice_target: f64,
+}
+
+/// The slice lengths that divide an hour.
+pub const SLICE_MINUTES: [u64; 12] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60];
+
+impl Timeslices {
+    /// Minutes per slice.
+    pub fn minutes(&self) -> usize {
+        (self.slice.as_millis() / 60_000) as usize
+    }
+
+    /// Whether a slice with `good` of `total` events is good; `None` for a
+    /// slice without events, which counts neither way.
+    pub fn judge(&self, good: f64, total: f64) -> Option<bool> {
+        (total > 0.0).then(|| good / total >= self.slice_target)
+    }
 }
 
 /// Which events an indicator's first query counts.

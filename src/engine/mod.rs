@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod budget;
+pub mod slices;
 pub mod states;
 
 pub use alerts::{
@@ -12,4 +13,5 @@ pub use budget::{
     BudgetStatus, EventCounts, ExhaustionEta, WindowStatus, budget_status, data_state,
     exhaustion_eta, window_status,
 };
+pub use slices::slice_counts;
 pub use states::{AlertState, DataState};

@@ -1,5 +1,8 @@
 //! What an evaluation sums: the trailing windows, the SLO window, and the
-//! minutes corrections take out of all of them.
+//! minutes corrections take out of all of them. Under timeslice budgeting
+//! every span is cut to whole slices on the grid: a window holds the slices
+//! that lie wholly inside it (the current slice counts once it is
+//! complete), and a slice a correction touches is left out whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,20 +11,34 @@ use crate::catalog::correction::excluded_minutes;
 use crate::catalog::{Correction, Slo};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
-use crate::time::{Minute, floor_minute};
+use crate::time::{MINUTE_MS, Minute, floor_minute};
 
 /// The spans an SLO's evaluation at `at` sums: every reported and alert
 /// window ending at `at`, and the SLO window, less the corrected minutes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowPlan {
     pub at: Minute,
+    /// Where every span ends: `at`, or under timeslices the end of the last
+    /// complete slice.
+    pub end: i64,
+    /// The grid spans are cut to, in ms: a minute, or a slice.
+    pub step: i64,
     /// Trailing windows `(at - w, at]`.
     pub windows: BTreeSet<Duration>,
     /// Where the SLO window starts (rolling or calendar), minute-aligned.
     pub window_start: i64,
     /// Buckets corrections exclude, `[from, to)` bucket starts inside the
-    /// earliest span and `at`: sorted, disjoint. Empty without corrections.
+    /// earliest span and `at`, on the grid: sorted, disjoint. Empty without
+    /// corrections.
     pub excluded: Vec<(i64, i64)>,
+}
+
+fn floor_to(ms: i64, step: i64) -> i64 {
+    ms - ms.rem_euclid(step)
+}
+
+fn ceil_to(ms: i64, step: i64) -> i64 {
+    floor_to(ms + step - 1, step)
 }
 
 impl WindowPlan {
@@ -36,19 +53,34 @@ impl WindowPlan {
             windows.insert(tier.long_window);
             windows.insert(tier.short_window);
         }
+        let step = slo
+            .budgeting
+            .timeslices()
+            .map_or(MINUTE_MS, |t| t.slice.as_millis() as i64);
         let mut plan = WindowPlan {
             at,
+            end: floor_to(at.ms(), step),
+            step,
             windows,
             window_start: floor_minute(slo.window.start(at.time()).timestamp_millis()),
             excluded: Vec::new(),
         };
         let (from, to) = (plan.earliest(), at.ms());
-        plan.excluded = if extra.is_empty() {
+        let excluded = if extra.is_empty() {
             excluded_minutes(&slo.corrections, from, to)
         } else {
             let all: Vec<Correction> = slo.corrections.iter().chain(extra).cloned().collect();
             excluded_minutes(&all, from, to)
         };
+        // Widened to whole slices, which may join neighbours.
+        for (a, b) in excluded {
+            let (a, b) = (floor_to(a, step), ceil_to(b, step).min(plan.end));
+            match plan.excluded.last_mut() {
+                Some(last) if last.1 >= a => last.1 = last.1.max(b),
+                _ if a < b => plan.excluded.push((a, b)),
+                _ => {}
+            }
+        }
         plan
     }
 
@@ -56,17 +88,20 @@ impl WindowPlan {
     /// spans (whose edges also need minute detail).
     pub fn ranges(&self) -> Vec<(i64, i64)> {
         self.window_edges()
-            .map(|from| (from, self.at.ms()))
+            .filter(|from| *from < self.end)
+            .map(|from| (from, self.end))
             .chain(self.excluded.iter().copied())
             .collect()
     }
 
+    /// Where each window starts: on the grid, past any partial slice.
     fn window_edges(&self) -> impl Iterator<Item = i64> + '_ {
         let at = self.at.ms();
         self.windows
             .iter()
             .map(move |w| at - w.as_millis() as i64)
             .chain([self.window_start])
+            .map(|from| ceil_to(from, self.step))
     }
 
     /// The far edge of every window, and both edges of every excluded span.
@@ -85,6 +120,7 @@ impl WindowPlan {
     /// never subtracted, so a fully corrected window is exactly empty.
     pub fn sums(&self, mut sum: impl FnMut(i64, i64) -> EventCounts) -> WindowSums {
         let at = self.at.ms();
+        let end = self.end;
         let mut kept = |from: i64| -> EventCounts {
             let mut total = EventCounts::default();
             let mut cursor = from;
@@ -97,22 +133,22 @@ impl WindowPlan {
                 }
                 cursor = cursor.max(b);
             }
-            if cursor < at {
-                total += sum(cursor, at);
+            if cursor < end {
+                total += sum(cursor, end);
             }
             total
         };
         let windows = self
             .windows
             .iter()
-            .map(|w| (*w, kept(at - w.as_millis() as i64)))
+            .map(|w| (*w, kept(ceil_to(at - w.as_millis() as i64, self.step))))
             .collect();
-        let slo_window = kept(self.window_start);
+        let slo_window = kept(ceil_to(self.window_start, self.step));
         // What the corrections took out of the SLO window, for the status.
         let corrected = (!self.excluded.is_empty()).then(|| {
             let mut total = EventCounts::default();
             for &(a, b) in &self.excluded {
-                let a = a.max(self.window_start);
+                let a = a.max(ceil_to(self.window_start, self.step));
                 if a < b {
                     total += sum(a, b);
                 }
@@ -250,5 +286,37 @@ mod tests {
         });
         assert_eq!(calls, plan.windows.len() + 1);
         assert_eq!(plan.sums(per_minute).corrected, None);
+    }
+
+    #[test]
+    fn timeslice_plans_cut_every_span_to_whole_slices() {
+        let sliced = |corrections: &str| {
+            slo(&format!(
+                "    budgeting: {{method: timeslices, slice: 10m, slice_target: 99}}\n{corrections}"
+            ))
+        };
+        // 7 minutes into a 10-minute slice: the current slice is not complete.
+        let at = Minute::exact(AT + 7 * M).unwrap();
+        let plan = WindowPlan::new(&sliced(""), at);
+        assert_eq!(plan.end, AT);
+        for (from, to) in plan.ranges() {
+            assert_eq!((from % (10 * M), to % (10 * M)), (0, 0), "{from}..{to}");
+        }
+        // One slice per 10 minutes: the 1h window (from 53 minutes before AT)
+        // holds the 5 whole slices after its start.
+        let sums = plan.sums(|from, to| EventCounts::new(0.0, ((to - from) / (10 * M)) as f64));
+        assert_eq!(sums.windows[&Duration::from_hours(1)].total, 5.0);
+        assert_eq!(sums.windows[&Duration::from_mins(5)].total, 0.0);
+        assert_eq!(sums.slo_window.total, 144.0 - 1.0);
+
+        // A correction of 2 minutes takes out the slice it touches, whole.
+        let corrected = sliced(
+            "    corrections:\n      - {reason: r, start: '2026-11-01T23:43:00Z', duration: 2m}\n",
+        );
+        let plan = WindowPlan::new(&corrected, at);
+        assert_eq!(plan.excluded, vec![(AT - 20 * M, AT - 10 * M)]);
+        let sums = plan.sums(|from, to| EventCounts::new(0.0, ((to - from) / (10 * M)) as f64));
+        assert_eq!(sums.windows[&Duration::from_hours(1)].total, 4.0);
+        assert_eq!(sums.corrected.map(|c| c.total), Some(1.0));
     }
 }

@@ -67,6 +67,13 @@ pub struct CorrectionStatus {
     pub budget_remaining_without: Option<f64>,
 }
 
+/// How a timeslice SLO cuts and judges slices; its events are then slices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimesliceStatus {
+    pub slice: String,
+    pub slice_target: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceStatus {
     /// `service/name`, plus `{label="value"}` for a grouped SLO's instance.
@@ -78,6 +85,9 @@ pub struct InstanceStatus {
     pub group: Labels,
     pub objective: f64,
     pub window: String,
+    /// Set under timeslice budgeting: `sli`, `events` and the budget count slices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeslices: Option<TimesliceStatus>,
     pub evaluated_at: Option<DateTime<Utc>>,
     pub data_state: DataState,
     pub sli: Option<f64>,
@@ -116,6 +126,10 @@ impl InstanceStatus {
             group,
             objective: slo.objective.ratio(),
             window: slo.window.to_string(),
+            timeslices: slo.budgeting.timeslices().map(|t| TimesliceStatus {
+                slice: t.slice.to_string(),
+                slice_target: t.slice_target,
+            }),
             evaluated_at: None,
             data_state: DataState::Pending,
             sli: None,

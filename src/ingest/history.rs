@@ -4,14 +4,20 @@
 //! (the recent alert windows, and the far edge of the SLO window); older hours
 //! keep just their sums. That keeps a 30-day window at a few kilobytes while
 //! every window sum stays exact to the minute.
+//!
+//! Under timeslice budgeting an hour's sum is its good and counted slices,
+//! judged from its minutes when they are set: what the budget counts is
+//! summed the same way either way.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::engine::EventCounts;
+use crate::catalog::Timeslices;
+use crate::engine::{EventCounts, slice_counts};
 use crate::time::{HOUR_MS, MINUTE_MS, Minute, hour_of};
 
 #[derive(Debug, Clone, Default)]
 struct HourBlock {
+    /// What the budget counts in the hour: events, or good and counted slices.
     sum: EventCounts,
     minutes: Option<Box<[EventCounts; 60]>>,
 }
@@ -20,26 +26,46 @@ struct HourBlock {
 #[derive(Debug, Clone, Default)]
 pub struct EventHistory {
     hours: BTreeMap<i64, HourBlock>,
+    /// Set under timeslice budgeting, for the history's whole life: hours
+    /// compacted to their sums cannot be judged again another way.
+    slicing: Option<Timeslices>,
 }
 
 impl EventHistory {
+    /// A history counting events (`None`) or time slices.
+    pub fn new(slicing: Option<Timeslices>) -> Self {
+        EventHistory {
+            hours: BTreeMap::new(),
+            slicing,
+        }
+    }
+
+    /// What the budget counts among consecutive minutes.
+    fn counted(&self, minutes: &[EventCounts]) -> EventCounts {
+        match self.slicing {
+            None => minutes.iter().copied().sum(),
+            Some(t) => slice_counts(minutes, t),
+        }
+    }
+
     /// Overwrites one minute. The hour's detail must be present (or the hour new).
     pub fn set_minute(&mut self, minute: Minute, counts: EventCounts) {
         let hour = minute.hour();
-        let block = self.hours.entry(hour).or_insert_with(|| HourBlock {
-            sum: EventCounts::default(),
-            minutes: Some(Box::new([EventCounts::default(); 60])),
-        });
+        let slicing = self.slicing;
+        let block = self.hours.entry(hour).or_default();
         let minutes = block
             .minutes
             .get_or_insert_with(|| Box::new([EventCounts::default(); 60]));
         minutes[minute.slot()] = counts;
-        block.sum = minutes.iter().copied().sum();
+        block.sum = match slicing {
+            None => minutes.iter().copied().sum(),
+            Some(t) => slice_counts(&minutes[..], t),
+        };
     }
 
     /// Replaces an hour's minutes wholesale (loading from storage).
     pub fn load_hour(&mut self, hour: i64, minutes: [EventCounts; 60]) {
-        let sum = minutes.iter().copied().sum();
+        let sum = self.counted(&minutes);
         self.hours.insert(
             hour,
             HourBlock {
@@ -69,8 +95,10 @@ impl EventHistory {
         out
     }
 
-    /// Sum of the buckets starting in `[from, to)`: events in `(from, to]`.
-    /// `None` when an hour cut by the range has no minute detail in memory.
+    /// Sum of the buckets starting in `[from, to)`: events in `(from, to]`,
+    /// or under timeslices the slices there (the bounds then on the slice
+    /// grid). `None` when an hour cut by the range has no minute detail in
+    /// memory.
     pub fn sum(&self, from: i64, to: i64) -> Option<EventCounts> {
         let mut total = EventCounts::default();
         if from >= to {
@@ -85,7 +113,7 @@ impl EventHistory {
             let minutes = block.minutes.as_ref()?;
             let first = ((from.max(hour) - hour) / MINUTE_MS) as usize;
             let last = ((to.min(end) - hour) / MINUTE_MS) as usize;
-            total += minutes[first..last].iter().copied().sum();
+            total += self.counted(&minutes[first..last]);
         }
         Some(total)
     }
@@ -183,5 +211,50 @@ mod tests {
         h.set_minute(Minute::nth(0), c(5.0, 10.0));
         h.set_minute(Minute::nth(1), c(1.0, 1.0));
         assert_eq!(h.sum(0, HOUR_MS), Some(c(6.0, 11.0)));
+    }
+
+    #[test]
+    fn under_timeslices_sums_count_slices_and_survive_compaction() {
+        use crate::catalog::Timeslices;
+        use crate::duration::Duration;
+        let slicing = Timeslices {
+            slice: Duration::from_mins(5),
+            slice_target: 0.9,
+        };
+        let mut h = EventHistory::new(Some(slicing));
+        // Three hours; minute m has 10 events, all bad in minutes 7 and 8 (one
+        // slice: 80% good, bad), quiet in minutes 60 to 64 (a slice without events).
+        let minute = |m: i64| match m {
+            7 | 8 => c(0.0, 10.0),
+            60..=64 => c(0.0, 0.0),
+            _ => c(10.0, 10.0),
+        };
+        for m in 0..180 {
+            h.set_minute(Minute::nth(m), minute(m));
+        }
+        let truth = |from: i64, to: i64| -> EventCounts {
+            let mut out = c(0.0, 0.0);
+            for start in (from..to).step_by(5) {
+                let e: EventCounts = (start..start + 5).map(minute).sum();
+                if e.total > 0.0 {
+                    out.total += 1.0;
+                    out.good += if e.good / e.total >= 0.9 { 1.0 } else { 0.0 };
+                }
+            }
+            out
+        };
+        let cases = [(0, 180), (0, 60), (5, 10), (55, 70), (60, 65), (120, 180)];
+        for (from, to) in cases {
+            assert_eq!(
+                h.sum(from * MINUTE_MS, to * MINUTE_MS),
+                Some(truth(from, to)),
+                "[{from}, {to})"
+            );
+        }
+        assert_eq!(h.sum(0, 3 * HOUR_MS), Some(c(34.0, 35.0)));
+        // Whole hours keep their slice counts without their minutes.
+        h.compact(&BTreeSet::new(), 0);
+        assert_eq!(h.sum(0, 3 * HOUR_MS), Some(c(34.0, 35.0)));
+        assert_eq!(h.sum(5 * MINUTE_MS, HOUR_MS), None);
     }
 }

@@ -279,7 +279,6 @@ const INVENTORY: &[(&str, Outcome)] = &[
             (18, "data source type `Any` is not supported"),
             (23, "data source type `Any` is not supported"),
             (27, "did you mean `1M`"),
-            (32, "`Timeslices` budgeting is not supported"),
         ]),
     ),
     (
@@ -288,7 +287,6 @@ const INVENTORY: &[(&str, Outcome)] = &[
             (16, "data source type `Any` is not supported"),
             (21, "data source type `Any` is not supported"),
             (28, "start at local midnight on Mondays"),
-            (30, "`Timeslices` budgeting is not supported"),
         ]),
     ),
 ];
@@ -1079,10 +1077,11 @@ fn upstream_openslo_fixtures_are_rejected_at_the_feature() {
     // rejected it is not worth a word.
     assert!(warnings(&loaded).is_empty(), "{:?}", warnings(&loaded));
 
+    // `Timeslices` itself loads: what is left is the data source and window.
     let loaded = load("openslo/budgeting-method--timeslices-slo.yaml");
     let errs = errors(&loaded);
     let file = "budgeting-method--timeslices-slo.yaml";
-    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert_eq!(errs.len(), 3, "{errs:#?}");
     assert_error(
         &errs,
         file,
@@ -1090,18 +1089,12 @@ fn upstream_openslo_fixtures_are_rejected_at_the_feature() {
         "spec.timeWindow[0].duration",
         &["`1m` is 1 minute", "did you mean `1M`"],
     );
-    assert_error(
-        &errs,
-        file,
-        32,
-        "spec.budgetingMethod",
-        &["`Timeslices` budgeting is not supported"],
-    );
+    assert_timeslices_accepted(&errs);
 
     let loaded = load("openslo/treat-low-traffic-as-equally-important--timeslices-slo.yaml");
     let errs = errors(&loaded);
     let file = "treat-low-traffic-as-equally-important--timeslices-slo.yaml";
-    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert_eq!(errs.len(), 3, "{errs:#?}");
     assert_error(
         &errs,
         file,
@@ -1112,12 +1105,113 @@ fn upstream_openslo_fixtures_are_rejected_at_the_feature() {
             "`2022-01-01 12:00:00` is a Saturday at 12:00",
         ],
     );
+    assert_timeslices_accepted(&errs);
+}
+
+/// No error is about the budgeting method or the slices.
+fn assert_timeslices_accepted(errs: &[Diagnostic]) {
+    let about_slices = |f: &str| f.contains("budgetingMethod") || f.contains("timeSlice");
+    assert!(
+        errs.iter()
+            .all(|d| !d.field.as_deref().is_some_and(about_slices)),
+        "{errs:#?}"
+    );
+}
+
+/// The upstream `Timeslices` examples with a Prometheus source and a
+/// calendar month: each objective its own SLO with its own slice target.
+#[test]
+fn openslo_timeslices_load_with_each_objectives_slices() {
+    let text = r#"apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: service-availability
+spec:
+  service: web-availability
+  indicator:
+    metadata:
+      name: web-availability
+    spec:
+      ratioMetric:
+        counter: true
+        good:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: http_requests_total{code!~"5.."}
+        total:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: http_requests_total
+  timeWindow:
+    - duration: 1M
+      isRolling: false
+      calendar:
+        startTime: 2022-01-01 00:00:00
+        timeZone: UTC
+  budgetingMethod: Timeslices
+  objectives:
+    - displayName: Internal objective
+      target: 0.995
+      timeSliceTarget: 0.99
+      timeSliceWindow: 1m
+    - displayName: SLA
+      target: 0.99
+      timeSliceTarget: 0.95
+      timeSliceWindow: 5m
+"#;
+    let loaded = load_str(Path::new("timeslices.yaml"), text);
+    assert!(errors(&loaded).is_empty(), "{:?}", errors(&loaded));
+    let sliced = |id: &str| {
+        slo(&loaded.catalog, id)
+            .budgeting
+            .timeslices()
+            .expect("timeslices")
+    };
+    let internal = sliced("web-availability/service-availability-internal-objective");
+    assert_eq!(
+        (internal.slice.to_string(), internal.slice_target),
+        ("1m".into(), 0.99)
+    );
+    let sla = sliced("web-availability/service-availability-sla");
+    assert_eq!(
+        (sla.slice.to_string(), sla.slice_target),
+        ("5m".into(), 0.95)
+    );
+    // `convert` writes the slices in the native format, and they load back.
+    let native = burnrate::catalog::export::to_native_yaml(&loaded.catalog);
+    assert!(native.contains("method: timeslices"), "{native}");
+    let back = load_str(Path::new("native.yaml"), &native);
+    assert!(errors(&back).is_empty(), "{:?}", errors(&back));
+    for (a, b) in loaded.catalog.slos.iter().zip(&back.catalog.slos) {
+        assert_eq!(a.budgeting, b.budgeting, "{}", a.id);
+    }
+
+    // A slice target or window missing, or one that does not divide an hour.
+    let broken = text
+        .replace(
+            "      timeSliceTarget: 0.99
+",
+            "",
+        )
+        .replace("timeSliceWindow: 5m", "timeSliceWindow: 7m");
+    let loaded = load_str(Path::new("timeslices.yaml"), &broken);
+    let errs = errors(&loaded);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
     assert_error(
         &errs,
-        file,
-        30,
-        "spec.budgetingMethod",
-        &["`Timeslices` budgeting is not supported"],
+        "timeslices.yaml",
+        31,
+        "spec.objectives[0]",
+        &["missing required field `timeSliceTarget`"],
+    );
+    assert_error(
+        &errs,
+        "timeslices.yaml",
+        37,
+        "spec.objectives[1].timeSliceWindow",
+        &["a slice of `7m` does not divide an hour"],
     );
 }
 

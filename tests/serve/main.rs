@@ -11,3 +11,4 @@ mod harness;
 mod ingestion;
 mod retire;
 mod store;
+mod timeslices;

@@ -1,5 +1,6 @@
 //! burnrate's own catalog format, `version: burnrate/v1`.
 
+pub mod budgeting;
 mod corrections;
 pub mod indicator;
 
@@ -34,17 +35,25 @@ const DOC_FIELDS: [&str; 7] = [
     "corrections",
     "slos",
 ];
-const DEFAULTS_DOC_FIELDS: [&str; 7] = [
+const DEFAULTS_DOC_FIELDS: [&str; 8] = [
     "version",
     "kind",
     "labels",
     "window",
     "alerting",
     "gate",
+    "budgeting",
     "corrections",
 ];
-const LAYER_FIELDS: [&str; 5] = ["labels", "window", "alerting", "gate", "corrections"];
-const SLO_FIELDS: [&str; 11] = [
+const LAYER_FIELDS: [&str; 6] = [
+    "labels",
+    "window",
+    "alerting",
+    "gate",
+    "budgeting",
+    "corrections",
+];
+const SLO_FIELDS: [&str; 12] = [
     "name",
     "description",
     "objective",
@@ -55,6 +64,7 @@ const SLO_FIELDS: [&str; 11] = [
     "alerting",
     "gate",
     "service",
+    "budgeting",
     "corrections",
 ];
 
@@ -141,6 +151,9 @@ fn decode_layer_fields(f: &mut Fields) -> Layer {
             .get("gate")
             .map(|n| gate(ctx, n, &f.field("gate")))
             .unwrap_or_default(),
+        budgeting: f
+            .get("budgeting")
+            .and_then(|n| budgeting::budgeting(ctx, n, &f.field("budgeting"))),
         corrections: f
             .get("corrections")
             .map(|n| corrections::corrections(ctx, n, &f.field("corrections")))

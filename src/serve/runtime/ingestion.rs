@@ -159,7 +159,11 @@ impl SloRuntime {
                     .instance_id(self.slo.id.as_str(), &group)
                     .await?;
                 info!(group = %group_key_text(&group), "new instance");
-                self.insert_instance(id, group.clone(), EventHistory::default());
+                self.insert_instance(
+                    id,
+                    group.clone(),
+                    EventHistory::new(self.slo.budgeting.timeslices()),
+                );
             }
             let instance = self.instances.get_mut(&group).expect("inserted above");
             if let Some(minute) = last_seen.get(&group) {

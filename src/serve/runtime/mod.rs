@@ -130,8 +130,13 @@ impl SloRuntime {
     }
 
     /// Takes a new definition with the same SLI (objective, window, alerting may differ).
+    /// A change of budgeting reloads the stored minutes, which the new
+    /// method judges from scratch.
     pub fn update_definition(&mut self, slo: Arc<Slo>) {
         debug_assert_eq!(sli_fingerprint(&slo), self.fingerprint);
+        if slo.budgeting != self.slo.budgeting {
+            self.loaded = false;
+        }
         self.slo = slo;
     }
 
@@ -303,7 +308,7 @@ impl SloRuntime {
         self.state = self.stored_state(services).await?;
         let from = now_ms - self.history_needed().as_millis() as i64 - HOUR_MS;
         for (id, group) in services.store.instances(slo_id).await? {
-            let mut history = EventHistory::default();
+            let mut history = EventHistory::new(self.slo.budgeting.timeslices());
             let mut last_counted = None;
             for (hour, minutes) in services
                 .store
@@ -324,7 +329,11 @@ impl SloRuntime {
         }
         if self.slo.group_by.is_empty() && self.instances.is_empty() {
             let id = services.store.instance_id(slo_id, &Labels::new()).await?;
-            self.insert_instance(id, Labels::new(), EventHistory::default());
+            self.insert_instance(
+                id,
+                Labels::new(),
+                EventHistory::new(self.slo.budgeting.timeslices()),
+            );
         }
         // Alerts pick up where they were: a firing alert keeps its start.
         for stored in services.store.alert_states(slo_id).await? {

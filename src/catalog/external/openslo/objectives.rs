@@ -1,21 +1,33 @@
 //! An SLO's `objectives`: each one's target, and the names of the burnrate
 //! SLOs they become.
 
-use crate::catalog::decode::{Ctx, Fields};
+use crate::catalog::decode::{self, Ctx, Fields};
 use crate::catalog::diagnostic::Pos;
 use crate::catalog::external::slug;
+use crate::catalog::model::{Budgeting, Timeslices};
 use crate::catalog::native;
+use crate::catalog::native::budgeting::{slice, slice_target};
 use crate::catalog::objective::Objective;
 use crate::catalog::yaml::Node;
 
-/// One objective: the target, its display name and position.
+/// `spec.budgetingMethod`, where burnrate can honour it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Method {
+    Occurrences,
+    Timeslices,
+    /// Refused (already reported): the objectives' slice fields go unremarked.
+    Unsupported,
+}
+
+/// One objective: the target, its display name and position, and how its
+/// budget counts (each `Timeslices` objective has its own slice target).
 pub(super) fn objective(
     ctx: Ctx,
     node: &Node,
     path: &str,
     threshold: bool,
-    occurrences: Option<bool>,
-) -> Option<(Objective, Option<String>, Pos)> {
+    method: Option<Method>,
+) -> Option<(Objective, Option<String>, Pos, Budgeting)> {
     const FIELDS: [&str; 10] = [
         "displayName",
         "op",
@@ -61,7 +73,8 @@ pub(super) fn objective(
         ),
         (None, Some(n)) => native::objective(ctx, n, &f.field("targetPercent")),
     };
-    if !threshold && occurrences == Some(true) {
+    let supported = matches!(method, Some(Method::Occurrences | Method::Timeslices));
+    if !threshold && supported {
         if let Some(n) = f.get("op") {
             match n.scalar_text() {
                 Some("gt" | "gte") => ctx.warn(n.pos, &f.field("op"), "`op` compares a threshold metric's values; a ratio objective is met while the SLI is at or above its target, so it has no effect here"),
@@ -76,31 +89,51 @@ pub(super) fn objective(
         f.get("op");
         f.get("value");
     }
-    for key in ["timeSliceTarget", "timeSliceWindow"] {
-        if let Some(n) = f.get(key)
-            && occurrences == Some(true)
-        {
-            ctx.error(n.pos, &f.field(key), format!("`{key}` belongs to `Timeslices` budgeting; with `Occurrences` it has no meaning"));
+    let budgeting = if method == Some(Method::Timeslices) {
+        let target = f
+            .require(
+                "timeSliceTarget",
+                "the share of good events a slice needs, a ratio such as `0.99`",
+            )
+            .and_then(|n| {
+                let field = f.field("timeSliceTarget");
+                let ratio = decode::number(ctx, n, &field, "a ratio such as `0.99`")?;
+                slice_target(ctx, n, &field, ratio, &format!("{ratio}"))
+            });
+        let slice = f
+            .require("timeSliceWindow", "the slice length, such as `1m`")
+            .and_then(|n| slice(ctx, n, &f.field("timeSliceWindow")));
+        target.zip(slice).map(|(slice_target, slice)| {
+            Budgeting::Timeslices(Timeslices {
+                slice,
+                slice_target,
+            })
+        })
+    } else {
+        for key in ["timeSliceTarget", "timeSliceWindow"] {
+            if let Some(n) = f.get(key)
+                && method == Some(Method::Occurrences)
+            {
+                ctx.error(n.pos, &f.field(key), format!("`{key}` belongs to `Timeslices` budgeting; with `Occurrences` it has no meaning"));
+            }
         }
-    }
+        Some(Budgeting::Occurrences)
+    };
     f.finish();
     if ctx.error_count() > errors_before {
         return None;
     }
-    Some((objective?, display, node.pos))
+    Some((objective?, display, node.pos, budgeting?))
 }
 
 /// One name per objective: the SLO's own for one, else suffixed by display name or index.
-pub(super) fn objective_names(
-    name: &str,
-    objectives: &[(Objective, Option<String>, Pos)],
-) -> Vec<String> {
-    if objectives.len() == 1 {
+pub(super) fn objective_names(name: &str, displays: &[Option<&str>]) -> Vec<String> {
+    if displays.len() == 1 {
         return vec![name.to_string()];
     }
-    let slugs: Vec<String> = objectives
+    let slugs: Vec<String> = displays
         .iter()
-        .map(|(_, d, _)| d.as_deref().map(slug).unwrap_or_default())
+        .map(|d| d.map(slug).unwrap_or_default())
         .collect();
     let distinct = slugs.iter().all(|s| !s.is_empty())
         && slugs
@@ -110,9 +143,7 @@ pub(super) fn objective_names(
     if distinct {
         slugs.iter().map(|s| format!("{name}-{s}")).collect()
     } else {
-        (0..objectives.len())
-            .map(|i| format!("{name}-{i}"))
-            .collect()
+        (0..displays.len()).map(|i| format!("{name}-{i}")).collect()
     }
 }
 
@@ -122,14 +153,7 @@ mod tests {
 
     #[test]
     fn objective_names_prefer_display_names() {
-        let o = Objective::parse_percent("99").unwrap();
-        let with = |names: &[Option<&str>]| {
-            let objectives: Vec<_> = names
-                .iter()
-                .map(|n| (o, n.map(str::to_string), Pos::default()))
-                .collect();
-            objective_names("slo", &objectives)
-        };
+        let with = |names: &[Option<&str>]| objective_names("slo", names);
         assert_eq!(with(&[Some("anything")]), ["slo"]);
         assert_eq!(
             with(&[Some("Internal objective"), Some("SLA")]),

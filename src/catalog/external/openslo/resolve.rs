@@ -9,7 +9,7 @@ use std::path::Path;
 use promql_parser::parser::{self, Expr};
 
 use super::alert_policies::{condition, target};
-use super::objectives::{objective, objective_names};
+use super::objectives::{Method, objective, objective_names};
 use super::time_window::time_window;
 use super::{
     API_VERSION, Kind, OBJECT_FIELDS, Object, Registry, THRESHOLD_REJECTION, list, metadata_name,
@@ -459,14 +459,15 @@ impl Resolver<'_, '_> {
         };
 
         let method = f
-            .require("budgetingMethod", "`Occurrences`")
+            .require("budgetingMethod", "`Occurrences` or `Timeslices`")
             .and_then(|n| {
                 let text = scalar(ctx, n, "spec.budgetingMethod", "a budgeting method")?;
                 match text {
-                    "Occurrences" => Some(true),
-                    "Timeslices" | "RatioTimeslices" => {
-                        ctx.error(n.pos, "spec.budgetingMethod", format!("`{text}` budgeting is not supported: burnrate counts good and bad events over the window (`Occurrences`); it does not judge time slices one by one. Use `budgetingMethod: Occurrences` (the SLO then weighs every event equally)"));
-                        Some(false)
+                    "Occurrences" => Some(Method::Occurrences),
+                    "Timeslices" => Some(Method::Timeslices),
+                    "RatioTimeslices" => {
+                        ctx.error(n.pos, "spec.budgetingMethod", "`RatioTimeslices` budgeting is not supported: it averages each slice's ratio, which weighs a quiet minute like a busy one. Use `Timeslices` (each slice good or bad by its `timeSliceTarget`) or `Occurrences` (every event counts equally)");
+                        Some(Method::Unsupported)
                     }
                     _ => {
                         ctx.expected(n, "spec.budgetingMethod", "`Occurrences`, `Timeslices` or `RatioTimeslices`");
@@ -518,11 +519,12 @@ impl Resolver<'_, '_> {
             return Vec::new();
         };
 
-        let names = objective_names(&name, &objectives);
+        let displays: Vec<Option<&str>> = objectives.iter().map(|o| o.1.as_deref()).collect();
+        let names = objective_names(&name, &displays);
         objectives
             .into_iter()
             .zip(names)
-            .map(|((objective, _, pos), name)| SloDraft {
+            .map(|((objective, _, pos, budgeting), name)| SloDraft {
                 pos,
                 service: service.clone(),
                 name,
@@ -534,6 +536,7 @@ impl Resolver<'_, '_> {
                     labels: labels.clone(),
                     window,
                     alerting: alerting.clone(),
+                    budgeting: Some((budgeting, pos)),
                     ..Layer::default()
                 },
             })
