@@ -14,6 +14,7 @@ pub mod labels;
 pub mod ownership;
 pub mod prom;
 pub mod reload;
+pub mod report;
 pub mod rules;
 pub mod secret;
 pub mod serve;

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use burnrate::cli::{Cli, Command, check, convert, gate, rules, serve};
+use burnrate::cli::{Cli, Command, check, convert, gate, report, rules, serve};
 use clap::Parser;
 
 fn main() -> ExitCode {
@@ -22,6 +22,11 @@ fn main() -> ExitCode {
             &mut std::io::stderr().lock(),
         )
         .map_err(anyhow::Error::from),
+        Command::Report(args) => report::run(
+            args,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
         Command::Gate(args) => {
             gate::run(args, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
         }

@@ -1,6 +1,6 @@
 //! The HTTP API: answers come from the evaluated snapshot, never from
 //! Prometheus or PostgreSQL on the request path (except `/api/v1/slos/{id}/history`,
-//! which reads stored evaluations, the gate, which records its decisions,
+//! which reads stored evaluations, `/api/v1/reports`, the gate, which records its decisions,
 //! and `/readyz`, which pings the database).
 //!
 //! | route | |
@@ -16,6 +16,7 @@
 //! | `GET /api/v1/gate/decisions` | recorded decisions, from PostgreSQL |
 //! | `GET /api/v1/alerts` | pending and firing alerts |
 //! | `GET /api/v1/alerts/history` | alert transitions, from PostgreSQL |
+//! | `GET /api/v1/reports` | a period's figures per instance, from PostgreSQL ([`crate::report`]) |
 //! | `GET /api/v1/status` | the replicas sharing the database |
 //! | `GET /api/v1/openapi.json` | OpenAPI 3.1 |
 //! | `GET /metrics` | Prometheus exposition |
@@ -38,6 +39,7 @@ pub mod ops;
 pub mod params;
 pub mod problem;
 pub mod replicas;
+pub mod reports;
 pub mod slos;
 pub mod state;
 pub mod view;
@@ -277,6 +279,13 @@ pub fn endpoints() -> Vec<Endpoint> {
             "/api/v1/alerts/history",
             &["/api/v1/alerts/history"],
             get(alerts::history),
+        ),
+        endpoint(
+            Read,
+            g.clone(),
+            "/api/v1/reports",
+            &["/api/v1/reports"],
+            get(reports::report),
         ),
         endpoint(
             Read,

@@ -14,7 +14,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    Guard, alerts, corrections, definition, gate, metrics, ops, problem, replicas, slos, view,
+    Guard, alerts, corrections, definition, gate, metrics, ops, problem, replicas, reports, slos,
+    view,
 };
 
 #[derive(OpenApi)]
@@ -41,6 +42,7 @@ writes always need the write token and are refused (403) when none is configured
         gate::decisions,
         alerts::list,
         alerts::history,
+        reports::report,
         metrics::metrics,
         ops::healthz,
         ops::readyz,
@@ -77,6 +79,7 @@ writes always need the write token and are refused (403) when none is configured
         (name = "slos", description = "SLO instances, their status and history"),
         (name = "gate", description = "The release gate"),
         (name = "alerts", description = "Pending and firing alerts, and their history"),
+        (name = "reports", description = "Figures per SLO instance for a period, for SLO reviews"),
         (name = "corrections", description = "Spans excluded from the budget: the catalog's, and those added at run time"),
         (name = "operations", description = "Health, readiness, metrics, reload"),
     )
@@ -451,6 +454,7 @@ mod tests {
         ("decisions", gate::DECISIONS_PARAMETERS),
         ("list_alerts", alerts::LIST_PARAMETERS),
         ("alert_history", alerts::HISTORY_PARAMETERS),
+        ("get_report", reports::REPORT_PARAMETERS),
         ("delete", corrections::DELETE_PARAMETERS),
         ("metrics", super::super::params::NO_PARAMETERS),
         ("status", super::super::params::NO_PARAMETERS),

@@ -84,6 +84,19 @@ parameter_schema! {
     }
 }
 
+/// A report period as [`crate::report::parse_period`] reads it.
+pub const PERIOD_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2]|[Qq][1-4])$";
+
+parameter_schema! {
+    /// A month (`2026-11`) or a quarter (`2026-Q4`), in UTC.
+    Period => {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(PERIOD_PATTERN))
+            .into()
+    }
+}
+
 /// The longest `actor`, `request_id` or override reason kept, in characters.
 pub const MAX_TEXT: usize = 1000;
 

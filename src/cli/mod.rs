@@ -5,6 +5,7 @@ pub mod changed;
 pub mod check;
 pub mod convert;
 pub mod gate;
+pub mod report;
 pub mod rules;
 pub mod serve;
 
@@ -62,6 +63,14 @@ pub enum Command {
     /// Exit status: 0 written, 1 when the catalog has errors (nothing is
     /// written), 2 when a path cannot be read or the output written.
     Rules(rules::RulesArgs),
+    /// Print a period's figures per SLO instance from the stored data, for
+    /// the monthly SLO review: the SLI achieved, the objective met or missed,
+    /// the budget spent (in all and per week), the worst hours, alert
+    /// firings, corrections, and release-gate denials.
+    ///
+    /// Exit status: 0 printed, 1 when the catalog has errors, 2 for a bad
+    /// period or an unreachable database.
+    Report(Box<report::ReportArgs>),
 }
 
 #[derive(Debug, clap::Args)]

@@ -33,12 +33,55 @@ pub struct WindowPlan {
     pub excluded: Vec<(i64, i64)>,
 }
 
-fn floor_to(ms: i64, step: i64) -> i64 {
+pub fn floor_to(ms: i64, step: i64) -> i64 {
     ms - ms.rem_euclid(step)
 }
 
-fn ceil_to(ms: i64, step: i64) -> i64 {
+pub fn ceil_to(ms: i64, step: i64) -> i64 {
     floor_to(ms + step - 1, step)
+}
+
+/// Excluded spans widened to whole steps, cut at `end`, neighbours joined.
+pub fn on_grid(excluded: Vec<(i64, i64)>, step: i64, end: i64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for (a, b) in excluded {
+        let (a, b) = (floor_to(a, step), ceil_to(b, step).min(end));
+        match out.last_mut() {
+            Some(last) if last.1 >= a => last.1 = last.1.max(b),
+            _ if a < b => out.push((a, b)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Sums `[from, end)` with `sum`, skipping the excluded spans (sorted,
+/// disjoint): the pieces between them are summed, never subtracted, so a
+/// fully excluded span is exactly empty.
+pub fn sum_kept(
+    from: i64,
+    end: i64,
+    excluded: &[(i64, i64)],
+    sum: &mut impl FnMut(i64, i64) -> EventCounts,
+) -> EventCounts {
+    let mut total = EventCounts::default();
+    let mut cursor = from;
+    for &(a, b) in excluded {
+        if b <= cursor {
+            continue;
+        }
+        if a >= end {
+            break;
+        }
+        if a > cursor {
+            total += sum(cursor, a);
+        }
+        cursor = cursor.max(b);
+    }
+    if cursor < end {
+        total += sum(cursor, end);
+    }
+    total
 }
 
 impl WindowPlan {
@@ -73,14 +116,7 @@ impl WindowPlan {
             excluded_minutes(&all, from, to)
         };
         // Widened to whole slices, which may join neighbours.
-        for (a, b) in excluded {
-            let (a, b) = (floor_to(a, step), ceil_to(b, step).min(plan.end));
-            match plan.excluded.last_mut() {
-                Some(last) if last.1 >= a => last.1 = last.1.max(b),
-                _ if a < b => plan.excluded.push((a, b)),
-                _ => {}
-            }
-        }
+        plan.excluded = on_grid(excluded, step, plan.end);
         plan
     }
 
@@ -121,23 +157,7 @@ impl WindowPlan {
     pub fn sums(&self, mut sum: impl FnMut(i64, i64) -> EventCounts) -> WindowSums {
         let at = self.at.ms();
         let end = self.end;
-        let mut kept = |from: i64| -> EventCounts {
-            let mut total = EventCounts::default();
-            let mut cursor = from;
-            for &(a, b) in &self.excluded {
-                if b <= cursor {
-                    continue;
-                }
-                if a > cursor {
-                    total += sum(cursor, a);
-                }
-                cursor = cursor.max(b);
-            }
-            if cursor < end {
-                total += sum(cursor, end);
-            }
-            total
-        };
+        let mut kept = |from: i64| sum_kept(from, end, &self.excluded, &mut sum);
         let windows = self
             .windows
             .iter()

@@ -13,4 +13,5 @@ mod endpoints;
 mod gate;
 mod gate_restart;
 mod openapi;
+mod reports;
 mod serving;
