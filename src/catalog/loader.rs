@@ -401,8 +401,8 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
 }
 
 /// The headers `decode_any` recognises, for messages.
-const SUPPORTED: &str = "`version: burnrate/v1`, Sloth's `version: prometheus/v1`, Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
-const OTHERS: &str = "Sloth's `version: prometheus/v1`, Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
+const SUPPORTED: &str = "`version: burnrate/v1`, Sloth's `version: prometheus/v1` (or `apiVersion: sloth.slok.dev/v1`, `kind: PrometheusServiceLevel`), Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
+const OTHERS: &str = "Sloth's `version: prometheus/v1` (or `apiVersion: sloth.slok.dev/v1`, `kind: PrometheusServiceLevel`), Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
 
 /// Recognises a document by its own header and decodes it. External formats
 /// come back as native documents (their SLOs as drafts); OpenSLO `v1`
@@ -445,23 +445,23 @@ fn decode_any<'a>(
             Layer::default(),
             openslo::decode_v1alpha(ctx, doc),
         ))),
-        (None, Some(sloth::K8S_API_VERSION)) => {
-            match kind {
-                Some("AlertWindows") => sloth::reject_alert_windows(ctx, doc),
-                Some("PrometheusServiceLevel") => {
-                    let pos = doc.get("kind").map_or(doc.pos, |n| n.pos);
-                    ctx.error(pos, "kind", "Sloth's Kubernetes `PrometheusServiceLevel` objects are not read; the same SLOs written as Sloth's `version: prometheus/v1` documents (`service`, `labels` and `slos` at the top level) are");
-                }
-                other => unsupported_kind(
+        (None, Some(sloth::K8S_API_VERSION)) => match kind {
+            Some(sloth::K8S_KIND) => sloth::decode_crd(ctx, doc).map(service),
+            Some("AlertWindows") => {
+                sloth::reject_alert_windows(ctx, doc);
+                None
+            }
+            other => {
+                unsupported_kind(
                     ctx,
                     doc,
                     other,
                     sloth::K8S_API_VERSION,
-                    &["PrometheusServiceLevel", "AlertWindows"],
-                ),
+                    &[sloth::K8S_KIND, "AlertWindows"],
+                );
+                None
             }
-            None
-        }
+        },
         (None, Some(other)) => {
             let pos = doc.get("apiVersion").map_or(doc.pos, |n| n.pos);
             ctx.error(

@@ -741,6 +741,236 @@ fn upstream_sloth_openslo_v1alpha_as_sloth_reads_it() {
     );
 }
 
+// ------------------------------------------------------- Sloth's Kubernetes CRD
+
+/// A catalog file of this repository's own (not an upstream one).
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli")
+        .join(rel)
+}
+
+#[test]
+fn sloth_crd_loads_like_the_same_prometheus_v1_documents() {
+    let load_clean = |rel: &str| {
+        let loaded = load_paths(&[repo_file(rel)]).unwrap();
+        assert!(
+            loaded.diagnostics.is_empty(),
+            "{rel}: {:#?}",
+            loaded.diagnostics.clone().sorted()
+        );
+        loaded.catalog
+    };
+    let crd = load_clean("sloth-crd/checkout-k8s.yml");
+    let v1 = load_clean("sloth-crd/checkout-prometheus-v1.yml");
+    let ids: Vec<&str> = crd.slos.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cart/requests-availability",
+            "checkout/requests-availability",
+            "checkout/requests-latency"
+        ],
+        "both documents of the file, named from `spec`, not `metadata`"
+    );
+    let (a, b) = (without_sources(&crd), without_sources(&v1));
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        assert_eq!(a, b, "{} differs between the two spellings", a.id);
+    }
+
+    // What the two have in common is what Sloth means by them.
+    let s = slo(&crd, "checkout/requests-availability");
+    assert_eq!(s.source.line, 19, "where the SLO starts in the CRD");
+    assert_eq!(s.objective.ratio(), 0.999);
+    assert_eq!(
+        events(s),
+        (
+            Counts::Bad,
+            r#"sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))"#,
+            r#"sum(rate(http_requests_total{job="checkout"}[{{.window}}]))"#,
+        )
+    );
+    assert_eq!(
+        s.labels,
+        labels(&[
+            ("owner", "payments"),
+            ("tier", "1"),
+            ("category", "availability")
+        ])
+    );
+    assert_eq!(tiers(s), sloth_default_tiers());
+    assert_eq!(s.alerting.name.as_deref(), Some("CheckoutHighErrorRate"));
+    for t in &s.alerting.tiers {
+        let (expected, runbook) = match t.severity {
+            Severity::Page => (
+                labels(&[("severity", "critical"), ("routing_key", "payments")]),
+                Some("https://runbooks.example/checkout"),
+            ),
+            Severity::Ticket => (
+                labels(&[("severity", "warning"), ("slack_channel", "#payments")]),
+                None,
+            ),
+        };
+        assert_eq!(t.labels, expected, "{}", t.name);
+        assert_eq!(
+            t.annotations.get("runbook").map(String::as_str),
+            runbook,
+            "{}",
+            t.name
+        );
+    }
+    let latency = slo(&crd, "checkout/requests-latency");
+    let names: Vec<&str> = latency
+        .alerting
+        .tiers
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["ticket-1d", "ticket-3d"],
+        "`pageAlert.disable: true`"
+    );
+    assert!(
+        slo(&crd, "cart/requests-availability")
+            .alerting
+            .tiers
+            .is_empty()
+    );
+
+    assert_round_trip("sloth-crd/checkout-k8s.yml", &crd);
+}
+
+#[test]
+fn sloth_crd_problems_are_reported_at_the_crd_line_in_its_spelling() {
+    let source = r#"apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata:
+  name: broken
+  namspace: shop
+spec:
+  service: svc
+  slos:
+    - name: typo
+      objective: 99.9
+      sli:
+        events:
+          errorQuerry: sum(rate(e[{{.window}}]))
+          totalQuery: sum(rate(t[{{.window}}]))
+      alerting:
+        page_alert:
+          disable: true
+    - name: raw
+      objective: 99
+      sli:
+        raw:
+          errorRatioQuery: sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))
+    - name: plugin
+      objective: 99
+      sli:
+        plugin:
+          id: sloth-common/kubernetes/apiserver/availability
+          options: {filter: 'verb="GET"'}
+    - name: query
+      objective: 101
+      sli:
+        events:
+          errorQuery: sum(rate(e[5m]))
+          totalQuery: sum(rate(t[{{.window}}])
+"#;
+    let loaded = load_str(Path::new("crd.yml"), source);
+    assert!(loaded.catalog.slos.is_empty());
+    let errs = errors(&loaded);
+    assert_error(
+        &errs,
+        "crd.yml",
+        5,
+        "metadata.namspace",
+        &["did you mean `namespace`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        13,
+        "spec.slos[0].sli.events.errorQuerry",
+        &["unknown field `errorQuerry`", "did you mean `errorQuery`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        13,
+        "spec.slos[0].sli.events",
+        &["missing required field `errorQuery`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        16,
+        "spec.slos[0].alerting.page_alert",
+        &["did you mean `pageAlert`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        22,
+        "spec.slos[1].sli.raw.errorRatioQuery",
+        &[
+            "cannot be weighted by traffic",
+            "`errorQuery` and a `totalQuery`",
+        ],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        26,
+        "spec.slos[2].sli.plugin",
+        &[
+            "burnrate cannot run plugin `sloth-common/kubernetes/apiserver/availability`",
+            "(`errorQuery` and `totalQuery`",
+        ],
+    );
+    assert_error(&errs, "crd.yml", 30, "spec.slos[3].objective", &["101"]);
+    assert_error(
+        &errs,
+        "crd.yml",
+        33,
+        "spec.slos[3].sli.events.errorQuery",
+        &["{{.window}}"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        34,
+        "spec.slos[3].sli.events.totalQuery",
+        &["invalid PromQL"],
+    );
+    assert_eq!(errs.len(), 9, "{errs:#?}");
+    for d in &errs {
+        assert!(!d.message.contains("error_query"), "{d}");
+    }
+
+    let missing_spec = load_str(
+        Path::new("empty.yml"),
+        "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nmetadata: {name: x}\n",
+    );
+    let errs = errors(&missing_spec);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].line, 1);
+    assert!(errs[0].message.contains("missing required field `spec`"));
+    let other_kind = load_str(
+        Path::new("kind.yml"),
+        "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevels\nspec: {}\n",
+    );
+    assert_error(
+        &errors(&other_kind),
+        "kind.yml",
+        2,
+        "kind",
+        &["`PrometheusServiceLevel`, `AlertWindows`"],
+    );
+}
+
 // -------------------------------------------------------------------- Pyrra
 
 /// Pyrra's tiers for a window, as burnrate names them.
