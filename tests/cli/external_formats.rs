@@ -696,6 +696,82 @@ fn upstream_sloth_rejections_name_the_feature() {
 }
 
 #[test]
+fn sloth_slo_plugins_are_named_not_reported_as_unknown_fields() {
+    let source = r#"version: prometheus/v1
+service: svc
+slo_plugins:
+  overridePrevious: true
+  chain:
+    - id: sloth.dev/core/sli_rules/v1
+    - id: sloth.dev/contrib/validate_victoria_metrics/v1
+      priority: -100
+slos:
+  - name: a
+    objective: 99.9
+    plugins:
+      chain:
+        - id: sloth.dev/contrib/denominator_corrected_rules/v1
+          config: {disableOptimized: true}
+    sli:
+      events:
+        error_query: sum(rate(e[{{.window}}]))
+        total_query: sum(rate(t[{{.window}}]))
+  - name: b
+    objective: 99.9
+    plugins:
+      chain:
+        - id: sloth.dev/core/debug/v1
+    sli:
+      events:
+        error_query: sum(rate(e[{{.window}}]))
+        total_query: sum(rate(t[{{.window}}]))
+"#;
+    let loaded = load_str(Path::new("plugins.yml"), source);
+    let errs = errors(&loaded);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_error(
+        &errs,
+        "plugins.yml",
+        14,
+        "slos[0].plugins.chain[0].id",
+        &[
+            "cannot run plugin `sloth.dev/contrib/denominator_corrected_rules/v1`",
+            "would be lost",
+        ],
+    );
+    let ids: Vec<&str> = loaded.catalog.slos.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["svc/b"],
+        "Sloth's own plugins change nothing burnrate uses"
+    );
+    let w = warnings(&loaded);
+    let at: Vec<(usize, Option<&str>)> = w.iter().map(|d| (d.line, d.field.as_deref())).collect();
+    assert_eq!(
+        at,
+        [(3, Some("slo_plugins")), (22, Some("slos[1].plugins"))],
+        "{w:#?}"
+    );
+    assert!(w[0].message.contains(
+        "(`sloth.dev/core/sli_rules/v1`, `sloth.dev/contrib/validate_victoria_metrics/v1`)"
+    ));
+    assert!(w[1].message.contains("no effect"), "{}", w[1].message);
+
+    // The CRD spells the service-wide chain `sloPlugins`.
+    let crd = load_str(
+        Path::new("crd.yml"),
+        "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nspec:\n  service: svc\n  sloPlugins:\n    chain:\n      - id: acme.example/slo/rewrite\n  slos:\n    - name: a\n      objective: 99\n      sli: {events: {errorQuery: 'sum(rate(e[{{.window}}]))', totalQuery: 'sum(rate(t[{{.window}}]))'}}\n",
+    );
+    assert_error(
+        &errors(&crd),
+        "crd.yml",
+        7,
+        "spec.sloPlugins.chain[0].id",
+        &["cannot run plugin `acme.example/slo/rewrite`"],
+    );
+}
+
+#[test]
 fn upstream_sloth_directory_defaults_play_the_default_period_flag() {
     // Sloth's `--default-slo-period` is global; burnrate's equivalent is a
     // `kind: Defaults` document, which a Sloth SLO (having no window) follows.

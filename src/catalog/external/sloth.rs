@@ -20,6 +20,9 @@
 //!   off; `alerting.labels`/`annotations` go on every alert and
 //!   `page_alert`/`ticket_alert` ones on that severity's tiers; `alerting.name`
 //!   is the alert name.
+//! - SLO plugin chains (`slo_plugins`/`sloPlugins`, and `plugins` per SLO)
+//!   change or check the rules Sloth writes: Sloth's own are warned about as
+//!   having no effect, any other is refused by its id.
 //!
 //! [`DEFAULT_WINDOW`]: crate::catalog::layers::DEFAULT_WINDOW
 
@@ -27,6 +30,7 @@ use std::collections::BTreeMap;
 
 use super::super::alerting::{AlertingSpec, TierSpec, WORKBOOK_TIERS};
 use super::super::decode::{self, Ctx, Fields};
+use super::super::diagnostic::Pos;
 use super::super::layers::{Layer, SloDraft};
 use super::super::model::{Counts, Indicator, Severity};
 use super::super::native;
@@ -52,6 +56,8 @@ struct Spelling {
     alerting_fields: &'static [&'static str],
     /// `[page_alert, ticket_alert]`.
     alerts: [&'static str; 2],
+    /// The service-wide SLO plugin chain.
+    slo_plugins: &'static str,
 }
 
 impl Spelling {
@@ -65,13 +71,14 @@ impl Spelling {
 }
 
 const PROMETHEUS_V1: Spelling = Spelling {
-    service_fields: &["version", "service", "labels", "slos"],
+    service_fields: &["version", "service", "labels", "slo_plugins", "slos"],
     slo_fields: &[
         "name",
         "description",
         "objective",
         "labels",
         "infoLabels",
+        "plugins",
         "sli",
         "alerting",
         "interval",
@@ -86,16 +93,18 @@ const PROMETHEUS_V1: Spelling = Spelling {
         "ticket_alert",
     ],
     alerts: ["page_alert", "ticket_alert"],
+    slo_plugins: "slo_plugins",
 };
 
 /// The `spec` of a `PrometheusServiceLevel` (Sloth's `pkg/kubernetes/api/sloth/v1`).
 const CRD: Spelling = Spelling {
-    service_fields: &["service", "labels", "slos"],
+    service_fields: &["service", "labels", "sloPlugins", "slos"],
     slo_fields: &[
         "name",
         "description",
         "objective",
         "labels",
+        "plugins",
         "sli",
         "alerting",
     ],
@@ -103,12 +112,15 @@ const CRD: Spelling = Spelling {
     raw_field: &["errorRatioQuery"],
     alerting_fields: &["name", "labels", "annotations", "pageAlert", "ticketAlert"],
     alerts: ["pageAlert", "ticketAlert"],
+    slo_plugins: "sloPlugins",
 };
 
 const SLI_KINDS: [&str; 3] = ["events", "raw", "plugin"];
 const PLUGIN_FIELDS: [&str; 2] = ["id", "options"];
 const ALERT_FIELDS: [&str; 3] = ["disable", "labels", "annotations"];
 const INTERVAL_FIELDS: [&str; 4] = ["all", "slierror", "metadata", "alert"];
+const PLUGIN_CHAIN_FIELDS: [&str; 2] = ["overridePrevious", "chain"];
+const CHAIN_ITEM_FIELDS: [&str; 3] = ["id", "priority", "config"];
 const CRD_FIELDS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
 
 /// Decodes one `prometheus/v1` document: the document's labels as a layer, and its SLOs.
@@ -153,6 +165,10 @@ fn decode_service(
         labels: f.labels("labels"),
         ..Layer::default()
     };
+    if let Some(n) = f.get(spelling.slo_plugins) {
+        let pos = key_pos(doc, spelling.slo_plugins).unwrap_or(n.pos);
+        slo_plugins(ctx, n, &f.field(spelling.slo_plugins), pos);
+    }
     let mut slos = Vec::new();
     let slos_field = f.field("slos");
     match f.require("slos", "a list of SLOs") {
@@ -219,6 +235,14 @@ fn decode_slo(
             key_pos(node, "interval").unwrap_or(n.pos),
             &f.field("interval"),
             "`interval` sets how often Prometheus evaluates the rule groups Sloth generates; burnrate evaluates SLOs itself, so it has no effect here",
+        );
+    }
+    if let Some(n) = f.get("plugins") {
+        slo_plugins(
+            ctx,
+            n,
+            &f.field("plugins"),
+            key_pos(node, "plugins").unwrap_or(n.pos),
         );
     }
     let indicator = f
@@ -292,6 +316,64 @@ fn sli(ctx: Ctx, node: &Node, path: &str, spelling: &Spelling) -> Option<Indicat
             );
             None
         }
+    }
+}
+
+/// A chain of Sloth SLO plugins: Go code that generates, changes or checks
+/// the Prometheus rules Sloth writes. Sloth's own (`sloth.dev/core/...`) and
+/// validation plugins do what burnrate does anyway, or nothing it uses, so
+/// they are warned about; any other plugin is refused by name, since what it
+/// changes would be lost.
+fn slo_plugins(ctx: Ctx, node: &Node, path: &str, pos: Pos) {
+    let Some(mut f) = Fields::new(ctx, node, path, &PLUGIN_CHAIN_FIELDS) else {
+        return;
+    };
+    f.boolean("overridePrevious");
+    let chain_field = f.field("chain");
+    let mut ids = Vec::new();
+    match f.get("chain") {
+        Some(Node {
+            value: Value::Seq(items),
+            ..
+        }) => {
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{chain_field}[{i}]");
+                let Some(mut p) = Fields::new(ctx, item, &path, &CHAIN_ITEM_FIELDS) else {
+                    continue;
+                };
+                let id = p.require("id", "the plugin's id").and_then(|n| {
+                    let id = decode::string(ctx, n, &p.field("id"))?;
+                    Some((id, n.pos))
+                });
+                skip(&mut p, &["priority", "config"]);
+                p.finish();
+                let Some((id, id_pos)) = id else { continue };
+                if id.starts_with("sloth.dev/core/") || id.contains("/validate_") {
+                    ids.push(id);
+                } else {
+                    ctx.error(
+                        id_pos,
+                        &format!("{path}.id"),
+                        format!("Sloth SLO plugins are Go code that changes the Prometheus rules Sloth generates; burnrate evaluates SLOs without those rules and cannot run plugin `{id}`, so what it changes would be lost. Write its effect into the SLO itself (for instance its queries), then remove it"),
+                    );
+                }
+            }
+        }
+        Some(other) => ctx.expected(other, &chain_field, "a list of plugins"),
+        None => {}
+    }
+    f.finish();
+    if !ids.is_empty() {
+        ids.dedup();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        ctx.warn(
+            pos,
+            path,
+            format!(
+                "Sloth's own SLO plugins ({}) generate or check the Prometheus rules Sloth writes; burnrate evaluates SLOs itself, so they have no effect here",
+                decode::quote_list(&ids)
+            ),
+        );
     }
 }
 
