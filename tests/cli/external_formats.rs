@@ -1343,6 +1343,64 @@ status: {}
     );
 }
 
+#[test]
+fn pyrra_performance_over_accuracy_is_accepted_and_explained() {
+    let source = r#"apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: api-errors
+  namespace: shop
+spec:
+  target: "99.5"
+  window: 4w
+  performanceOverAccuracy: true
+  indicator:
+    ratio:
+      errors:
+        metric: http_requests_total{job="api",code=~"5.."}
+      total:
+        metric: http_requests_total{job="api"}
+"#;
+    let loaded = load_str(Path::new("pyrra.yaml"), source);
+    assert!(errors(&loaded).is_empty(), "{:?}", errors(&loaded));
+    let w = warnings(&loaded);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(
+        (w[0].line, w[0].field.as_deref()),
+        (9, Some("spec.performanceOverAccuracy"))
+    );
+    for fragment in ["unnecessary", "exactly", "no effect"] {
+        assert!(w[0].message.contains(fragment), "{}", w[0].message);
+    }
+    // The SLO is the one the file describes without it.
+    let without = load_str(
+        Path::new("pyrra.yaml"),
+        &source.replace("  performanceOverAccuracy: true\n", ""),
+    );
+    assert!(without.diagnostics.is_empty(), "{:?}", without.diagnostics);
+    assert_eq!(
+        without_sources(&loaded.catalog),
+        without_sources(&without.catalog)
+    );
+    assert_eq!(loaded.catalog.slos.len(), 1);
+
+    let not_a_boolean = load_str(
+        Path::new("pyrra.yaml"),
+        &source.replace(
+            "performanceOverAccuracy: true",
+            "performanceOverAccuracy: fast",
+        ),
+    );
+    assert_error(
+        &errors(&not_a_boolean),
+        "pyrra.yaml",
+        9,
+        "spec.performanceOverAccuracy",
+        &["`fast`"],
+    );
+    assert!(warnings(&not_a_boolean).is_empty());
+}
+
 // ------------------------------------------------------------------ OpenSLO
 
 #[test]
