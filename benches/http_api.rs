@@ -150,6 +150,7 @@ async fn run() {
     catalog(dir.path());
     let settings = ServeSettings {
         catalog: vec![dir.path().to_path_buf()],
+        promql_dialect: Default::default(),
         prometheus: PrometheusConfig::new(prom.url()),
         database_url: burnrate::secret::Secret::new(db.url()),
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::catalog::{self, Catalog, Diagnostic};
+use crate::catalog::{self, Catalog, Diagnostic, Dialect};
 
 /// Why a catalog was refused.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,12 @@ fn lines(diagnostics: &[Diagnostic]) -> Vec<String> {
 
 /// Loads and validates a catalog.
 pub fn load_catalog(paths: &[PathBuf]) -> Result<Catalog, CatalogError> {
-    catalog::load_paths(paths)?
+    load_catalog_in(paths, Dialect::default())
+}
+
+/// [`load_catalog`], with free-form queries checked in `dialect`.
+pub fn load_catalog_in(paths: &[PathBuf], dialect: Dialect) -> Result<Catalog, CatalogError> {
+    catalog::load_paths_in(paths, dialect)?
         .into_result()
         .map_err(CatalogError::Invalid)
 }
@@ -56,6 +61,7 @@ pub struct Refusal {
 #[derive(Clone)]
 pub struct Reloader {
     paths: Arc<Vec<PathBuf>>,
+    dialect: Dialect,
     tx: Arc<watch::Sender<Arc<Catalog>>>,
     /// Counts catalogs published, so readers can tell one from the next
     /// without comparing them.
@@ -68,10 +74,20 @@ pub struct Reloader {
 
 impl Reloader {
     pub fn new(paths: Vec<PathBuf>, initial: Catalog) -> (Self, watch::Receiver<Arc<Catalog>>) {
+        Self::new_in(paths, Dialect::default(), initial)
+    }
+
+    /// A reloader whose catalogs' queries are checked in `dialect`.
+    pub fn new_in(
+        paths: Vec<PathBuf>,
+        dialect: Dialect,
+        initial: Catalog,
+    ) -> (Self, watch::Receiver<Arc<Catalog>>) {
         let (tx, rx) = watch::channel(Arc::new(initial));
         (
             Reloader {
                 paths: Arc::new(paths),
+                dialect,
                 tx: Arc::new(tx),
                 generation: Arc::new(AtomicU64::new(1)),
                 refused: Arc::default(),
@@ -116,7 +132,7 @@ impl Reloader {
 
     /// Re-reads the catalog; keeps the running one if the new one has errors.
     pub fn reload(&self, reason: &str) -> Result<usize, CatalogError> {
-        match load_catalog(&self.paths) {
+        match load_catalog_in(&self.paths, self.dialect) {
             Ok(catalog) => {
                 let count = catalog.slos.len();
                 info!(reason, slos = count, "catalog reloaded");
@@ -194,6 +210,21 @@ fn fingerprint(paths: &[PathBuf]) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reloads_read_queries_in_the_dialect_the_reloader_was_given() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metricsql = "version: burnrate/v1\nservice: shop\nslos:\n  - name: fast\n    objective: 99\n    indicator:\n      events:\n        bad: sum(rate(d_count[{{.window}}])) * (1 - histogram_share(0.2, sum by (vmrange) (rate(d_bucket[{{.window}}]))))\n        total: sum(rate(d_count[{{.window}}]))\n";
+        std::fs::write(dir.path().join("slos.yaml"), metricsql).expect("write");
+        let paths = vec![dir.path().to_path_buf()];
+        assert!(
+            load_catalog(&paths).is_err(),
+            "PromQL does not know the function"
+        );
+        let catalog = load_catalog_in(&paths, Dialect::Metricsql).expect("MetricsQL");
+        let (reloader, _rx) = Reloader::new_in(paths, Dialect::Metricsql, catalog);
+        assert_eq!(reloader.reload("test").expect("still MetricsQL"), 1);
+    }
 
     #[test]
     fn a_refused_reload_is_remembered_until_one_succeeds() {

@@ -8,15 +8,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnostic::{Diagnostic, Diagnostics, Pos};
+use super::dialect::Dialect;
 use super::window::bounded_duration;
 use super::yaml::{Entry, Node, Value};
 use crate::duration::Duration;
 
-/// Where decoding happens: the file, the SLO being read (if any), and the sink for problems.
+/// Where decoding happens: the file, the SLO being read (if any), the
+/// dialect of its queries, and the sink for problems.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
     pub file: &'a Path,
     pub slo: Option<&'a str>,
+    pub dialect: Dialect,
     diags: &'a RefCell<Diagnostics>,
 }
 
@@ -25,8 +28,13 @@ impl<'a> Ctx<'a> {
         Ctx {
             file,
             slo: None,
+            dialect: Dialect::default(),
             diags,
         }
+    }
+
+    pub fn with_dialect(self, dialect: Dialect) -> Self {
+        Ctx { dialect, ..self }
     }
 
     pub fn for_slo<'b>(self, slo: &'b str) -> Ctx<'b>
@@ -36,6 +44,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             file: self.file,
             slo: Some(slo),
+            dialect: self.dialect,
             diags: self.diags,
         }
     }

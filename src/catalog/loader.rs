@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::decode::Ctx;
 use super::diagnostic::{Diagnostic, Diagnostics, Pos};
+use super::dialect::Dialect;
 use super::external::{openslo, pyrra, sloth};
 use super::layers::{self, Layer, SloDraft};
 use super::model::{Catalog, Slo};
@@ -68,6 +69,11 @@ pub fn catalog_files(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Diagnostics), L
 
 /// Loads every `*.yaml`/`*.yml` file under the given files and directories.
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    load_paths_in(paths, Dialect::default())
+}
+
+/// [`load_paths`], with free-form queries checked in `dialect`.
+pub fn load_paths_in(paths: &[PathBuf], dialect: Dialect) -> Result<Loaded, LoadError> {
     let (files, mut refused) = catalog_files(paths)?;
     let mut sources = Vec::with_capacity(files.len());
     for file in &files {
@@ -76,7 +82,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
             Err(diagnostic) => refused.push(diagnostic),
         }
     }
-    let mut loaded = load_sources(sources.iter().map(|(p, b)| (*p, b.as_slice())));
+    let mut loaded = load_sources(sources.iter().map(|(p, b)| (*p, b.as_slice())), dialect);
     loaded.diagnostics.extend(refused);
     loaded.files = files.len();
     Ok(loaded)
@@ -84,7 +90,12 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 
 /// Loads one in-memory file (for tests and tools).
 pub fn load_str(file: &Path, source: &str) -> Loaded {
-    load_sources(std::iter::once((file, source.as_bytes())))
+    load_str_in(file, source, Dialect::default())
+}
+
+/// [`load_str`], with free-form queries checked in `dialect`.
+pub fn load_str_in(file: &Path, source: &str, dialect: Dialect) -> Loaded {
+    load_sources(std::iter::once((file, source.as_bytes())), dialect)
 }
 
 /// Where a problem about a whole file is reported.
@@ -293,13 +304,13 @@ fn text_of(bytes: &[u8]) -> Result<&str, (Pos, String)> {
     Err((pos, format!("{what} at byte offset {offset}")))
 }
 
-fn decode_run<'a>(files: &'a [ParsedFile<'a>]) -> Decoded<'a> {
+fn decode_run<'a>(files: &'a [ParsedFile<'a>], dialect: Dialect) -> Decoded<'a> {
     let diags = RefCell::new(Diagnostics::default());
     let mut out = Decoded::default();
     // Never read: OpenSLO v1 documents are set aside before decode_any sees them.
     let mut unused = openslo::Registry::default();
     for file in files {
-        let ctx = Ctx::new(file.path, &diags);
+        let ctx = Ctx::new(file.path, &diags).with_dialect(dialect);
         for doc in &file.docs {
             if doc.get("apiVersion").and_then(Node::scalar_text) == Some(openslo::API_VERSION)
                 && doc.get("version").is_none()
@@ -323,7 +334,10 @@ fn decode_run<'a>(files: &'a [ParsedFile<'a>]) -> Decoded<'a> {
     out
 }
 
-fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Loaded {
+fn load_sources<'a>(
+    sources: impl Iterator<Item = (&'a Path, &'a [u8])>,
+    dialect: Dialect,
+) -> Loaded {
     let sources: Vec<(&Path, &[u8])> = sources.collect();
     let file_count = sources.len();
     let mut diagnostics = Diagnostics::default();
@@ -339,18 +353,18 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
     let mut services: Vec<(&Path, Layer, Vec<SloDraft>)> = Vec::new();
     let diags = RefCell::new(Diagnostics::default());
     let mut openslo_objects = openslo::Registry::default();
-    for decoded in map_runs(&parsed, decode_run) {
+    for decoded in map_runs(&parsed, |run| decode_run(run, dialect)) {
         for (dir, layer) in decoded.defaults {
             dir_defaults.entry(dir).or_default().merge(&layer);
         }
         services.extend(decoded.services);
         for (path, doc) in decoded.openslo {
-            openslo_objects.add(Ctx::new(path, &diags), path, doc);
+            openslo_objects.add(Ctx::new(path, &diags).with_dialect(dialect), path, doc);
         }
         diagnostics.extend(decoded.diagnostics);
     }
     // Phase 2: OpenSLO references, which may point into any file.
-    for (path, draft) in openslo_objects.resolve(&diags) {
+    for (path, draft) in openslo_objects.resolve(&diags, dialect) {
         services.push((path, Layer::default(), vec![draft]));
     }
 
@@ -401,8 +415,8 @@ fn load_sources<'a>(sources: impl Iterator<Item = (&'a Path, &'a [u8])>) -> Load
 }
 
 /// The headers `decode_any` recognises, for messages.
-const SUPPORTED: &str = "`version: burnrate/v1`, Sloth's `version: prometheus/v1`, Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
-const OTHERS: &str = "Sloth's `version: prometheus/v1`, Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
+const SUPPORTED: &str = "`version: burnrate/v1`, Sloth's `version: prometheus/v1` (or `apiVersion: sloth.slok.dev/v1`, `kind: PrometheusServiceLevel`), Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
+const OTHERS: &str = "Sloth's `version: prometheus/v1` (or `apiVersion: sloth.slok.dev/v1`, `kind: PrometheusServiceLevel`), Pyrra's `apiVersion: pyrra.dev/v1alpha1` (`kind: ServiceLevelObjective`) or OpenSLO's `apiVersion: openslo/v1`";
 
 /// Recognises a document by its own header and decodes it. External formats
 /// come back as native documents (their SLOs as drafts); OpenSLO `v1`
@@ -445,23 +459,23 @@ fn decode_any<'a>(
             Layer::default(),
             openslo::decode_v1alpha(ctx, doc),
         ))),
-        (None, Some(sloth::K8S_API_VERSION)) => {
-            match kind {
-                Some("AlertWindows") => sloth::reject_alert_windows(ctx, doc),
-                Some("PrometheusServiceLevel") => {
-                    let pos = doc.get("kind").map_or(doc.pos, |n| n.pos);
-                    ctx.error(pos, "kind", "Sloth's Kubernetes `PrometheusServiceLevel` objects are not read; the same SLOs written as Sloth's `version: prometheus/v1` documents (`service`, `labels` and `slos` at the top level) are");
-                }
-                other => unsupported_kind(
+        (None, Some(sloth::K8S_API_VERSION)) => match kind {
+            Some(sloth::K8S_KIND) => sloth::decode_crd(ctx, doc).map(service),
+            Some("AlertWindows") => {
+                sloth::reject_alert_windows(ctx, doc);
+                None
+            }
+            other => {
+                unsupported_kind(
                     ctx,
                     doc,
                     other,
                     sloth::K8S_API_VERSION,
-                    &["PrometheusServiceLevel", "AlertWindows"],
-                ),
+                    &[sloth::K8S_KIND, "AlertWindows"],
+                );
+                None
             }
-            None
-        }
+        },
         (None, Some(other)) => {
             let pos = doc.get("apiVersion").map_or(doc.pos, |n| n.pos);
             ctx.error(

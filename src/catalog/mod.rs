@@ -5,6 +5,7 @@ pub mod alerting;
 pub mod correction;
 pub mod decode;
 pub mod diagnostic;
+pub mod dialect;
 pub mod export;
 pub mod external;
 pub mod layers;
@@ -18,7 +19,10 @@ pub mod yaml;
 
 pub use correction::Correction;
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use loader::{LoadError, Loaded, catalog_files, load_paths, load_str};
+pub use dialect::Dialect;
+pub use loader::{
+    LoadError, Loaded, catalog_files, load_paths, load_paths_in, load_str, load_str_in,
+};
 pub use model::*;
 pub use objective::Objective;
 pub use window::SloWindow;

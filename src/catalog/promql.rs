@@ -7,6 +7,8 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
 use serde::{Serialize, Serializer};
 
+use super::dialect::{self, Dialect};
+
 /// The placeholder Sloth popularised for the query window; burnrate accepts the same.
 pub const WINDOW_PLACEHOLDER: &str = "{{.window}}";
 
@@ -204,15 +206,21 @@ struct FunctionsUsed {
     increase: bool,
 }
 
+impl FunctionsUsed {
+    fn call(&mut self, name: &str) {
+        match name {
+            "rate" | "irate" => self.rate = true,
+            "increase" | "sum_over_time" | "count_over_time" => self.increase = true,
+            _ => {}
+        }
+    }
+}
+
 impl promql_parser::util::ExprVisitor for FunctionsUsed {
     type Error = std::convert::Infallible;
     fn pre_visit(&mut self, expr: &Expr) -> Result<bool, Self::Error> {
         if let Expr::Call(call) = expr {
-            match call.func.name {
-                "rate" | "irate" => self.rate = true,
-                "increase" | "sum_over_time" | "count_over_time" => self.increase = true,
-                _ => {}
-            }
+            self.call(call.func.name);
         }
         Ok(true)
     }
@@ -239,6 +247,37 @@ impl WindowedQuery {
             query: text.to_string(),
             per_second: used.rate && !used.increase,
         })
+    }
+
+    /// Checks the query in `dialect`. With MetricsQL, a query PromQL refuses
+    /// only for calling functions it does not know is accepted unchecked,
+    /// with the names of those functions (to be reported as a warning).
+    pub fn parse_in(text: &str, dialect: Dialect) -> Result<(Self, Vec<String>), String> {
+        let refused = match Self::parse(text) {
+            Ok(query) => return Ok((query, Vec::new())),
+            Err(e) if e.contains("unknown function") => e,
+            Err(e) => return Err(e),
+        };
+        if dialect == Dialect::Promql {
+            return Err(format!(
+                "{refused} (for VictoriaMetrics' MetricsQL, run with `--promql-dialect metricsql`)"
+            ));
+        }
+        let text = text.trim();
+        let filled = text.replace(WINDOW_PLACEHOLDER, "5m");
+        let unknown = dialect::unknown_functions(&filled);
+        if unknown.is_empty() {
+            return Err(refused);
+        }
+        let mut used = FunctionsUsed::default();
+        for name in dialect::called_names(&filled) {
+            used.call(name);
+        }
+        let query = WindowedQuery {
+            query: text.to_string(),
+            per_second: used.rate && !used.increase,
+        };
+        Ok((query, unknown))
     }
 
     /// True when the query yields per-second rates rather than event counts.
@@ -367,6 +406,23 @@ mod tests {
                 .unwrap()
                 .per_second()
         );
+    }
+
+    #[test]
+    fn metricsql_functions_are_named_and_left_to_the_server() {
+        let text = "1 - histogram_share(0.2, sum by (vmrange) (rate(d_bucket[{{.window}}])))";
+        let refused = WindowedQuery::parse_in(text, Dialect::Promql).unwrap_err();
+        assert!(refused.contains("histogram_share"), "{refused}");
+        assert!(refused.contains("--promql-dialect metricsql"), "{refused}");
+        let (query, unknown) = WindowedQuery::parse_in(text, Dialect::Metricsql).unwrap();
+        assert_eq!(unknown, ["histogram_share"]);
+        assert_eq!(query.as_str(), text);
+        assert!(query.per_second());
+        // Other mistakes are still errors, and PromQL is checked as ever.
+        assert!(WindowedQuery::parse_in("sum(rate(x[{{.window}}])", Dialect::Metricsql).is_err());
+        let (plain, unknown) =
+            WindowedQuery::parse_in("sum(increase(x[{{.window}}]))", Dialect::Metricsql).unwrap();
+        assert!(unknown.is_empty() && !plain.per_second());
     }
 
     mod properties {

@@ -44,7 +44,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> std::io::Result<ExitCode> {
     } else {
         &args.catalog
     };
-    let loaded = match catalog::load_paths(loading) {
+    let loaded = match catalog::load_paths_in(loading, args.dialect.promql_dialect) {
         Ok(loaded) => loaded,
         Err(e) => return cannot_run(&e.to_string(), args.format, out),
     };

@@ -11,7 +11,12 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<ExitCode> {
-    let catalog = match super::load_catalog_or_exit(&args.paths, "nothing converted", err)? {
+    let catalog = match super::load_catalog_or_exit(
+        &args.paths,
+        args.dialect.promql_dialect,
+        "nothing converted",
+        err,
+    )? {
         Ok(catalog) => catalog,
         Err(code) => return Ok(code),
     };

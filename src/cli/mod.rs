@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::catalog::{self, Catalog};
+use crate::catalog::{self, Catalog, Dialect};
 use check::{EXIT_CANNOT_RUN, EXIT_INVALID};
 
 /// SLOs and error budgets from exact event counts: catalog checks, a
@@ -78,6 +78,23 @@ pub struct ConvertArgs {
     /// Files or directories to convert.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dialect: DialectArg,
+}
+
+/// The query language of the catalog's free-form queries.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct DialectArg {
+    /// `promql`, or `metricsql` for VictoriaMetrics: functions PromQL does not
+    /// know are then warnings naming the function, and the server checks
+    /// such queries when it runs them.
+    #[arg(
+        long = "promql-dialect",
+        env = "BURNRATE_PROMQL_DIALECT",
+        value_name = "DIALECT",
+        default_value_t = Dialect::Promql
+    )]
+    pub promql_dialect: Dialect,
 }
 
 /// Output format for commands read by people or by tools.
@@ -128,6 +145,8 @@ pub struct CheckArgs {
     /// see every file, and PATHS outside the catalog are skipped.
     #[arg(long, value_name = "DIR")]
     pub catalog: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dialect: DialectArg,
 }
 
 /// Loads the catalog in `paths` for a command that writes it out in another
@@ -137,10 +156,11 @@ pub struct CheckArgs {
 /// first` when the catalog has errors.
 fn load_catalog_or_exit(
     paths: &[PathBuf],
+    dialect: Dialect,
     nothing_done: &str,
     err: &mut dyn Write,
 ) -> std::io::Result<Result<Catalog, ExitCode>> {
-    let (catalog, diagnostics) = match catalog::load_paths(paths) {
+    let (catalog, diagnostics) = match catalog::load_paths_in(paths, dialect) {
         Ok(loaded) => (loaded.catalog, loaded.diagnostics),
         Err(e) => {
             writeln!(err, "error: {e}")?;

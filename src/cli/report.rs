@@ -48,6 +48,9 @@ pub struct ReportArgs {
     pub service: Vec<String>,
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
+    // The catalog is read as `burnrate serve` reads it.
+    #[command(flatten)]
+    pub dialect: super::DialectArg,
 }
 
 fn span(args: &ReportArgs, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), String> {
@@ -74,7 +77,12 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
-    let catalog = match super::load_catalog_or_exit(&args.paths, "no report", err)? {
+    let catalog = match super::load_catalog_or_exit(
+        &args.paths,
+        args.dialect.promql_dialect,
+        "no report",
+        err,
+    )? {
         Ok(catalog) => catalog,
         Err(code) => return Ok(code),
     };

@@ -16,6 +16,9 @@ pub struct RulesArgs {
     /// Write the rule file here (replaced whole, never half-written) instead of stdout.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    // For vmalert, whose rule files are written in MetricsQL.
+    #[command(flatten)]
+    pub dialect: super::DialectArg,
     /// burnrate's external URL, for a `dashboard_url` annotation on every alert.
     #[arg(long, env = "BURNRATE_EXTERNAL_URL", value_name = "URL")]
     pub external_url: Option<String>,
@@ -35,7 +38,12 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<ExitCode> {
-    let catalog = match super::load_catalog_or_exit(&args.paths, "no rules written", err)? {
+    let catalog = match super::load_catalog_or_exit(
+        &args.paths,
+        args.dialect.promql_dialect,
+        "no rules written",
+        err,
+    )? {
         Ok(catalog) => catalog,
         Err(code) => return Ok(code),
     };

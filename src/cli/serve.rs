@@ -25,6 +25,8 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub catalog: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dialect: super::DialectArg,
     /// Base URL of Prometheus or any server speaking its HTTP API (Thanos, Mimir, VictoriaMetrics).
     #[arg(long, env = "PROMETHEUS_URL")]
     pub prometheus_url: String,
@@ -202,6 +204,7 @@ impl ServeArgs {
         }
         Ok(ServeSettings {
             catalog: self.catalog.clone(),
+            promql_dialect: self.dialect.promql_dialect,
             prometheus,
             database_url: self.database_url.clone(),
             listen: self.listen,

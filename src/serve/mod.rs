@@ -29,6 +29,8 @@ use runtime::{IngestSettings, Services};
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub catalog: Vec<PathBuf>,
+    /// The language of the catalog's free-form queries.
+    pub promql_dialect: crate::catalog::Dialect,
     pub prometheus: PrometheusConfig,
     /// PostgreSQL URL; it may hold a password.
     pub database_url: crate::secret::Secret,
@@ -108,7 +110,7 @@ impl App {
         if settings.api.prometheus_link.is_none() {
             settings.api.prometheus_link = browsable(&settings.prometheus.url);
         }
-        let catalog = reload::load_catalog(&settings.catalog)?;
+        let catalog = reload::load_catalog_in(&settings.catalog, settings.promql_dialect)?;
         info!(slos = catalog.slos.len(), "catalog loaded");
         let prometheus = Prometheus::new(&settings.prometheus)?;
         let store = Store::connect(settings.database_url.expose()).await?;
@@ -126,7 +128,8 @@ impl App {
             settings.lease_ttl(),
             &catalog,
         ));
-        let (reloader, catalog_rx) = Reloader::new(settings.catalog.clone(), catalog);
+        let (reloader, catalog_rx) =
+            Reloader::new_in(settings.catalog.clone(), settings.promql_dialect, catalog);
         let alerting = settings.alerting.start().map_err(ServeError::Alerting)?;
         let state = Arc::new(AppState::new(
             reloader,

@@ -236,6 +236,7 @@ impl Fixture {
         };
         let settings = ServeSettings {
             catalog: vec![catalog_dir.path().to_path_buf()],
+            promql_dialect: Default::default(),
             prometheus: PrometheusConfig::new(prom.url()),
             database_url: burnrate::secret::Secret::new(db.url()),
             listen: "127.0.0.1:0".parse().unwrap(),

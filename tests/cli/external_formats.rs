@@ -694,6 +694,82 @@ fn upstream_sloth_rejections_name_the_feature() {
 }
 
 #[test]
+fn sloth_slo_plugins_are_named_not_reported_as_unknown_fields() {
+    let source = r#"version: prometheus/v1
+service: svc
+slo_plugins:
+  overridePrevious: true
+  chain:
+    - id: sloth.dev/core/sli_rules/v1
+    - id: sloth.dev/contrib/validate_victoria_metrics/v1
+      priority: -100
+slos:
+  - name: a
+    objective: 99.9
+    plugins:
+      chain:
+        - id: sloth.dev/contrib/denominator_corrected_rules/v1
+          config: {disableOptimized: true}
+    sli:
+      events:
+        error_query: sum(rate(e[{{.window}}]))
+        total_query: sum(rate(t[{{.window}}]))
+  - name: b
+    objective: 99.9
+    plugins:
+      chain:
+        - id: sloth.dev/core/debug/v1
+    sli:
+      events:
+        error_query: sum(rate(e[{{.window}}]))
+        total_query: sum(rate(t[{{.window}}]))
+"#;
+    let loaded = load_str(Path::new("plugins.yml"), source);
+    let errs = errors(&loaded);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_error(
+        &errs,
+        "plugins.yml",
+        14,
+        "slos[0].plugins.chain[0].id",
+        &[
+            "cannot run plugin `sloth.dev/contrib/denominator_corrected_rules/v1`",
+            "would be lost",
+        ],
+    );
+    let ids: Vec<&str> = loaded.catalog.slos.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["svc/b"],
+        "Sloth's own plugins change nothing burnrate uses"
+    );
+    let w = warnings(&loaded);
+    let at: Vec<(usize, Option<&str>)> = w.iter().map(|d| (d.line, d.field.as_deref())).collect();
+    assert_eq!(
+        at,
+        [(3, Some("slo_plugins")), (22, Some("slos[1].plugins"))],
+        "{w:#?}"
+    );
+    assert!(w[0].message.contains(
+        "(`sloth.dev/core/sli_rules/v1`, `sloth.dev/contrib/validate_victoria_metrics/v1`)"
+    ));
+    assert!(w[1].message.contains("no effect"), "{}", w[1].message);
+
+    // The CRD spells the service-wide chain `sloPlugins`.
+    let crd = load_str(
+        Path::new("crd.yml"),
+        "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nspec:\n  service: svc\n  sloPlugins:\n    chain:\n      - id: acme.example/slo/rewrite\n  slos:\n    - name: a\n      objective: 99\n      sli: {events: {errorQuery: 'sum(rate(e[{{.window}}]))', totalQuery: 'sum(rate(t[{{.window}}]))'}}\n",
+    );
+    assert_error(
+        &errors(&crd),
+        "crd.yml",
+        7,
+        "spec.sloPlugins.chain[0].id",
+        &["cannot run plugin `acme.example/slo/rewrite`"],
+    );
+}
+
+#[test]
 fn upstream_sloth_directory_defaults_play_the_default_period_flag() {
     // Sloth's `--default-slo-period` is global; burnrate's equivalent is a
     // `kind: Defaults` document, which a Sloth SLO (having no window) follows.
@@ -736,6 +812,236 @@ fn upstream_sloth_openslo_v1alpha_as_sloth_reads_it() {
     assert!(
         s.alerting.tiers.is_empty(),
         "Sloth generates no alerts for OpenSLO"
+    );
+}
+
+// ------------------------------------------------------- Sloth's Kubernetes CRD
+
+/// A catalog file of this repository's own (not an upstream one).
+fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli")
+        .join(rel)
+}
+
+#[test]
+fn sloth_crd_loads_like_the_same_prometheus_v1_documents() {
+    let load_clean = |rel: &str| {
+        let loaded = load_paths(&[repo_file(rel)]).unwrap();
+        assert!(
+            loaded.diagnostics.is_empty(),
+            "{rel}: {:#?}",
+            loaded.diagnostics.clone().sorted()
+        );
+        loaded.catalog
+    };
+    let crd = load_clean("sloth-crd/checkout-k8s.yml");
+    let v1 = load_clean("sloth-crd/checkout-prometheus-v1.yml");
+    let ids: Vec<&str> = crd.slos.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cart/requests-availability",
+            "checkout/requests-availability",
+            "checkout/requests-latency"
+        ],
+        "both documents of the file, named from `spec`, not `metadata`"
+    );
+    let (a, b) = (without_sources(&crd), without_sources(&v1));
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        assert_eq!(a, b, "{} differs between the two spellings", a.id);
+    }
+
+    // What the two have in common is what Sloth means by them.
+    let s = slo(&crd, "checkout/requests-availability");
+    assert_eq!(s.source.line, 19, "where the SLO starts in the CRD");
+    assert_eq!(s.objective.ratio(), 0.999);
+    assert_eq!(
+        events(s),
+        (
+            Counts::Bad,
+            r#"sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))"#,
+            r#"sum(rate(http_requests_total{job="checkout"}[{{.window}}]))"#,
+        )
+    );
+    assert_eq!(
+        s.labels,
+        labels(&[
+            ("owner", "payments"),
+            ("tier", "1"),
+            ("category", "availability")
+        ])
+    );
+    assert_eq!(tiers(s), sloth_default_tiers());
+    assert_eq!(s.alerting.name.as_deref(), Some("CheckoutHighErrorRate"));
+    for t in &s.alerting.tiers {
+        let (expected, runbook) = match t.severity {
+            Severity::Page => (
+                labels(&[("severity", "critical"), ("routing_key", "payments")]),
+                Some("https://runbooks.example/checkout"),
+            ),
+            Severity::Ticket => (
+                labels(&[("severity", "warning"), ("slack_channel", "#payments")]),
+                None,
+            ),
+        };
+        assert_eq!(t.labels, expected, "{}", t.name);
+        assert_eq!(
+            t.annotations.get("runbook").map(String::as_str),
+            runbook,
+            "{}",
+            t.name
+        );
+    }
+    let latency = slo(&crd, "checkout/requests-latency");
+    let names: Vec<&str> = latency
+        .alerting
+        .tiers
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["ticket-1d", "ticket-3d"],
+        "`pageAlert.disable: true`"
+    );
+    assert!(
+        slo(&crd, "cart/requests-availability")
+            .alerting
+            .tiers
+            .is_empty()
+    );
+
+    assert_round_trip("sloth-crd/checkout-k8s.yml", &crd);
+}
+
+#[test]
+fn sloth_crd_problems_are_reported_at_the_crd_line_in_its_spelling() {
+    let source = r#"apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata:
+  name: broken
+  namspace: shop
+spec:
+  service: svc
+  slos:
+    - name: typo
+      objective: 99.9
+      sli:
+        events:
+          errorQuerry: sum(rate(e[{{.window}}]))
+          totalQuery: sum(rate(t[{{.window}}]))
+      alerting:
+        page_alert:
+          disable: true
+    - name: raw
+      objective: 99
+      sli:
+        raw:
+          errorRatioQuery: sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))
+    - name: plugin
+      objective: 99
+      sli:
+        plugin:
+          id: sloth-common/kubernetes/apiserver/availability
+          options: {filter: 'verb="GET"'}
+    - name: query
+      objective: 101
+      sli:
+        events:
+          errorQuery: sum(rate(e[5m]))
+          totalQuery: sum(rate(t[{{.window}}])
+"#;
+    let loaded = load_str(Path::new("crd.yml"), source);
+    assert!(loaded.catalog.slos.is_empty());
+    let errs = errors(&loaded);
+    assert_error(
+        &errs,
+        "crd.yml",
+        5,
+        "metadata.namspace",
+        &["did you mean `namespace`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        13,
+        "spec.slos[0].sli.events.errorQuerry",
+        &["unknown field `errorQuerry`", "did you mean `errorQuery`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        13,
+        "spec.slos[0].sli.events",
+        &["missing required field `errorQuery`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        16,
+        "spec.slos[0].alerting.page_alert",
+        &["did you mean `pageAlert`"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        22,
+        "spec.slos[1].sli.raw.errorRatioQuery",
+        &[
+            "cannot be weighted by traffic",
+            "`errorQuery` and a `totalQuery`",
+        ],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        26,
+        "spec.slos[2].sli.plugin",
+        &[
+            "burnrate cannot run plugin `sloth-common/kubernetes/apiserver/availability`",
+            "(`errorQuery` and `totalQuery`",
+        ],
+    );
+    assert_error(&errs, "crd.yml", 30, "spec.slos[3].objective", &["101"]);
+    assert_error(
+        &errs,
+        "crd.yml",
+        33,
+        "spec.slos[3].sli.events.errorQuery",
+        &["{{.window}}"],
+    );
+    assert_error(
+        &errs,
+        "crd.yml",
+        34,
+        "spec.slos[3].sli.events.totalQuery",
+        &["invalid PromQL"],
+    );
+    assert_eq!(errs.len(), 9, "{errs:#?}");
+    for d in &errs {
+        assert!(!d.message.contains("error_query"), "{d}");
+    }
+
+    let missing_spec = load_str(
+        Path::new("empty.yml"),
+        "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\nmetadata: {name: x}\n",
+    );
+    let errs = errors(&missing_spec);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(errs[0].line, 1);
+    assert!(errs[0].message.contains("missing required field `spec`"));
+    let other_kind = load_str(
+        Path::new("kind.yml"),
+        "apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevels\nspec: {}\n",
+    );
+    assert_error(
+        &errors(&other_kind),
+        "kind.yml",
+        2,
+        "kind",
+        &["`PrometheusServiceLevel`, `AlertWindows`"],
     );
 }
 
@@ -1033,6 +1339,64 @@ status: {}
         "spec.targt",
         &["did you mean `target`"],
     );
+}
+
+#[test]
+fn pyrra_performance_over_accuracy_is_accepted_and_explained() {
+    let source = r#"apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: api-errors
+  namespace: shop
+spec:
+  target: "99.5"
+  window: 4w
+  performanceOverAccuracy: true
+  indicator:
+    ratio:
+      errors:
+        metric: http_requests_total{job="api",code=~"5.."}
+      total:
+        metric: http_requests_total{job="api"}
+"#;
+    let loaded = load_str(Path::new("pyrra.yaml"), source);
+    assert!(errors(&loaded).is_empty(), "{:?}", errors(&loaded));
+    let w = warnings(&loaded);
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(
+        (w[0].line, w[0].field.as_deref()),
+        (9, Some("spec.performanceOverAccuracy"))
+    );
+    for fragment in ["unnecessary", "exactly", "no effect"] {
+        assert!(w[0].message.contains(fragment), "{}", w[0].message);
+    }
+    // The SLO is the one the file describes without it.
+    let without = load_str(
+        Path::new("pyrra.yaml"),
+        &source.replace("  performanceOverAccuracy: true\n", ""),
+    );
+    assert!(without.diagnostics.is_empty(), "{:?}", without.diagnostics);
+    assert_eq!(
+        without_sources(&loaded.catalog),
+        without_sources(&without.catalog)
+    );
+    assert_eq!(loaded.catalog.slos.len(), 1);
+
+    let not_a_boolean = load_str(
+        Path::new("pyrra.yaml"),
+        &source.replace(
+            "performanceOverAccuracy: true",
+            "performanceOverAccuracy: fast",
+        ),
+    );
+    assert_error(
+        &errors(&not_a_boolean),
+        "pyrra.yaml",
+        9,
+        "spec.performanceOverAccuracy",
+        &["`fast`"],
+    );
+    assert!(warnings(&not_a_boolean).is_empty());
 }
 
 // ------------------------------------------------------------------ OpenSLO

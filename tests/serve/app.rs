@@ -52,6 +52,7 @@ async fn catalog_changes_apply_without_restart() {
     std::fs::write(dir.path().join("a.yaml"), slo_file("first")).expect("write");
     let settings = ServeSettings {
         catalog: vec![dir.path().to_path_buf()],
+        promql_dialect: Default::default(),
         prometheus: PrometheusConfig::new(prom.url()),
         database_url: burnrate::secret::Secret::new(db.url()),
         listen: "127.0.0.1:0".parse().expect("addr"),

@@ -71,6 +71,7 @@ fn settings(
 ) -> ServeSettings {
     ServeSettings {
         catalog: vec![dir.to_path_buf()],
+        promql_dialect: Default::default(),
         prometheus: PrometheusConfig::new(prom.url()),
         database_url: burnrate::secret::Secret::new(db.url()),
         listen: "127.0.0.1:0".parse().expect("addr"),

@@ -6,6 +6,7 @@ mod alerting;
 mod app;
 mod backfill;
 mod corrections;
+mod dialect;
 mod fanin;
 mod harness;
 mod ingestion;

@@ -5,7 +5,8 @@
 //! the result. What burnrate cannot honour is reported at its file and line
 //! with the reason and what to write instead; nothing is dropped silently.
 //!
-//! - [`sloth`]: Sloth's `version: prometheus/v1` (and its `AlertWindows` catalogs, rejected).
+//! - [`sloth`]: Sloth's `version: prometheus/v1` and its Kubernetes
+//!   `PrometheusServiceLevel` (and its `AlertWindows` catalogs, rejected).
 //! - [`pyrra`]: Pyrra's `pyrra.dev/v1alpha1` `ServiceLevelObjective`.
 //! - [`openslo`]: OpenSLO `openslo/v1` objects, resolved across files, and
 //!   the `openslo/v1alpha` SLOs Sloth reads.

@@ -25,6 +25,8 @@
 //!   `absentName` is its `alertname` (default `SLOMetricAbsent`), its severity
 //!   `page` (Pyrra's `critical`). It fires once an instance is `absent`, that
 //!   is after `--absent-after` of silence, with no further `for`.
+//! - `performanceOverAccuracy` trades accuracy for cheaper rules in Pyrra;
+//!   burnrate's counts are exact either way, so it is accepted with a warning.
 
 use std::collections::BTreeMap;
 
@@ -47,13 +49,14 @@ pub const KIND: &str = "ServiceLevelObjective";
 pub const PROPAGATION_PREFIX: &str = "pyrra.dev/";
 
 const DOC_FIELDS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
-const SPEC_FIELDS: [&str; 6] = [
+const SPEC_FIELDS: [&str; 7] = [
     "description",
     "target",
     "window",
     "indicator",
     "alerting",
     "partial_response_strategy",
+    "performanceOverAccuracy",
 ];
 const INDICATOR_KINDS: [&str; 4] = ["ratio", "latency", "latencyNative", "bool_gauge"];
 const RATIO_FIELDS: [&str; 3] = ["errors", "total", "grouping"];
@@ -62,6 +65,9 @@ const NATIVE_LATENCY_FIELDS: [&str; 3] = ["total", "latency", "grouping"];
 const BOOL_GAUGE_FIELDS: [&str; 2] = ["metric", "grouping"];
 const QUERY_FIELDS: [&str; 1] = ["metric"];
 const ALERTING_FIELDS: [&str; 5] = ["disabled", "burnrates", "absent", "name", "absentName"];
+
+/// Why `performanceOverAccuracy` is accepted and has no effect.
+const PERFORMANCE_OVER_ACCURACY: &str = "`performanceOverAccuracy` lets Pyrra trade accuracy for cheaper recording rules over long windows; it is unnecessary here, because burnrate counts events exactly from raw samples whatever the window, so it has no effect";
 
 /// One of Pyrra's multi-window alerts for a given SLO window.
 #[derive(Debug, Clone, PartialEq)]
@@ -260,6 +266,12 @@ fn decode_spec(ctx: Ctx, node: &Node, path: &str) -> Option<Spec> {
     };
     if let Some(n) = f.get("partial_response_strategy") {
         ctx.warn(n.pos, &f.field("partial_response_strategy"), "only Thanos Ruler reads `partial_response_strategy`; burnrate queries Prometheus itself, so it has no effect here");
+    }
+    if let Some(n) = f.get("performanceOverAccuracy") {
+        let field = f.field("performanceOverAccuracy");
+        if decode::boolean(ctx, n, &field).is_some() {
+            ctx.warn(n.pos, &field, PERFORMANCE_OVER_ACCURACY);
+        }
     }
     f.finish();
     let (window, window_pos) = window?;

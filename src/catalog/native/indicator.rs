@@ -105,12 +105,17 @@ pub(crate) fn selector(ctx: Ctx, node: &Node, path: &str) -> Option<Selector> {
 
 pub(crate) fn events_query(ctx: Ctx, node: &Node, path: &str) -> Option<WindowedQuery> {
     let text = decode::string(ctx, node, path)?;
-    match WindowedQuery::parse(&text) {
-        Ok(q) if !q.uses_window() => {
+    match WindowedQuery::parse_in(&text, ctx.dialect) {
+        Ok((q, _)) if !q.uses_window() => {
             ctx.error(node.pos, path, "the query must use the `{{.window}}` placeholder (e.g. `sum(increase(x[{{.window}}]))`) so burnrate can count events one interval at a time");
             None
         }
-        Ok(q) => Some(q),
+        Ok((q, unknown)) => {
+            for name in unknown {
+                ctx.warn(node.pos, path, format!("`{name}` is not a PromQL function: in the MetricsQL dialect the query is not checked offline, and the server checks it when burnrate runs it"));
+            }
+            Some(q)
+        }
         Err(e) => {
             ctx.error(node.pos, path, e);
             None

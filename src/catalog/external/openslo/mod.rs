@@ -44,6 +44,7 @@ use std::path::Path;
 
 use super::super::decode::{self, Ctx, Fields};
 use super::super::diagnostic::{Diagnostics, Pos};
+use super::super::dialect::Dialect;
 use super::super::layers::{SloDraft, is_valid_name};
 use super::super::yaml::{Node, Value};
 use super::{K8S_METADATA_FIELDS, scalar, skip};
@@ -198,8 +199,12 @@ impl<'a> Registry<'a> {
     }
 
     /// Reads every object and returns the SLO drafts, with the file each came from.
-    pub fn resolve(&self, diags: &RefCell<Diagnostics>) -> Vec<(&'a Path, SloDraft)> {
-        resolve::drafts(self, diags)
+    pub fn resolve(
+        &self,
+        diags: &RefCell<Diagnostics>,
+        dialect: Dialect,
+    ) -> Vec<(&'a Path, SloDraft)> {
+        resolve::drafts(self, diags, dialect)
     }
 }
 

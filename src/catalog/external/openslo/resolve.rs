@@ -18,6 +18,7 @@ use super::{
 use crate::catalog::alerting::{AlertingSpec, TierSpec};
 use crate::catalog::decode::{self, Ctx, Fields};
 use crate::catalog::diagnostic::{Diagnostics, Pos};
+use crate::catalog::dialect::Dialect;
 use crate::catalog::external::{key_pos, scalar, skip};
 use crate::catalog::layers::{Layer, SloDraft};
 use crate::catalog::model::{Counts, Indicator};
@@ -29,8 +30,9 @@ use crate::catalog::yaml::Node;
 pub(super) fn drafts<'a>(
     registry: &Registry<'a>,
     diags: &RefCell<Diagnostics>,
+    dialect: Dialect,
 ) -> Vec<(&'a Path, SloDraft)> {
-    let ctx_of = |o: &Object<'a>| Ctx::new(o.path, diags);
+    let ctx_of = |o: &Object<'a>| Ctx::new(o.path, diags).with_dialect(dialect);
     let mut r = Resolver {
         registry,
         sources: HashMap::new(),
