@@ -113,6 +113,11 @@ impl SloDefinition {
                     graph: q.with_window(GRAPH_RATE_WINDOW),
                 })
                 .collect(),
+            Indicator::ErrorRatio { query } => vec![IndicatorQuery {
+                role: "error_ratio",
+                query: query.as_str().to_string(),
+                graph: query.with_window(GRAPH_RATE_WINDOW),
+            }],
         };
         SloDefinition {
             description: slo.description.clone(),

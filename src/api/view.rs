@@ -179,6 +179,10 @@ pub struct SloStatus {
     /// The SLO window, e.g. `30d` or a calendar period.
     pub window: String,
     pub budgeting: Budgeting,
+    /// True for an `error_ratio` indicator (Sloth's raw SLIs): every minute
+    /// with a value counts as one event, as bad as its ratio, so quiet and
+    /// busy minutes weigh the same and the SLI is not good/total requests.
+    pub time_weighted: bool,
     pub evaluated_at: Option<DateTime<Utc>>,
     pub data_state: DataState,
     /// Share of the SLO's history loaded so far, 0 to 1, while `data_state` is
@@ -274,6 +278,7 @@ impl SloStatus {
                     slice_target: finite(Some(t.slice_target)),
                 },
             },
+            time_weighted: s.time_weighted,
             evaluated_at: s.evaluated_at,
             data_state: s.data_state,
             backfill_progress: finite(s.backfill_progress)

@@ -129,6 +129,8 @@ struct IndicatorOut {
     bool_gauge: Option<BoolGaugeOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<CountsOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_ratio: Option<String>,
 }
 
 /// `errors`/`good` + `total` (ratio) or `bad`/`good` + `total` (events).
@@ -347,6 +349,10 @@ fn indicator_out(indicator: &Indicator) -> IndicatorOut {
                 good: (*counts == Counts::Good).then(|| query.as_str().to_string()),
                 total: total.as_str().to_string(),
             }),
+            ..IndicatorOut::default()
+        },
+        Indicator::ErrorRatio { query } => IndicatorOut {
+            error_ratio: Some(query.as_str().to_string()),
             ..IndicatorOut::default()
         },
     }

@@ -161,6 +161,10 @@ pub enum Indicator {
         query: WindowedQuery,
         total: WindowedQuery,
     },
+    /// Free-form PromQL returning an error ratio (0 to 1) over `{{.window}}`
+    /// (Sloth's raw SLIs). Time-weighted: each minute with a value is one
+    /// event, as bad as the ratio says, whatever its traffic.
+    ErrorRatio { query: WindowedQuery },
 }
 
 impl Indicator {
@@ -170,7 +174,13 @@ impl Indicator {
             Indicator::Latency { .. } => "latency",
             Indicator::BoolGauge { .. } => "bool_gauge",
             Indicator::Events { .. } => "events",
+            Indicator::ErrorRatio { .. } => "error_ratio",
         }
+    }
+
+    /// Whether every minute weighs the same, whatever its traffic.
+    pub fn time_weighted(&self) -> bool {
+        matches!(self, Indicator::ErrorRatio { .. })
     }
 }
 

@@ -280,6 +280,13 @@ impl WindowedQuery {
         Ok((query, unknown))
     }
 
+    /// The query as a ratio (an error ratio over the window): its values are
+    /// used as they are, never scaled from per-second rates.
+    pub fn as_ratio(mut self) -> Self {
+        self.per_second = false;
+        self
+    }
+
     /// True when the query yields per-second rates rather than event counts.
     pub fn per_second(&self) -> bool {
         self.per_second

@@ -88,6 +88,9 @@ pub struct InstanceStatus {
     /// Set under timeslice budgeting: `sli`, `events` and the budget count slices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeslices: Option<TimesliceStatus>,
+    /// The indicator is an error ratio: each minute one event, whatever its traffic.
+    #[serde(default)]
+    pub time_weighted: bool,
     pub evaluated_at: Option<DateTime<Utc>>,
     pub data_state: DataState,
     pub sli: Option<f64>,
@@ -130,6 +133,7 @@ impl InstanceStatus {
                 slice: t.slice.to_string(),
                 slice_target: t.slice_target,
             }),
+            time_weighted: slo.indicator.time_weighted(),
             evaluated_at: None,
             data_state: DataState::Pending,
             sli: None,

@@ -53,6 +53,7 @@ pub fn sli_fingerprint(slo: &Slo) -> String {
             canonical_query(query),
             canonical_query(total)
         ),
+        Indicator::ErrorRatio { query } => format!("error_ratio;{}", canonical_query(query)),
     };
     format!("v1:{indicator};group_by={}", group_by.join(","))
 }

@@ -133,6 +133,14 @@ async fn fetch_span_once(
             )?;
             combine(&counted, &total, *counts == Counts::Bad)
         }
+        Indicator::ErrorRatio { query } => {
+            let end = to - to.rem_euclid(MINUTE_MS);
+            if end <= from {
+                return Ok((BTreeMap::new(), LastSeen::new()));
+            }
+            let (bad, total) = ratio_span(prom, query, group_by, from, end).await?;
+            combine(&bad, &total, true)
+        }
     };
     // Before the zero fill: the minutes that hold samples.
     let last_seen: LastSeen = grouped
@@ -194,7 +202,9 @@ fn counter_selectors(indicator: &Indicator) -> Option<[Selector; 2]> {
             bucket.with_matcher("le", MatchKind::Regex, &le_regex(le)),
             count.clone(),
         ]),
-        Indicator::BoolGauge { .. } | Indicator::Events { .. } => None,
+        Indicator::BoolGauge { .. } | Indicator::Events { .. } | Indicator::ErrorRatio { .. } => {
+            None
+        }
     }
 }
 
@@ -209,7 +219,7 @@ pub fn span_reads(slo: &Slo, start: Minute, to: i64, carry: &Option<Carry>) -> V
             selector: selector.clone(),
             kind: raw,
         }],
-        Indicator::Events { .. } => Vec::new(),
+        Indicator::Events { .. } | Indicator::ErrorRatio { .. } => Vec::new(),
         indicator => counter_selectors(indicator)
             .into_iter()
             .flatten()
@@ -256,6 +266,46 @@ async fn events_span(
         }
     }
     Ok(out)
+}
+
+/// An error-ratio query evaluated once per minute with a one-minute window:
+/// every series' value in a minute is one time-weighted event, as bad as
+/// its ratio (held to 0..1). Minutes without a value (no traffic: 0/0) hold
+/// no event.
+async fn ratio_span(
+    prom: &Reader,
+    query: &crate::catalog::promql::WindowedQuery,
+    group_by: &[String],
+    from: i64,
+    end: i64,
+) -> Result<(Grouped<f64>, Grouped<f64>), PrometheusError> {
+    let series: Vec<RawSeries> = prom
+        .range(
+            &query.with_window("1m"),
+            from + MINUTE_MS,
+            end,
+            Duration::from_mins(1),
+        )
+        .await?;
+    let (mut bad, mut total): (Grouped<f64>, Grouped<f64>) = (BTreeMap::new(), BTreeMap::new());
+    for s in series {
+        let key = group_key(&s.labels, group_by);
+        for (ts, value) in s.samples {
+            if value.is_finite() {
+                let minute = Minute::bucket_of(ts);
+                *bad.entry(key.clone())
+                    .or_default()
+                    .entry(minute)
+                    .or_default() += value.clamp(0.0, 1.0);
+                *total
+                    .entry(key.clone())
+                    .or_default()
+                    .entry(minute)
+                    .or_default() += 1.0;
+            }
+        }
+    }
+    Ok((bad, total))
 }
 
 /// Every bucket in the span, for every instance seen, so a rewrite replaces stale values.

@@ -36,7 +36,7 @@ fn watched(slo: &Slo) -> Option<&Selector> {
         Indicator::Ratio { total, .. } => Some(total),
         Indicator::Latency { count, .. } => Some(count),
         Indicator::BoolGauge { selector } => Some(selector),
-        Indicator::Events { .. } => None,
+        Indicator::Events { .. } | Indicator::ErrorRatio { .. } => None,
     }
 }
 

@@ -253,12 +253,12 @@ fn upstream_convert_prints_a_catalog_that_checks_clean() {
 
 #[test]
 fn upstream_convert_refuses_what_it_cannot_honour() {
-    let file = testkit::upstream::fixture("sloth/raw-home-wifi.yml");
+    let file = testkit::upstream::fixture("sloth/windows-7d.yaml");
     let out = burnrate(&["convert", file.to_str().expect("utf-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "nothing may be printed to stdout");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("raw-home-wifi.yml:28:"), "{err}");
+    assert!(err.contains("windows-7d.yaml:2:"), "{err}");
 }
 
 /// What `burnrate check` may take on the worst input a user can send it:

@@ -169,8 +169,6 @@ fn assert_error(diags: &[Diagnostic], file: &str, line: usize, field: &str, frag
 enum Outcome {
     /// Loads cleanly into exactly these SLO ids.
     Loads(&'static [&'static str]),
-    /// Some SLOs load, the rest are rejected.
-    Partly(&'static [&'static str], &'static [(usize, &'static str)]),
     /// Nothing loads; errors at these lines with these message fragments.
     Rejected(&'static [(usize, &'static str)]),
     /// Not an SLO specification (licence, notes, Sloth's generated output).
@@ -193,7 +191,7 @@ const INVENTORY: &[(&str, Outcome)] = &[
     ),
     (
         "sloth/in-base.yaml",
-        Outcome::Partly(&["svc01/slo1"], &[(34, "cannot be weighted by traffic")]),
+        Outcome::Loads(&["svc01/slo02", "svc01/slo1"]),
     ),
     (
         "sloth/kubernetes-apiserver.yml",
@@ -219,7 +217,7 @@ const INVENTORY: &[(&str, Outcome)] = &[
     ),
     (
         "sloth/raw-home-wifi.yml",
-        Outcome::Rejected(&[(28, "cannot be weighted by traffic")]),
+        Outcome::Loads(&["home-wifi/wifi-client-satisfaction"]),
     ),
     (
         "sloth/windows-7d.yaml",
@@ -343,7 +341,6 @@ fn upstream_every_fixture_file_loads_or_is_rejected_precisely() {
                 assert!(errors(&loaded).is_empty(), "{file}: {:?}", errors(&loaded));
                 assert_eq!(ids(&loaded), *expected, "{file}");
             }
-            Outcome::Partly(expected, rejected) => check_rejected(file, expected, rejected),
             Outcome::Rejected(rejected) => check_rejected(file, &[], rejected),
         }
     }
@@ -617,35 +614,41 @@ fn upstream_sloth_in_base_matches_the_rules_sloth_generated() {
         assert_eq!(t.labels, expected);
     }
 
-    // slo02's raw ratio is rejected at its field, with what to write instead.
-    assert_error(
-        &errors(&loaded),
+    // slo02's raw ratio loads time-weighted, with a warning at its field.
+    assert_time_weighted(
+        &loaded,
         "sloth/in-base.yaml",
         34,
         "slos[1].sli.raw.error_ratio_query",
-        &[
-            "cannot be weighted by traffic",
-            "sli.events",
-            "error_query",
-            "total_query",
-        ],
     );
-    assert_eq!(errors(&loaded)[0].slo.as_deref(), Some("svc01/slo02"));
+    let raw = slo(&loaded.catalog, "svc01/slo02");
+    assert!(raw.indicator.time_weighted(), "{:?}", raw.indicator);
+    assert!(errors(&loaded).is_empty(), "{:?}", errors(&loaded));
+}
+
+/// A raw error ratio loads with a warning at its field: time-weighted.
+fn assert_time_weighted(loaded: &Loaded, file: &str, line: usize, field: &str) {
+    let warned = warnings(loaded).into_iter().any(|d| {
+        d.file.ends_with(file)
+            && d.line == line
+            && d.field.as_deref() == Some(field)
+            && d.message.contains("time-weighted")
+            && d.message
+                .contains("a quiet minute weighs as much as a busy one")
+    });
+    assert!(warned, "{file}:{line} {field}: {:#?}", warnings(loaded));
 }
 
 #[test]
 fn upstream_sloth_rejections_name_the_feature() {
+    // Raw error ratios are no longer refused: they load, time-weighted.
     let loaded = load("sloth/raw-home-wifi.yml");
-    assert_error(
-        &errors(&loaded),
+    assert!(errors(&loaded).is_empty(), "{:?}", errors(&loaded));
+    assert_time_weighted(
+        &loaded,
         "sloth/raw-home-wifi.yml",
         28,
         "slos[0].sli.raw.error_ratio_query",
-        &[
-            "precomputed error ratio",
-            "cannot be weighted by traffic",
-            "{{.window}}",
-        ],
     );
 
     let loaded = load("sloth/windows-7d.yaml");
@@ -954,7 +957,15 @@ spec:
           totalQuery: sum(rate(t[{{.window}}])
 "#;
     let loaded = load_str(Path::new("crd.yml"), source);
-    assert!(loaded.catalog.slos.is_empty());
+    // Only the raw ratio loads (time-weighted); every other SLO is broken.
+    let ids: Vec<&str> = loaded.catalog.slos.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["svc/raw"]);
+    assert_time_weighted(
+        &loaded,
+        "crd.yml",
+        22,
+        "spec.slos[1].sli.raw.errorRatioQuery",
+    );
     let errs = errors(&loaded);
     assert_error(
         &errs,
@@ -987,16 +998,6 @@ spec:
     assert_error(
         &errs,
         "crd.yml",
-        22,
-        "spec.slos[1].sli.raw.errorRatioQuery",
-        &[
-            "cannot be weighted by traffic",
-            "`errorQuery` and a `totalQuery`",
-        ],
-    );
-    assert_error(
-        &errs,
-        "crd.yml",
         26,
         "spec.slos[2].sli.plugin",
         &[
@@ -1019,7 +1020,7 @@ spec:
         "spec.slos[3].sli.events.totalQuery",
         &["invalid PromQL"],
     );
-    assert_eq!(errs.len(), 9, "{errs:#?}");
+    assert_eq!(errs.len(), 8, "{errs:#?}");
     for d in &errs {
         assert!(!d.message.contains("error_query"), "{d}");
     }
@@ -1970,8 +1971,12 @@ fn assert_round_trip(name: &str, catalog: &Catalog) {
     assert!(!catalog.slos.is_empty(), "{name}: nothing to convert");
     let yaml = to_native_yaml(catalog);
     let back = load_str(Path::new("converted.yaml"), &yaml);
+    // A time-weighted indicator is warned about wherever it is written.
+    let time_weighted = |d: &Diagnostic| {
+        d.severity == DiagnosticSeverity::Warning && d.message.contains("time-weighted")
+    };
     assert!(
-        back.diagnostics.is_empty(),
+        back.diagnostics.iter().all(time_weighted),
         "{name}: the converted catalog does not load cleanly: {:#?}\n{yaml}",
         back.diagnostics.clone().sorted()
     );
@@ -1985,7 +1990,7 @@ fn assert_round_trip(name: &str, catalog: &Catalog) {
 #[test]
 fn upstream_converted_catalogs_load_back_unchanged() {
     for (file, outcome) in INVENTORY {
-        if matches!(outcome, Outcome::Loads(_) | Outcome::Partly(..)) {
+        if matches!(outcome, Outcome::Loads(_)) {
             assert_round_trip(file, &load(file).catalog);
         }
     }

@@ -7,6 +7,7 @@ mod app;
 mod backfill;
 mod corrections;
 mod dialect;
+mod error_ratio;
 mod fanin;
 mod harness;
 mod ingestion;

@@ -294,13 +294,18 @@ fn sli(ctx: Ctx, node: &Node, path: &str, spelling: &Spelling) -> Option<Indicat
         "raw" => {
             let [ratio] = spelling.raw_field;
             let mut r = Fields::new(ctx, body, &field, spelling.raw_field)?;
-            r.get(ratio);
-            let pos = key_pos(body, ratio)
-                .or_else(|| key_pos(node, "raw"))
-                .unwrap_or(body.pos);
-            ctx.error(pos, &r.field(ratio), spelling.words(RAW_REJECTION));
+            let pos = key_pos(body, ratio);
+            let query = r
+                .require(
+                    ratio,
+                    "a query returning the error ratio over `{{.window}}`",
+                )
+                .and_then(|n| {
+                    let at = pos.unwrap_or(n.pos);
+                    native::indicator::error_ratio_query(ctx, n, &r.field(ratio), at)
+                });
             r.finish();
-            None
+            Some(Indicator::ErrorRatio { query: query? })
         }
         _ => {
             let mut p = Fields::new(ctx, body, &field, &PLUGIN_FIELDS)?;

@@ -6,7 +6,7 @@ use crate::catalog::model::{Counts, Indicator};
 use crate::catalog::promql::{MatchKind, Selector, WindowedQuery};
 use crate::catalog::yaml::Node;
 
-const INDICATOR_KINDS: [&str; 4] = ["ratio", "latency", "bool_gauge", "events"];
+const INDICATOR_KINDS: [&str; 5] = ["ratio", "latency", "bool_gauge", "events", "error_ratio"];
 const RATIO_FIELDS: [&str; 3] = ["errors", "good", "total"];
 const LATENCY_FIELDS: [&str; 3] = ["histogram", "threshold", "le"];
 const BOOL_GAUGE_FIELDS: [&str; 1] = ["metric"];
@@ -56,8 +56,29 @@ pub(super) fn indicator(ctx: Ctx, node: &Node, path: &str) -> Option<Indicator> 
                 total: total?,
             })
         }
+        "error_ratio" => {
+            let query = error_ratio_query(ctx, body, &field, body.pos)?;
+            Some(Indicator::ErrorRatio { query })
+        }
         _ => None,
     }
+}
+
+/// Why a time-weighted error ratio is biased, for `check`'s warning.
+pub const TIME_WEIGHTED: &str = "an error ratio is time-weighted: burnrate counts each minute with a value as one event, as bad as its ratio, so a quiet minute weighs as much as a busy one and the SLI differs from good/total events whenever traffic is uneven. Count events (`events` with `bad` and `total` queries) where the metrics allow it";
+
+/// A query returning an error ratio over `{{.window}}`, with the warning
+/// (at `pos`, where the field is written) that says what time-weighting
+/// does to it.
+pub(crate) fn error_ratio_query(
+    ctx: Ctx,
+    node: &Node,
+    path: &str,
+    pos: crate::catalog::diagnostic::Pos,
+) -> Option<WindowedQuery> {
+    let query = events_query(ctx, node, path)?.as_ratio();
+    ctx.warn(pos, path, TIME_WEIGHTED);
+    Some(query)
 }
 
 /// Exactly one of two alternative fields (`errors` or `good`); `Bad` for the first.
