@@ -9,5 +9,6 @@ mod corrections;
 mod fanin;
 mod harness;
 mod ingestion;
+mod prune;
 mod retire;
 mod store;

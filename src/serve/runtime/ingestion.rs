@@ -223,8 +223,9 @@ impl SloRuntime {
     }
 
     /// After the batch holding this SLO's span was written (`stored`):
-    /// memory, evaluation and pruning, as [`SloRuntime::cycle_with`] does
-    /// them. Returns the evaluations to record for history.
+    /// memory, evaluation and the plan of this hour's prune, as
+    /// [`SloRuntime::cycle_with`] does them. Returns the evaluations to
+    /// record for history.
     pub async fn finish_cycle(
         &mut self,
         services: &Services,
