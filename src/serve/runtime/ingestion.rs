@@ -267,11 +267,10 @@ impl SloRuntime {
                         instance.history.load_hour(h, m);
                     }
                 } else {
-                    for (&minute, &counts) in
-                        minutes.range(Minute::floor(hour)..Minute::floor(hour + HOUR_MS))
-                    {
-                        instance.history.set_minute(minute, counts);
-                    }
+                    let written = minutes.range(Minute::floor(hour)..Minute::floor(hour + HOUR_MS));
+                    instance
+                        .history
+                        .set_minutes(hour, written.map(|(&m, &c)| (m, c)));
                 }
             }
         }
