@@ -63,6 +63,10 @@ pub type PruneOutcomes = Vec<Result<PruneDone, StoreError>>;
 /// Rows per instance that one batch delete removed.
 type Counts = HashMap<i64, u64>;
 
+/// One batch delete: its statement, the per-instance bounds it binds after
+/// the ids, and what it does, for errors.
+type Step<'a> = (&'static str, Vec<&'a [DateTime<Utc>]>, &'static str);
+
 /// A batch delete `returning` the instance of each row deleted, counted
 /// per instance.
 macro_rules! per_instance {
@@ -246,57 +250,52 @@ async fn delete_old_rows(
     for (id, slo_id) in &instances {
         bounds.push(*id, &plans[slo_id.as_str()]);
     }
-    let buckets = counted(
-        tx,
-        per_instance!("delete from event_buckets b using unnest($1::int8[], $2::timestamptz[]) as k(id, cutoff)
-         where b.instance_id = k.id and b.hour < k.cutoff returning b.instance_id"),
-        &bounds.ids,
-        &[&bounds.cutoff],
-        "prune buckets",
-    )
-    .await?;
-    let evaluations = counted(
-        tx,
-        per_instance!(
-            "delete from evaluations e using unnest($1::int8[], $2::timestamptz[]) as k(id, cutoff)
-         where e.instance_id = k.id and e.evaluated_at < k.cutoff returning e.instance_id"
+    let steps: [Step; 4] = [
+        (
+            per_instance!("delete from event_buckets b using unnest($1::int8[], $2::timestamptz[]) as k(id, cutoff)
+             where b.instance_id = k.id and b.hour < k.cutoff returning b.instance_id"),
+            vec![&bounds.cutoff],
+            "prune buckets",
         ),
-        &bounds.ids,
-        &[&bounds.cutoff],
-        "prune evaluations",
-    )
-    .await?;
-    // Hours by epoch arithmetic: date_trunc would follow the session's time zone.
-    let thinned = counted(
-        tx,
-        per_instance!("delete from evaluations e
-         using unnest($1::int8[], $2::timestamptz[], $3::timestamptz[]) as k(id, thin_from, thin_before)
-         where e.instance_id = k.id and e.evaluated_at >= k.thin_from and e.evaluated_at < k.thin_before
-           and exists (select 1 from evaluations later
-                       where later.instance_id = e.instance_id and later.evaluated_at > e.evaluated_at
-                         and later.evaluated_at < to_timestamp(floor(extract(epoch from e.evaluated_at) / 3600) * 3600 + 3600))
-         returning e.instance_id"),
-        &bounds.ids,
-        &[&bounds.thin_from, &bounds.thin_before],
-        "thin evaluations",
-    )
-    .await?;
-    let transitions = counted(
-        tx,
-        per_instance!("delete from alert_transitions t using unnest($1::int8[], $2::timestamptz[]) as k(id, cutoff)
-         where t.instance_id = k.id and t.at < k.cutoff returning t.instance_id"),
-        &bounds.ids,
-        &[&bounds.transitions_before],
-        "prune alert transitions",
-    )
-    .await?;
+        (
+            per_instance!("delete from evaluations e using unnest($1::int8[], $2::timestamptz[]) as k(id, cutoff)
+             where e.instance_id = k.id and e.evaluated_at < k.cutoff returning e.instance_id"),
+            vec![&bounds.cutoff],
+            "prune evaluations",
+        ),
+        // Hours by epoch arithmetic: date_trunc would follow the session's time zone.
+        (
+            per_instance!("delete from evaluations e
+             using unnest($1::int8[], $2::timestamptz[], $3::timestamptz[]) as k(id, thin_from, thin_before)
+             where e.instance_id = k.id and e.evaluated_at >= k.thin_from and e.evaluated_at < k.thin_before
+               and exists (select 1 from evaluations later
+                           where later.instance_id = e.instance_id and later.evaluated_at > e.evaluated_at
+                             and later.evaluated_at < to_timestamp(floor(extract(epoch from e.evaluated_at) / 3600) * 3600 + 3600))
+             returning e.instance_id"),
+            vec![&bounds.thin_from, &bounds.thin_before],
+            "thin evaluations",
+        ),
+        (
+            per_instance!("delete from alert_transitions t using unnest($1::int8[], $2::timestamptz[]) as k(id, cutoff)
+             where t.instance_id = k.id and t.at < k.cutoff returning t.instance_id"),
+            vec![&bounds.transitions_before],
+            "prune alert transitions",
+        ),
+    ];
+    let mut counts = Vec::with_capacity(steps.len());
+    for (sql, times, what) in steps {
+        counts.push(counted(tx, sql, &bounds.ids, &times, what).await?);
+    }
+    let [buckets, evaluations, thinned, transitions] = &counts[..] else {
+        unreachable!("four steps");
+    };
     for (id, slo_id) in &instances {
         if let Some(d) = done.get_mut(slo_id.as_str()) {
             let n = |counts: &Counts| counts.get(id).copied().unwrap_or(0);
-            d.pruned.buckets += n(&buckets);
-            d.pruned.evaluations += n(&evaluations);
-            d.pruned.thinned += n(&thinned);
-            d.pruned.transitions += n(&transitions);
+            d.pruned.buckets += n(buckets);
+            d.pruned.evaluations += n(evaluations);
+            d.pruned.thinned += n(thinned);
+            d.pruned.transitions += n(transitions);
         }
     }
     Ok(())
