@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
 use base64::Engine as _;
-use prometheus_http_query::response::Data;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::duration::Duration;
 use crate::labels::Labels;
 use crate::secret::{Secret, url_without_credentials};
+
+mod answer;
+use answer::Data;
 
 /// One series' raw samples as Prometheus stored them (ms timestamps, ascending).
 #[derive(Debug, Clone, PartialEq)]
@@ -240,9 +242,7 @@ impl Prometheus {
         let query = format!("{selector}[{range}]");
         let data = self.instant_data(&query, at_ms).await?;
         match data {
-            Data::Matrix(series) => {
-                Ok(series.into_iter().map(|s| to_raw(s.into_inner())).collect())
-            }
+            Data::Matrix(series) => Ok(series.into_iter().map(to_raw).collect()),
             other => Err(self.shape(&query, "a range vector", &other)),
         }
     }
@@ -256,10 +256,7 @@ impl Prometheus {
         match self.instant_data(query, at_ms).await? {
             Data::Vector(samples) => Ok(samples
                 .into_iter()
-                .map(|v| {
-                    let (metric, sample) = v.into_inner();
-                    (metric.into_iter().collect(), sample.value())
-                })
+                .map(|v| (v.metric, v.value.value))
                 .collect()),
             other => Err(self.shape(query, "an instant vector", &other)),
         }
@@ -280,9 +277,7 @@ impl Prometheus {
             .await
             .map_err(|e| self.client_error(query, e))?;
         match self.decode(query, response).await? {
-            Data::Matrix(series) => {
-                Ok(series.into_iter().map(|s| to_raw(s.into_inner())).collect())
-            }
+            Data::Matrix(series) => Ok(series.into_iter().map(to_raw).collect()),
             other => Err(self.shape(query, "a range vector", &other)),
         }
     }
@@ -343,43 +338,33 @@ impl Prometheus {
     }
 
     fn shape(&self, query: &str, expected: &'static str, found: &Data) -> PrometheusError {
-        let found = match found {
-            Data::Vector(_) => "an instant vector",
-            Data::Matrix(_) => "a range vector",
-            Data::Scalar(_) => "a scalar",
-        };
         PrometheusError::Shape {
             server: self.server.clone(),
             query: query.to_string(),
             expected,
-            found,
+            found: found.shape(),
         }
     }
 }
 
-fn to_raw(
-    (metric, samples): (
-        std::collections::HashMap<String, String>,
-        Vec<prometheus_http_query::response::Sample>,
-    ),
-) -> RawSeries {
-    let total = samples.len();
-    let series = RawSeries {
-        labels: metric.into_iter().collect(),
-        // Timestamps come as float seconds with millisecond precision. NaN
-        // and infinities are no counts: one would poison its bucket, and the
-        // sample after it would look like a counter reset.
-        samples: samples
-            .iter()
-            .filter(|s| s.value().is_finite())
-            .map(|s| ((s.timestamp() * 1000.0).round() as i64, s.value()))
-            .collect(),
-    };
-    let skipped = total - series.samples.len();
+fn to_raw(series: answer::RangeSeries) -> RawSeries {
+    let total = series.values.len();
+    // NaN and infinities are no counts: one would poison its bucket, and the
+    // sample after it would look like a counter reset.
+    let samples: Vec<(i64, f64)> = series
+        .values
+        .into_iter()
+        .filter(|p| p.value.is_finite())
+        .map(|p| (p.ms, p.value))
+        .collect();
+    let skipped = total - samples.len();
     if skipped > 0 {
         crate::health::add(&crate::health::NONFINITE_SAMPLES, skipped as u64);
     }
-    series
+    RawSeries {
+        labels: series.metric,
+        samples,
+    }
 }
 
 #[cfg(test)]

@@ -161,8 +161,26 @@ fn is_identifier(name: &str) -> bool {
 /// True when `name` alone parses as a selector of that metric: an identifier
 /// (colons allowed) that is not a PromQL keyword or a number such as `Inf`.
 fn reads_back_as_metric(name: &str) -> bool {
-    is_identifier(&name.replace(':', "_"))
-        && matches!(parser::parse(name), Ok(Expr::VectorSelector(vs)) if vs.name.as_deref() == Some(name))
+    // Selectors are printed for every read of every cycle and a catalog
+    // has few metric names: each is parsed once per thread, not per print.
+    thread_local! {
+        static KNOWN: std::cell::RefCell<std::collections::HashMap<String, bool>> =
+            Default::default();
+    }
+    if let Some(known) = KNOWN.with(|k| k.borrow().get(name).copied()) {
+        return known;
+    }
+    let reads_back = is_identifier(&name.replace(':', "_"))
+        && matches!(parser::parse(name), Ok(Expr::VectorSelector(vs)) if vs.name.as_deref() == Some(name));
+    KNOWN.with(|k| {
+        let mut k = k.borrow_mut();
+        // Bounded: names from a fuzzer or a huge catalog must not grow it forever.
+        if k.len() >= 4096 {
+            k.clear();
+        }
+        k.insert(name.to_string(), reads_back);
+    });
+    reads_back
 }
 
 impl Serialize for Selector {

@@ -50,16 +50,29 @@ impl EventHistory {
 
     /// Overwrites one minute. The hour's detail must be present (or the hour new).
     pub fn set_minute(&mut self, minute: Minute, counts: EventCounts) {
-        let hour = minute.hour();
+        self.set_minutes(minute.hour(), [(minute, counts)]);
+    }
+
+    /// Overwrites the given minutes of one hour, as [`Self::set_minute`]
+    /// does each, summing the hour once. Minutes outside `hour` are ignored.
+    pub fn set_minutes(
+        &mut self,
+        hour: i64,
+        minutes: impl IntoIterator<Item = (Minute, EventCounts)>,
+    ) {
         let slicing = self.slicing;
         let block = self.hours.entry(hour).or_default();
-        let minutes = block
+        let held = block
             .minutes
             .get_or_insert_with(|| Box::new([EventCounts::default(); 60]));
-        minutes[minute.slot()] = counts;
+        for (minute, counts) in minutes {
+            if minute.hour() == hour {
+                held[minute.slot()] = counts;
+            }
+        }
         block.sum = match slicing {
-            None => minutes.iter().copied().sum(),
-            Some(t) => slice_counts(&minutes[..], t),
+            None => held.iter().copied().sum(),
+            Some(t) => slice_counts(&held[..], t),
         };
     }
 
@@ -256,5 +269,27 @@ mod tests {
         h.compact(&BTreeSet::new(), 0);
         assert_eq!(h.sum(0, 3 * HOUR_MS), Some(c(34.0, 35.0)));
         assert_eq!(h.sum(5 * MINUTE_MS, HOUR_MS), None);
+    }
+
+    #[test]
+    fn setting_an_hours_minutes_at_once_is_setting_each() {
+        // Fractions whose float sums depend on the order they are added in.
+        let counts = |m: i64| c(0.1 * m as f64, 1.0 / (m + 3) as f64);
+        let (mut one_by_one, mut at_once) = (EventHistory::default(), EventHistory::default());
+        for m in [3, 59, 0, 17, 3] {
+            one_by_one.set_minute(Minute::nth(m), counts(m));
+        }
+        at_once.set_minutes(0, [3, 59, 0, 17, 3].map(|m| (Minute::nth(m), counts(m))));
+        // A minute of another hour is not this hour's.
+        at_once.set_minutes(0, [(Minute::nth(60), counts(60))]);
+        for (from, to) in [(0, 60), (3, 18), (59, 60), (0, 120)] {
+            let (from, to) = (from * MINUTE_MS, to * MINUTE_MS);
+            assert_eq!(
+                at_once.sum(from, to),
+                one_by_one.sum(from, to),
+                "[{from}, {to})"
+            );
+        }
+        assert!(!at_once.has_detail(HOUR_MS));
     }
 }

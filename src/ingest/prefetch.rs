@@ -128,22 +128,38 @@ pub async fn prefetch(
     let skip = split.current(now_ms);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
+    // Each selector's matchers are compiled once, however many unions and
+    // kinds of read it is a member of: compiling a regex is far dearer than
+    // testing a label set with it.
+    let mut compiled: HashMap<String, Option<Arc<CompiledSelector>>> = HashMap::new();
     for (kind, selectors) in by_kind {
+        let filters: Arc<Vec<Option<Arc<CompiledSelector>>>> = Arc::new(
+            selectors
+                .iter()
+                .map(|s| {
+                    compiled
+                        .entry(s.to_string())
+                        .or_insert_with(|| CompiledSelector::new(s).ok().map(Arc::new))
+                        .clone()
+                })
+                .collect(),
+        );
         let selectors = Arc::new(selectors);
         for union in fanin::plan(&selectors, &skip) {
             if !union.is_union() {
                 continue;
             }
-            let (prom, permits, selectors) = (prom.clone(), permits.clone(), selectors.clone());
+            let (prom, permits) = (prom.clone(), permits.clone());
+            let (selectors, filters) = (selectors.clone(), filters.clone());
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 let answer = fetch_union(&prom, &union, kind).await;
-                (kind, union, selectors, answer)
+                (kind, union, selectors, filters, answer)
             });
         }
     }
     while let Some(joined) = tasks.join_next().await {
-        let Ok((kind, union, selectors, answer)) = joined else {
+        let Ok((kind, union, selectors, filters, answer)) = joined else {
             continue;
         };
         let answer = match answer {
@@ -156,8 +172,8 @@ pub async fn prefetch(
         let Some(filters) = union
             .members
             .iter()
-            .map(|&i| CompiledSelector::new(&selectors[i]).ok())
-            .collect::<Option<Vec<_>>>()
+            .map(|&i| filters[i].as_deref())
+            .collect::<Option<Vec<&CompiledSelector>>>()
         else {
             continue;
         };
@@ -220,7 +236,7 @@ impl Prefetched {
         kind: ReadKind,
         union: &UnionRead,
         selectors: &[Selector],
-        filters: &[CompiledSelector],
+        filters: &[&CompiledSelector],
         answer: Answer,
     ) -> (usize, usize) {
         match answer {
@@ -259,7 +275,7 @@ impl Prefetched {
 /// tests only the items that hold its rarest equality value: thousands of
 /// selectors over thousands of series cost far less than their product.
 fn assign<T>(
-    filters: &[CompiledSelector],
+    filters: &[&CompiledSelector],
     items: &[T],
     labels: impl Fn(&T) -> &Labels,
 ) -> Vec<Vec<usize>> {
@@ -404,7 +420,8 @@ mod tests {
             .iter()
             .map(|t| CompiledSelector::new(&Selector::parse(t).unwrap()).unwrap())
             .collect();
-        let picked = assign(&filters, &items, |l| l);
+        let refs: Vec<&CompiledSelector> = filters.iter().collect();
+        let picked = assign(&refs, &items, |l| l);
         for ((text, filter), got) in selectors.iter().zip(&filters).zip(&picked) {
             let want: Vec<usize> = (0..items.len())
                 .filter(|&k| filter.matches(&items[k]))

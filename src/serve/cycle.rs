@@ -1,7 +1,8 @@
 //! One evaluation cycle over many SLOs together: their reads fanned in (one
 //! query per metric serves every SLO that reads it), their spans stored in
-//! one transaction, each SLO's evaluation, and their evaluations recorded in
-//! one statement. A batch the database refuses as a whole is written SLO by
+//! one transaction, each SLO's evaluation, their evaluations recorded in
+//! one statement, and the hourly prune of those due in one transaction. A
+//! batch the database refuses as a whole is written SLO by
 //! SLO, so one bad row fails only its own SLO.
 
 use std::future::Future;
@@ -14,7 +15,7 @@ use tracing::warn;
 
 use super::runtime::{Chunk, CycleError, Services, SloRuntime};
 use crate::ingest::prefetch::{FanInStats, Reader, SplitUnions, prefetch};
-use crate::store::{EvaluationRow, SpanWrite, StoreError};
+use crate::store::{EvaluationRow, PruneDone, PruneJob, SpanWrite, StoreError};
 use crate::time::Minute;
 
 pub(super) type Fetched = (SloRuntime, Result<Chunk, CycleError>);
@@ -79,6 +80,7 @@ pub async fn cycle_together<K: Send + 'static>(
     )
     .await;
     done.extend(record(services, finished, Minute::floor(now.timestamp_millis())).await);
+    prune(services, &mut done).await;
     done.sort_by_key(|((i, _), _)| *i);
     (done.into_iter().map(|((_, k), r)| (k, r)).collect(), stats)
 }
@@ -205,4 +207,36 @@ async fn record<K>(
             .recorded(services, outcome.map_err(CycleError::from), at);
     }
     runtimes
+}
+
+/// Prunes every SLO whose hourly prune is due, in one transaction, and
+/// tells each runtime how its own fared.
+async fn prune<K>(services: &Services, runtimes: &mut [(K, SloRuntime)]) {
+    let jobs: Vec<(usize, PruneJob)> = runtimes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| Some((i, r.prune_job()?)))
+        .collect();
+    if jobs.is_empty() {
+        return;
+    }
+    let batch: Vec<PruneJob> = jobs.iter().map(|(_, j)| *j).collect();
+    let outcomes: Vec<Result<PruneDone, StoreError>> = match services.store.prune_all(&batch).await
+    {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            warn!(error = %e, slos = batch.len(), "pruning the cycle's SLOs in one batch failed: pruning them one by one");
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for job in &batch {
+                let got = services.store.prune_all(std::slice::from_ref(job)).await;
+                outcomes.push(got.and_then(|mut o| o.pop().unwrap_or(Ok(PruneDone::default()))));
+            }
+            outcomes
+        }
+    };
+    let indices: Vec<usize> = jobs.into_iter().map(|(i, _)| i).collect();
+    drop(batch);
+    for (i, outcome) in indices.into_iter().zip(outcomes) {
+        runtimes[i].1.pruned(outcome);
+    }
 }

@@ -7,6 +7,7 @@ pub mod gate;
 pub mod history;
 pub mod leases;
 pub mod packed;
+pub mod prune;
 pub mod retired;
 mod spans;
 pub mod status;
@@ -20,9 +21,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use crate::duration::Duration;
 use crate::engine::EventCounts;
 use crate::labels::{Labels, group_key_text};
-use crate::time::{HOUR_MS, hour_of, to_time};
+use crate::time::{hour_of, to_time};
 pub use leases::Lease;
 use packed::HourMinutes;
+pub use prune::{PruneDone, PruneJob, PruneOutcomes, PrunePlan, Pruned};
 pub use retired::retired_key;
 pub use spans::{EvaluationRow, SpanWrite};
 
@@ -101,32 +103,6 @@ impl BucketRow {
             }
         }))
     }
-}
-
-/// What [`Store::prune`] deletes for one SLO (times in ms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrunePlan {
-    /// Buckets and evaluations before the hour preceding this one's hour.
-    pub before: i64,
-    /// Evaluations in the hours from `thin_from`'s up to `thin_before`'s are
-    /// thinned to the last of each hour.
-    pub thin_from: i64,
-    pub thin_before: i64,
-    /// Alert transitions before this.
-    pub transitions_before: i64,
-}
-
-/// Rows [`Store::prune`] deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    /// Hourly bucket rows older than every window.
-    pub buckets: u64,
-    /// Evaluations older than every window.
-    pub evaluations: u64,
-    /// Evaluations thinned to the last of their hour.
-    pub thinned: u64,
-    /// Alert transitions past their retention.
-    pub transitions: u64,
 }
 
 /// One stored hour of one instance, as [`Store::stored_hours`] lists them.
@@ -316,27 +292,6 @@ impl Store {
         ))
     }
 
-    /// Records how far back an SLO's data is kept (see [`Retention`]).
-    pub async fn set_retention(
-        &self,
-        lease: &Lease,
-        retention: &Retention,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        leases::fence(&mut tx, lease, &[]).await?;
-        sqlx::query(
-            "update ingestion_state set retention_ms = $2, retention_needed_at = $3 where slo_id = $1",
-        )
-        .bind(&lease.slo_id)
-        .bind(retention.kept.as_millis() as i64)
-        .bind(retention.needed_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("write retention"))?;
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(())
-    }
-
     /// The minute counts of an instance for the hours in `[from, to)`.
     pub async fn load_hours(
         &self,
@@ -390,43 +345,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Deletes what an SLO's instances no longer need, as `plan` says.
-    pub async fn prune(&self, lease: &Lease, plan: &PrunePlan) -> Result<Pruned, StoreError> {
-        let slo_id = lease.slo_id.as_str();
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        leases::fence(&mut tx, lease, &[]).await?;
-        let cutoff = to_time(hour_of(plan.before) - HOUR_MS);
-        let buckets = sqlx::query("delete from event_buckets b using slo_instances i where b.instance_id = i.id and i.slo_id = $1 and b.hour < $2").bind(slo_id).bind(cutoff).execute(&mut *tx).await.map_err(query_err("prune buckets"))?;
-        let evals = sqlx::query("delete from evaluations e using slo_instances i where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at < $2").bind(slo_id).bind(cutoff).execute(&mut *tx).await.map_err(query_err("prune evaluations"))?;
-        // Hours by epoch arithmetic: date_trunc would follow the session's time zone.
-        let thinned = sqlx::query(
-            "delete from evaluations e using slo_instances i
-             where e.instance_id = i.id and i.slo_id = $1 and e.evaluated_at >= $2 and e.evaluated_at < $3
-               and exists (select 1 from evaluations later
-                           where later.instance_id = e.instance_id and later.evaluated_at > e.evaluated_at
-                             and later.evaluated_at < to_timestamp(floor(extract(epoch from e.evaluated_at) / 3600) * 3600 + 3600))",
-        )
-        .bind(slo_id)
-        .bind(to_time(hour_of(plan.thin_from)))
-        .bind(to_time(hour_of(plan.thin_before)))
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("thin evaluations"))?;
-        let transitions = sqlx::query("delete from alert_transitions t using slo_instances i where t.instance_id = i.id and i.slo_id = $1 and t.at < $2")
-            .bind(slo_id)
-            .bind(to_time(plan.transitions_before))
-            .execute(&mut *tx)
-            .await
-            .map_err(query_err("prune alert transitions"))?;
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(Pruned {
-            buckets: buckets.rows_affected(),
-            evaluations: evals.rows_affected(),
-            thinned: thinned.rows_affected(),
-            transitions: transitions.rows_affected(),
-        })
     }
 }
 

@@ -1,8 +1,6 @@
 //! Data of an SLO whose SLI changed: set aside, not deleted, so that a
 //! revert within the grace period brings it back.
 
-use chrono::{DateTime, Utc};
-
 use super::{Lease, Store, StoreError, leases, query_err};
 
 /// Where an SLO's data waits while retired: `<slo_id>#<fingerprint>`. No
@@ -85,38 +83,5 @@ impl Store {
             .rows_affected();
         tx.commit().await.map_err(query_err("commit"))?;
         Ok(Some(moved))
-    }
-
-    /// Deletes an SLO's retired data set aside before `before`: the SLIs
-    /// and their instances, as `(fingerprint, instances)`.
-    pub async fn purge_retired(
-        &self,
-        lease: &Lease,
-        before: DateTime<Utc>,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        let slo_id = lease.slo_id.as_str();
-        let mut tx = self.pool.begin().await.map_err(query_err("begin"))?;
-        leases::fence(&mut tx, lease, &[]).await?;
-        let keys: Vec<(String, String)> = sqlx::query_as(
-            "delete from ingestion_state where starts_with(slo_id, $1 || '#') and retired_at < $2
-             returning slo_id, sli_fingerprint",
-        )
-        .bind(slo_id)
-        .bind(before)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(query_err("purge retired ingestion state"))?;
-        let mut out = Vec::new();
-        for (key, fingerprint) in keys {
-            let instances = sqlx::query("delete from slo_instances where slo_id = $1")
-                .bind(&key)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err("purge retired instances"))?
-                .rows_affected();
-            out.push((fingerprint, instances));
-        }
-        tx.commit().await.map_err(query_err("commit"))?;
-        Ok(out)
     }
 }

@@ -11,6 +11,7 @@ mod error_ratio;
 mod fanin;
 mod harness;
 mod ingestion;
+mod prune;
 mod retire;
 mod store;
 mod timeslices;

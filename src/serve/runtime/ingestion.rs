@@ -227,8 +227,9 @@ impl SloRuntime {
     }
 
     /// After the batch holding this SLO's span was written (`stored`):
-    /// memory, evaluation and pruning, as [`SloRuntime::cycle_with`] does
-    /// them. Returns the evaluations to record for history.
+    /// memory, evaluation and the plan of this hour's prune, as
+    /// [`SloRuntime::cycle_with`] does them. Returns the evaluations to
+    /// record for history.
     pub async fn finish_cycle(
         &mut self,
         services: &Services,
@@ -270,11 +271,10 @@ impl SloRuntime {
                         instance.history.load_hour(h, m);
                     }
                 } else {
-                    for (&minute, &counts) in
-                        minutes.range(Minute::floor(hour)..Minute::floor(hour + HOUR_MS))
-                    {
-                        instance.history.set_minute(minute, counts);
-                    }
+                    let written = minutes.range(Minute::floor(hour)..Minute::floor(hour + HOUR_MS));
+                    instance
+                        .history
+                        .set_minutes(hour, written.map(|(&m, &c)| (m, c)));
                 }
             }
         }

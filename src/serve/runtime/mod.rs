@@ -63,6 +63,8 @@ pub struct SloRuntime {
     instances: BTreeMap<Labels, Instance>,
     carry: Option<ingest::Carry>,
     last_pruned_hour: i64,
+    /// This hour's prune, planned and not done yet.
+    due_prune: Option<prune::DuePrune>,
     /// Label sets refused by the instance limit, reported once each.
     untracked: BTreeSet<Labels>,
     /// Corrections added at run time for this SLO or its service.
@@ -83,6 +85,7 @@ impl SloRuntime {
             instances: BTreeMap::new(),
             carry: None,
             last_pruned_hour: 0,
+            due_prune: None,
             untracked: BTreeSet::new(),
             stored_corrections: Vec::new(),
         }
@@ -196,15 +199,18 @@ impl SloRuntime {
         shared.set(self.statuses().cloned().collect());
     }
 
-    /// One cycle at `now`: ingest what is new, then evaluate. On a Prometheus
-    /// or database error the counts stay as they were and statuses turn stale.
+    /// One cycle at `now`: ingest what is new, evaluate, and prune once an
+    /// hour. On a Prometheus or database error the counts stay as they were
+    /// and statuses turn stale.
     pub async fn cycle(&mut self, services: &Services, now: DateTime<Utc>) {
         let reader = Reader::direct(&services.prometheus);
-        self.cycle_with(services, &reader, now).await
+        self.cycle_with(services, &reader, now).await;
+        self.prune_alone(services).await;
     }
 
-    /// [`Self::cycle`], reading through `reader` (answers fanned in with
-    /// other SLOs' for this cycle).
+    /// [`Self::cycle`] without the prune, reading through `reader` (answers
+    /// fanned in with other SLOs' for this cycle); the prune it plans waits
+    /// for [`Self::prune_job`].
     #[tracing::instrument(name = "slo", skip_all, fields(slo = %self.slo.id))]
     pub async fn cycle_with(&mut self, services: &Services, reader: &Reader, now: DateTime<Utc>) {
         let now_ms = now.timestamp_millis();
@@ -224,8 +230,9 @@ impl SloRuntime {
         }
     }
 
-    /// After ingestion (`result`): evaluation and pruning, or stale statuses
-    /// on a failure. Returns the evaluations to record for history.
+    /// After ingestion (`result`): evaluation and the plan of this hour's
+    /// prune, or stale statuses on a failure. Returns the evaluations to
+    /// record for history.
     async fn after_ingest(
         &mut self,
         services: &Services,
@@ -250,7 +257,7 @@ impl SloRuntime {
             }
         };
         self.mark_ingested();
-        self.prune(services, at).await;
+        self.plan_prune(services, at);
         rows
     }
 
