@@ -10,7 +10,7 @@ use chrono::{Datelike, FixedOffset, TimeZone, Utc};
 use testkit::synthetic::{DAY, HOUR, Incident, MINUTE, Scenario, exact_increase};
 use testkit::{Series, TestDatabase, TestPrometheus};
 
-use super::ingestion::{scenario, services, slo};
+use super::ingestion::{Seeded, seeded, services, slo};
 
 const BUDGET: f64 = 0.001;
 
@@ -96,13 +96,15 @@ fn check(status: &InstanceStatus, truth: &Truth, at: i64, window: i64) -> f64 {
 /// the hours it cuts were compacted in memory and are read back as minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correction_over_an_incident_restores_the_exact_budget() {
-    let prom = TestPrometheus::start().await;
-    let db = TestDatabase::create().await;
-    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
-    let scenario = scenario(end);
-    let series = scenario.series();
-    prom.remote_write(&series).await;
-    let services = services(&prom, &db).await;
+    let Seeded {
+        prom: _prom,
+        db: _db,
+        end,
+        scenario,
+        series,
+        services,
+        ..
+    } = seeded().await;
     let now = Utc.timestamp_millis_opt(end + 20_000).unwrap();
 
     let plain = slo(&yaml("7d", "")).remove(0);

@@ -109,6 +109,35 @@ impl Truth<'_> {
     }
 }
 
+/// A Prometheus holding the [`scenario`] up to `end` (ten minutes ago, on
+/// the minute), a database, and the services reading both.
+pub(crate) struct Seeded {
+    pub prom: TestPrometheus,
+    pub db: TestDatabase,
+    pub end: i64,
+    pub scenario: Scenario,
+    pub series: Vec<Series>,
+    pub services: Services,
+}
+
+pub(crate) async fn seeded() -> Seeded {
+    let prom = TestPrometheus::start().await;
+    let db = TestDatabase::create().await;
+    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
+    let scenario = scenario(end);
+    let series = scenario.series();
+    prom.remote_write(&series).await;
+    let services = services(&prom, &db).await;
+    Seeded {
+        prom,
+        db,
+        end,
+        scenario,
+        series,
+        services,
+    }
+}
+
 pub(crate) async fn services(prom: &TestPrometheus, db: &TestDatabase) -> Services {
     Services {
         prometheus: Prometheus::new(&PrometheusConfig::new(prom.url())).expect("client"),
@@ -203,12 +232,15 @@ async fn incremental_ingestion_matches_exact_truth() {
 /// gives identical buckets: writes overwrite, never add.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reingesting_never_double_counts() {
-    let prom = TestPrometheus::start().await;
-    let db = TestDatabase::create().await;
-    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
-    let series = scenario(end).series();
-    prom.remote_write(&series).await;
-    let services = services(&prom, &db).await;
+    // Bound, not ignored: the servers live as long as their bindings.
+    let Seeded {
+        prom: _prom,
+        db,
+        end,
+        series,
+        services,
+        ..
+    } = seeded().await;
     let slo = Arc::new(slo(AVAILABILITY).remove(0));
     let now = Utc.timestamp_millis_opt(end + 20_000).unwrap();
 

@@ -10,9 +10,8 @@ use burnrate::serve::runtime::SloRuntime;
 use chrono::{TimeZone, Utc};
 use testkit::Series;
 use testkit::synthetic::{DAY, HOUR, MINUTE};
-use testkit::{TestDatabase, TestPrometheus};
 
-use super::ingestion::{scenario, services, slo};
+use super::ingestion::{Seeded, seeded, slo};
 
 /// Exact (bad, total) events per bucket start `m` (stamped in `(m, m + 1m]`),
 /// as `exact_increase` counts them: the increase between consecutive
@@ -135,14 +134,15 @@ fn yaml(budgeting: &str, corrections: &str) -> String {
 /// the correction touches are left out whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeslice_budgets_equal_exact_truth_slice_by_slice() {
-    let prom = TestPrometheus::start().await;
-    let db = TestDatabase::create().await;
-    let end = testkit::now_ms() / MINUTE * MINUTE - 10 * MINUTE;
-    let scenario = scenario(end);
-    let series = scenario.series();
-    prom.remote_write(&series).await;
+    let Seeded {
+        prom: _prom,
+        db: _db,
+        end,
+        series,
+        services,
+        ..
+    } = seeded().await;
     let minutes = exact_minutes(&series);
-    let services = services(&prom, &db).await;
 
     let counted = slo(&yaml("", "")).remove(0);
     let mut runtime = SloRuntime::claim(Arc::new(counted), &services)
