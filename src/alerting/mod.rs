@@ -99,7 +99,7 @@ pub fn slo_series_labels(slo: &Slo) -> BTreeMap<String, String> {
 }
 
 /// The labels an alert adds over its SLO's series labels: the policy's and
-/// tier's labels (never an identity or group label), `severity`, the tier's
+/// the tier's (or absent alert's) labels (never an identity or group label), `severity`, the tier's
 /// windows, and `service` and `slo` again. What a generated alerting rule
 /// lists under `labels:`.
 pub fn alert_rule_labels(slo: &Slo, alert: AlertRef<'_>) -> BTreeMap<String, String> {
@@ -108,7 +108,8 @@ pub fn alert_rule_labels(slo: &Slo, alert: AlertRef<'_>) -> BTreeMap<String, Str
     let mut out = BTreeMap::new();
     let tier_labels = match alert {
         AlertRef::Tier(t) => Some(&t.labels),
-        AlertRef::BudgetExhausted(_) | AlertRef::Absent(_) => None,
+        AlertRef::Absent(a) => Some(&a.labels),
+        AlertRef::BudgetExhausted(_) => None,
     };
     for layer in std::iter::once(&slo.alerting.labels).chain(tier_labels) {
         for (k, v) in layer {

@@ -139,6 +139,8 @@ pub struct AbsentSpec {
     pub name: Option<String>,
     pub severity: Option<Severity>,
     pub for_duration: Option<Duration>,
+    /// Labels added to the absent alert only; merged over the policy's own.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl AbsentSpec {
@@ -153,6 +155,7 @@ impl AbsentSpec {
         if over.for_duration.is_some() {
             self.for_duration = over.for_duration;
         }
+        self.labels.extend(over.labels.clone());
     }
 }
 
@@ -305,6 +308,7 @@ impl AlertingSpec {
                     name,
                     severity: spec.severity.unwrap_or(Severity::Ticket),
                     for_duration: spec.for_duration.unwrap_or(Duration::ZERO),
+                    labels: spec.labels.clone(),
                 })
             }
             _ => None,
@@ -536,6 +540,7 @@ slos:
                 name: name.map(str::to_string),
                 severity,
                 for_duration: Duration::from_mins(mins),
+                labels: BTreeMap::new(),
             })
         };
         #[rustfmt::skip]
@@ -551,6 +556,15 @@ slos:
         for (written, want) in cases {
             assert_eq!(absent(written), want, "{written}");
         }
+        let labelled = absent("{absent: {labels: {severity: warning}}}");
+        assert_eq!(
+            labelled.map(|a| (a.severity, a.labels)),
+            Some((
+                Severity::Ticket,
+                BTreeMap::from([("severity".to_string(), "warning".to_string())])
+            )),
+            "labels merge over the outer layer's `for`, severity unchanged"
+        );
         let plain = load(&ABSENT_DOC.replace("    absent: {for: 10m}\n", "    min_events: 1\n"));
         assert_eq!(
             plain.catalog.slos[0].alerting.absent, None,

@@ -216,19 +216,22 @@ enum AbsentOut {
         severity: Option<&'static str>,
         #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
         for_duration: Option<String>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        labels: BTreeMap<String, String>,
     },
 }
 
 fn absent_out(a: &AbsentAlert) -> AbsentOut {
     let severity = (a.severity != Severity::Ticket).then(|| a.severity.as_str());
     let for_duration = (!a.for_duration.is_zero()).then(|| a.for_duration.to_string());
-    if a.name.is_none() && severity.is_none() && for_duration.is_none() {
+    if a.name.is_none() && severity.is_none() && for_duration.is_none() && a.labels.is_empty() {
         AbsentOut::On(true)
     } else {
         AbsentOut::Set {
             name: a.name.clone(),
             severity,
             for_duration,
+            labels: a.labels.clone(),
         }
     }
 }

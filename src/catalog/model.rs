@@ -255,6 +255,10 @@ pub struct AbsentAlert {
     pub severity: Severity,
     #[serde(rename = "for")]
     pub for_duration: Duration,
+    /// Labels added to this alert only, over the policy's (Pyrra's
+    /// `severities.absent` sets `severity` here).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl AbsentAlert {

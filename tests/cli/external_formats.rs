@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use burnrate::alerting::alert_rule_labels;
 use burnrate::catalog::diagnostic::Severity as DiagnosticSeverity;
 use burnrate::catalog::export::to_native_yaml;
 use burnrate::catalog::external::pyrra::{pyrra_tiers, tier_name};
@@ -17,6 +18,7 @@ use burnrate::catalog::{
     load_paths, load_str,
 };
 use burnrate::duration::Duration;
+use burnrate::evaluation::AlertRef;
 
 use testkit::upstream;
 
@@ -1072,6 +1074,7 @@ fn pyrra_absent(name: Option<&str>) -> AbsentAlert {
         name: name.map(str::to_string),
         severity: Severity::Page,
         for_duration: Duration::ZERO,
+        labels: BTreeMap::new(),
     }
 }
 
@@ -1398,6 +1401,117 @@ spec:
         &["`fast`"],
     );
     assert!(warnings(&not_a_boolean).is_empty());
+}
+
+/// Pyrra's `alerting.severities` (its `AlertingSeverities`: `fastBurn`,
+/// `mediumBurn`, `slowBurn`, `longTermBurn` for the four tiers in window
+/// order, `absent` for the absent alert) sets each alert's `severity` label.
+#[test]
+fn pyrra_alerting_severities_set_each_alerts_severity_label() {
+    let source = r#"apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata:
+  name: api-errors
+  namespace: shop
+spec:
+  target: "99.5"
+  window: 4w
+  indicator:
+    ratio:
+      errors:
+        metric: http_requests_total{job="api",code=~"5.."}
+      total:
+        metric: http_requests_total{job="api"}
+  alerting:
+    severities:
+      fastBurn: pager
+      mediumBurn: pager
+      slowBurn: info
+      longTermBurn: none
+      absent: warning
+"#;
+    // The `severity` label of each alert, fastest tier first, then absent's.
+    let severity_labels = |text: &str| -> (Vec<String>, Vec<Diagnostic>) {
+        let loaded = load_str(Path::new("pyrra.yaml"), text);
+        let Some(s) = loaded.catalog.slos.first() else {
+            return (Vec::new(), loaded.diagnostics.sorted());
+        };
+        let mut out: Vec<String> = s
+            .alerting
+            .tiers
+            .iter()
+            .map(|t| alert_rule_labels(s, AlertRef::Tier(t))["severity"].clone())
+            .collect();
+        if let Some(a) = &s.alerting.absent {
+            out.push(alert_rule_labels(s, AlertRef::Absent(a))["severity"].clone());
+        }
+        (out, loaded.diagnostics.sorted())
+    };
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    let (labels, diagnostics) = severity_labels(source);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    assert_eq!(
+        labels,
+        strings(&["pager", "pager", "info", "none", "warning"])
+    );
+    // Only the label changes: the tiers, their order and burnrate's own
+    // severities are Pyrra's.
+    let loaded = load_str(Path::new("pyrra.yaml"), source);
+    let s = slo(&loaded.catalog, "shop/api-errors");
+    assert_eq!(tiers(s), pyrra_expected(Duration::from_days(28)));
+    assert_eq!(
+        s.alerting.absent.as_ref().map(|a| a.severity),
+        Some(Severity::Page)
+    );
+
+    // (case, the `severities` block replaced by, labels, warnings)
+    let block = "    severities:\n      fastBurn: pager\n      mediumBurn: pager\n      slowBurn: info\n      longTermBurn: none\n      absent: warning\n";
+    #[rustfmt::skip]
+    let cases: [(&str, &str, &[&str], usize); 4] = [
+        ("unset ones keep the defaults", "    severities:\n      slowBurn: info\n",         &["page", "page", "info", "ticket", "page"], 0),
+        ("an empty one is unset",        "    severities:\n      fastBurn: \"\"\n",          &["page", "page", "ticket", "ticket", "page"], 0),
+        ("absent off: its label warns",  "    absent: false\n    severities:\n      absent: warning\n", &["page", "page", "ticket", "ticket"], 1),
+        ("tiers off: their labels warn", "    burnrates: false\n    severities:\n      fastBurn: x\n      slowBurn: y\n", &["page"], 2),
+    ];
+    for (case, replacement, expected, warning_count) in cases {
+        let (labels, diagnostics) = severity_labels(&source.replace(block, replacement));
+        assert_eq!(labels, strings(expected), "{case}");
+        assert!(
+            diagnostics
+                .iter()
+                .all(|d| d.severity == DiagnosticSeverity::Warning
+                    && d.message.contains("no effect")
+                    && d.field
+                        .as_deref()
+                        .is_some_and(|f| f.starts_with("spec.alerting.severities."))),
+            "{case}: {diagnostics:?}"
+        );
+        assert_eq!(diagnostics.len(), warning_count, "{case}: {diagnostics:?}");
+    }
+
+    let typo = load_str(
+        Path::new("pyrra.yaml"),
+        &source.replace("      slowBurn: info\n", "      slowburn: info\n"),
+    );
+    assert_error(
+        &errors(&typo),
+        "pyrra.yaml",
+        19,
+        "spec.alerting.severities.slowburn",
+        &["did you mean `slowBurn`"],
+    );
+    let not_text = load_str(
+        Path::new("pyrra.yaml"),
+        &source.replace("      absent: warning\n", "      absent: [warning]\n"),
+    );
+    assert_error(
+        &errors(&not_text),
+        "pyrra.yaml",
+        21,
+        "spec.alerting.severities.absent",
+        &["expected a string, found a list"],
+    );
 }
 
 // ------------------------------------------------------------------ OpenSLO

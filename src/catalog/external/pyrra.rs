@@ -25,6 +25,14 @@
 //!   `absentName` is its `alertname` (default `SLOMetricAbsent`), its severity
 //!   `page` (Pyrra's `critical`). It fires once an instance is `absent`, that
 //!   is after `--absent-after` of silence, with no further `for`.
+//! - `alerting.severities` (Pyrra's `AlertingSeverities`, added in 2026)
+//!   sets the `severity` label of each alert: `fastBurn`, `mediumBurn`,
+//!   `slowBurn` and `longTermBurn` are the four tiers in window order and
+//!   `absent` the absent alert. An unset or empty one keeps Pyrra's default
+//!   (`critical`, `critical`, `warning`, `warning`, and `critical` for
+//!   absent; burnrate sends `page` and `ticket` there, as for every other SLO).
+//!   Only the label changes: burnrate's own severity, which orders alerts and
+//!   filters the API, stays that of the tier.
 //! - `performanceOverAccuracy` trades accuracy for cheaper rules in Pyrra;
 //!   burnrate's counts are exact either way, so it is accepted with a warning.
 
@@ -64,7 +72,23 @@ const LATENCY_FIELDS: [&str; 3] = ["success", "total", "grouping"];
 const NATIVE_LATENCY_FIELDS: [&str; 3] = ["total", "latency", "grouping"];
 const BOOL_GAUGE_FIELDS: [&str; 2] = ["metric", "grouping"];
 const QUERY_FIELDS: [&str; 1] = ["metric"];
-const ALERTING_FIELDS: [&str; 5] = ["disabled", "burnrates", "absent", "name", "absentName"];
+const ALERTING_FIELDS: [&str; 6] = [
+    "disabled",
+    "burnrates",
+    "absent",
+    "name",
+    "absentName",
+    "severities",
+];
+/// `alerting.severities`: one per tier in [`pyrra_tiers`] order, then the
+/// absent alert (Pyrra's `alertSeverityLabel` in `slo/rules.go`).
+const SEVERITY_FIELDS: [&str; 5] = [
+    "fastBurn",
+    "mediumBurn",
+    "slowBurn",
+    "longTermBurn",
+    "absent",
+];
 
 /// Why `performanceOverAccuracy` is accepted and has no effect.
 const PERFORMANCE_OVER_ACCURACY: &str = "`performanceOverAccuracy` lets Pyrra trade accuracy for cheaper recording rules over long windows; it is unnecessary here, because burnrate counts events exactly from raw samples whatever the window, so it has no effect";
@@ -260,9 +284,9 @@ fn decode_spec(ctx: Ctx, node: &Node, path: &str) -> Option<Spec> {
             "one of `ratio`, `latency`, `latencyNative`, `bool_gauge`",
         )
         .and_then(|n| indicator(ctx, n, &f.field("indicator")));
-    let (mut alerting, burn_rates_on) = match f.get("alerting") {
+    let (mut alerting, burn_rates_on, tier_severities) = match f.get("alerting") {
         Some(n) => alerting(ctx, n, &f.field("alerting")),
-        None => (pyrra_defaults(node.pos), true),
+        None => (pyrra_defaults(node.pos), true, TierSeverities::default()),
     };
     if let Some(n) = f.get("partial_response_strategy") {
         ctx.warn(n.pos, &f.field("partial_response_strategy"), "only Thanos Ruler reads `partial_response_strategy`; burnrate queries Prometheus itself, so it has no effect here");
@@ -276,7 +300,13 @@ fn decode_spec(ctx: Ctx, node: &Node, path: &str) -> Option<Spec> {
     f.finish();
     let (window, window_pos) = window?;
     alerting.tiers = if burn_rates_on {
-        tiers(ctx, window, window_pos, &decode::join(path, "window"))?
+        tiers(
+            ctx,
+            window,
+            window_pos,
+            &decode::join(path, "window"),
+            tier_severities,
+        )?
     } else {
         let mut off = BTreeMap::new();
         workbook_off(window_pos, &mut off);
@@ -314,10 +344,17 @@ fn window(ctx: Ctx, node: &Node, path: &str) -> Option<Duration> {
     Some(d)
 }
 
-/// Pyrra's four tiers for `window`, replacing the Workbook ones.
-fn tiers(ctx: Ctx, window: Duration, pos: Pos, path: &str) -> Option<BTreeMap<String, TierSpec>> {
+/// Pyrra's four tiers for `window`, replacing the Workbook ones, with the
+/// `severity` labels `alerting.severities` gives them.
+fn tiers(
+    ctx: Ctx,
+    window: Duration,
+    pos: Pos,
+    path: &str,
+    severities: TierSeverities,
+) -> Option<BTreeMap<String, TierSpec>> {
     let mut out = BTreeMap::new();
-    for t in pyrra_tiers(window) {
+    for (t, label) in pyrra_tiers(window).into_iter().zip(severities) {
         if t.short.is_zero() {
             ctx.error(pos, path, format!("from a {window} window Pyrra derives a {} alert with a 0m short window (its windows are fractions of the SLO window, rounded to the minute), which cannot be evaluated; use a window of at least 3d", t.severity.as_str()));
             return None;
@@ -331,6 +368,9 @@ fn tiers(ctx: Ctx, window: Duration, pos: Pos, path: &str) -> Option<BTreeMap<St
                 short_window: Some(t.short),
                 burn_rate: Some(t.factor),
                 for_duration: Some(t.for_duration),
+                labels: label
+                    .map(|l| BTreeMap::from([("severity".to_string(), l)]))
+                    .unwrap_or_default(),
                 ..TierSpec::default()
             },
         );
@@ -350,12 +390,16 @@ fn workbook_off(pos: Pos, out: &mut BTreeMap<String, TierSpec>) {
     }
 }
 
-/// Pyrra's `alerting`, and whether its burn-rate alerts are on. The absent
-/// alert is on unless `absent: false` (Pyrra's default), whatever the
-/// burn-rate alerts do, as in Pyrra.
-fn alerting(ctx: Ctx, node: &Node, path: &str) -> (AlertingSpec, bool) {
+/// The `severity` label of each burn-rate tier, in [`pyrra_tiers`] order;
+/// `None` keeps the default.
+type TierSeverities = [Option<String>; 4];
+
+/// Pyrra's `alerting`, whether its burn-rate alerts are on, and the tiers'
+/// `severity` labels. The absent alert is on unless `absent: false`
+/// (Pyrra's default), whatever the burn-rate alerts do, as in Pyrra.
+fn alerting(ctx: Ctx, node: &Node, path: &str) -> (AlertingSpec, bool, TierSeverities) {
     let Some(mut f) = Fields::new(ctx, node, path, &ALERTING_FIELDS) else {
-        return (pyrra_defaults(node.pos), true);
+        return (pyrra_defaults(node.pos), true, TierSeverities::default());
     };
     let disabled = f.boolean("disabled");
     let burnrates = f.boolean("burnrates");
@@ -372,16 +416,64 @@ fn alerting(ctx: Ctx, node: &Node, path: &str) -> (AlertingSpec, bool) {
         .get("absentName")
         .or_else(|| f.get("absent"))
         .map_or(node.pos, |n| n.pos);
-    f.finish();
     let burn_rates_on = disabled != Some(true) && burnrates != Some(false);
+    let (tier_severities, absent_severity) = match f.get("severities") {
+        Some(n) => {
+            let field = f.field("severities");
+            severities(ctx, n, &field, burn_rates_on, absent != Some(false))
+        }
+        None => Default::default(),
+    };
+    f.finish();
     let mut spec = pyrra_defaults(pos);
     spec.name = name;
     if absent == Some(false) {
         spec.absent = Some(None);
     } else if let Some(Some(a)) = &mut spec.absent {
         a.name = absent_name;
+        if let Some(label) = absent_severity {
+            a.labels.insert("severity".into(), label);
+        }
     }
-    (spec, burn_rates_on)
+    (spec, burn_rates_on, tier_severities)
+}
+
+/// `alerting.severities`: the tiers' `severity` labels and the absent
+/// alert's. An empty value keeps the default, as in Pyrra; a value for an
+/// alert that is switched off is warned about.
+fn severities(
+    ctx: Ctx,
+    node: &Node,
+    path: &str,
+    burn_rates_on: bool,
+    absent_on: bool,
+) -> (TierSeverities, Option<String>) {
+    let mut tiers = TierSeverities::default();
+    let Some(mut f) = Fields::new(ctx, node, path, &SEVERITY_FIELDS) else {
+        return (tiers, None);
+    };
+    let mut label = |key: &str, on: bool, off: &str| {
+        let n = f.get(key)?;
+        let field = f.field(key);
+        let text = decode::string(ctx, n, &field)?;
+        if text.trim().is_empty() {
+            return None;
+        }
+        if !on {
+            ctx.warn(n.pos, &field, format!("`{key}` sets the `severity` label of an alert that {off} switches off; it has no effect"));
+        }
+        Some(text)
+    };
+    for (slot, key) in tiers.iter_mut().zip(SEVERITY_FIELDS) {
+        *slot = label(
+            key,
+            burn_rates_on,
+            "`burnrates: false` (or `disabled: true`)",
+        );
+    }
+    let absent = label("absent", absent_on, "`absent: false`");
+    f.finish();
+    (tiers, absent)
 }
 
 /// What Pyrra alerts on when its file says nothing: the burn-rate alerts,

@@ -377,7 +377,7 @@ const TIER_FIELDS: [&str; 10] = [
     "for",
 ];
 const EXHAUSTION_FIELDS: [&str; 2] = ["threshold", "severity"];
-const ABSENT_FIELDS: [&str; 3] = ["for", "severity", "name"];
+const ABSENT_FIELDS: [&str; 4] = ["for", "severity", "name", "labels"];
 
 fn alerting(ctx: Ctx, node: &Node, path: &str) -> AlertingSpec {
     let Some(mut f) = Fields::new(ctx, node, path, &ALERTING_FIELDS) else {
@@ -441,7 +441,7 @@ fn alerting(ctx: Ctx, node: &Node, path: &str) -> AlertingSpec {
     spec
 }
 
-/// `absent: true|false`, or `absent: {for: 10m, severity: page, name: ...}`.
+/// `absent: true|false`, or `absent: {for: 10m, severity: page, name: ..., labels: {...}}`.
 fn absent(ctx: Ctx, node: &Node, path: &str) -> Option<Option<AbsentSpec>> {
     if let Value::Scalar(_) = &node.value {
         let pos = node.pos;
@@ -471,6 +471,7 @@ fn absent(ctx: Ctx, node: &Node, path: &str) -> Option<Option<AbsentSpec>> {
             .get("severity")
             .and_then(|n| severity(ctx, n, &f.field("severity"))),
         for_duration: f.duration("for").map(|(d, _)| d),
+        labels: f.labels("labels"),
     };
     f.finish();
     Some(Some(out))
