@@ -253,6 +253,7 @@ fn exhaustion(s: &SloStatus, now: DateTime<Utc>) -> Markup {
 fn facts(d: &Detail<'_>) -> Markup {
     let s = d.status;
     let b = &s.error_budget;
+    let unit = format::counted(&s.budgeting);
     html! {
         div.cards {
             section.card aria-labelledby="h-budget" {
@@ -260,9 +261,15 @@ fn facts(d: &Detail<'_>) -> Markup {
                 p { (budget_bar(b.remaining)) }
                 p { (exhaustion(s, d.now)) }
                 dl.facts {
-                    dt { "SLI" } dd { (format::or_dash(s.sli, |v| format::percent_with(v, 4))) " of " (format::count(s.events.total)) " events" }
-                    dt { "Bad events left" } dd { (format::or_dash(b.remaining_events, format::count)) " of " (format::or_dash(b.total_events, format::count)) }
+                    dt { "SLI" } dd { (format::or_dash(s.sli, |v| format::percent_with(v, 4))) " of " (format::count(s.events.total)) " " (unit) }
+                    dt { "Bad " (unit) " left" } dd { (format::or_dash(b.remaining_events, format::count)) " of " (format::or_dash(b.total_events, format::count)) }
                     dt { "Outage minutes left" } dd { (format::or_dash(b.remaining_minutes, |m| format!("{m:.0}"))) " of " (format::or_dash(b.total_minutes, |m| format!("{m:.0}"))) }
+                    @if let Some(c) = &s.corrections {
+                        dt { "Corrections" } dd {
+                            "excluded " (format::count(c.excluded_events.total)) " " (unit) " (" (format::count(c.excluded_events.total - c.excluded_events.good)) " bad); without them "
+                            (format::or_dash(c.budget_remaining_without_corrections, format::percent)) " of the budget would be left"
+                        }
+                    }
                 }
             }
             section.card aria-labelledby="h-slo" {
@@ -270,6 +277,7 @@ fn facts(d: &Detail<'_>) -> Markup {
                 dl.facts {
                     dt { "Objective" } dd { (format::objective(s.objective)) }
                     dt { "Window" } dd { (s.window) ", since " (time(d.window_start)) }
+                    dt { "Counts" } dd { (format::budgeting(&s.budgeting)) @if s.time_weighted { ", time-weighted: each minute one event, as bad as its error ratio" } }
                     dt { "Data" } dd { (data_state(s.data_state)) @if let Some(p) = s.backfill_progress { " " (format::percent(p)) " loaded" } }
                     dt { "Alerts" } dd { (alert_state(s.alert_state)) }
                     dt { "Evaluated" } dd { @match s.evaluated_at { Some(at) => (time(at)), None => "not yet" } }

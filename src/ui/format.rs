@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::api::view::{Budgeting, BudgetingMethod};
+
 /// A ratio as a percentage with up to `decimals` decimals, trailing zeros
 /// dropped: `0.999` → `99.9%`, `-0.35` → `-35%`.
 pub fn percent_with(ratio: f64, decimals: usize) -> String {
@@ -67,6 +69,29 @@ pub fn count(value: f64) -> String {
     out
 }
 
+/// What an SLO's budget counts, in the plural: `events`, or under
+/// timeslice budgeting `1m slices` (its figures count slices, not events).
+pub fn counted(budgeting: &Budgeting) -> String {
+    match (budgeting.method, &budgeting.slice) {
+        (BudgetingMethod::Timeslices, Some(slice)) => format!("{slice} slices"),
+        (BudgetingMethod::Timeslices, None) => "slices".to_string(),
+        (BudgetingMethod::Occurrences, _) => "events".to_string(),
+    }
+}
+
+/// How an SLO's budget counts, in words: `events`, or `1m slices, each good
+/// at 99% good events`.
+pub fn budgeting(budgeting: &Budgeting) -> String {
+    match budgeting.slice_target {
+        Some(target) if budgeting.method == BudgetingMethod::Timeslices => format!(
+            "{}, each good at {} good events",
+            counted(budgeting),
+            objective(target)
+        ),
+        _ => counted(budgeting),
+    }
+}
+
 /// An instant, to the minute, in UTC: `2026-11-30 14:05 UTC`.
 pub fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -106,6 +131,27 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn what_a_budget_counts() {
+        let method = |method, slice: Option<&str>, slice_target| Budgeting {
+            method,
+            slice: slice.map(str::to_string),
+            slice_target,
+        };
+        #[rustfmt::skip]
+        let cases = [
+            (method(BudgetingMethod::Occurrences, None, None),             "events",      "events"),
+            (method(BudgetingMethod::Timeslices, Some("5m"), Some(0.99)),  "5m slices",   "5m slices, each good at 99% good events"),
+            (method(BudgetingMethod::Timeslices, None, None),              "slices",      "slices"),
+        ];
+        for (b, unit, words) in cases {
+            assert_eq!(
+                (counted(&b), budgeting(&b)),
+                (unit.to_string(), words.to_string())
+            );
+        }
+    }
 
     #[test]
     fn numbers() {

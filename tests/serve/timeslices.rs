@@ -5,8 +5,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use burnrate::api::view::SloStatus;
 use burnrate::evaluation::InstanceStatus;
 use burnrate::serve::runtime::SloRuntime;
+use burnrate::ui::detail::{Detail, render};
+use burnrate::ui::format;
 use chrono::{TimeZone, Utc};
 use testkit::Series;
 use testkit::synthetic::{DAY, HOUR, MINUTE};
@@ -244,4 +247,35 @@ async fn timeslice_budgets_equal_exact_truth_slice_by_slice() {
         "budget without corrections {without} vs exact {exact}"
     );
     assert!(without < status.error_budget.remaining.unwrap());
+
+    // The SLO's page counts slices, and says what the corrections excluded.
+    let view = SloStatus::of(status);
+    let now = Utc.timestamp_millis_opt(at).unwrap();
+    let page = render(&Detail {
+        status: &view,
+        definition: None,
+        window_start: now - chrono::Duration::days(7),
+        window_end: now,
+        range: None,
+        now,
+        history: &[],
+        history_unavailable: false,
+        step_ms: MINUTE,
+        transitions: None,
+        prometheus: None,
+    })
+    .into_string();
+    for shown in [
+        format!("of {} 5m slices", format::count(view.events.total)),
+        "Bad 5m slices left".to_string(),
+        "5m slices, each good at 99.5% good events".to_string(),
+        format!(
+            "excluded {} 5m slices",
+            format::count(applied.excluded.total)
+        ),
+        format!("without them {} of the budget", format::percent(without)),
+    ] {
+        assert!(page.contains(&shown), "{shown:?} not on the page");
+    }
+    assert!(!page.contains("Bad events left"), "events, not slices");
 }
