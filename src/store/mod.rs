@@ -26,7 +26,7 @@ pub use leases::Lease;
 use packed::HourMinutes;
 pub use prune::{PruneDone, PruneJob, PruneOutcomes, PrunePlan, Pruned};
 pub use retired::retired_key;
-pub use spans::{EvaluationRow, SpanWrite};
+pub use spans::{EvaluationRow, ROWS_PER_STATEMENT, SpanWrite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

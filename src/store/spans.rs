@@ -12,6 +12,13 @@ use super::{BucketRow, IngestionState, Lease, Store, StoreError, leases, query_e
 use crate::engine::EventCounts;
 use crate::time::{Minute, to_time};
 
+/// Rows per insert statement. A connection keeps its write buffer as large
+/// as the largest message it ever sent, so one statement for all of a
+/// backfill chunk's hours left tens of megabytes behind per connection;
+/// bounded statements (a packed hour is at most about 1 kB) keep it to a
+/// few, at the cost of a few more round trips in the same transaction.
+pub const ROWS_PER_STATEMENT: usize = 4_000;
+
 /// One SLO's ingested span: per instance id, minute counts (overwriting the
 /// minutes given, keeping the others), and the progress it reaches.
 #[derive(Debug, Clone, Copy)]
@@ -82,25 +89,28 @@ impl Store {
             }
         }
         merge_partial_hours(&mut tx, &mut hours).await?;
-        let mut ids = Vec::with_capacity(hours.len());
-        let mut stamps = Vec::with_capacity(hours.len());
-        let mut rows = Vec::with_capacity(hours.len());
-        for (&(id, hour), minutes) in &hours {
-            ids.push(id);
-            stamps.push(to_time(hour));
-            rows.push(packed::pack(minutes));
+        let hours: Vec<_> = hours.into_iter().collect();
+        for part in hours.chunks(ROWS_PER_STATEMENT) {
+            let mut ids = Vec::with_capacity(part.len());
+            let mut stamps = Vec::with_capacity(part.len());
+            let mut rows = Vec::with_capacity(part.len());
+            for ((id, hour), minutes) in part {
+                ids.push(*id);
+                stamps.push(to_time(*hour));
+                rows.push(packed::pack(minutes));
+            }
+            sqlx::query(
+                "insert into event_buckets (instance_id, hour, packed)
+                 select * from unnest($1::int8[], $2::timestamptz[], $3::bytea[])
+                 on conflict (instance_id, hour) do update set packed = excluded.packed, good = null, total = null",
+            )
+            .bind(&ids)
+            .bind(&stamps)
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("write buckets"))?;
         }
-        sqlx::query(
-            "insert into event_buckets (instance_id, hour, packed)
-             select * from unnest($1::int8[], $2::timestamptz[], $3::bytea[])
-             on conflict (instance_id, hour) do update set packed = excluded.packed, good = null, total = null",
-        )
-        .bind(&ids)
-        .bind(&stamps)
-        .bind(&rows)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("write buckets"))?;
         let column =
             |f: fn(&SpanWrite) -> DateTime<Utc>| kept.iter().map(|w| f(w)).collect::<Vec<_>>();
         sqlx::query(
@@ -131,7 +141,7 @@ impl Store {
         outcomes.pop().unwrap_or(Ok(()))
     }
 
-    /// Records the evaluations of many SLOs for history, in one statement;
+    /// Records the evaluations of many SLOs for history, in one transaction;
     /// a second write at the same instant replaces the first.
     pub async fn record_evaluations(
         &self,
@@ -145,29 +155,32 @@ impl Store {
             .filter(|(lease, _)| !fenced.contains(&lease.slo_id))
             .flat_map(|(_, rows)| rows.iter())
             .collect();
-        let floats =
-            |f: fn(&EvaluationRow) -> Option<f64>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
-        sqlx::query(
-            "insert into evaluations (instance_id, evaluated_at, data_state, good, total, sli, budget_remaining, burn_rates)
-             select * from unnest($1::int8[], $2::timestamptz[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::jsonb[])
-             on conflict (instance_id, evaluated_at) do update set data_state = excluded.data_state, good = excluded.good, total = excluded.total,
-               sli = excluded.sli, budget_remaining = excluded.budget_remaining, burn_rates = excluded.burn_rates",
-        )
-        .bind(rows.iter().map(|r| r.instance).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| to_time(r.at)).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.data_state).collect::<Vec<_>>())
-        .bind(floats(|r| Some(r.events.good)))
-        .bind(floats(|r| Some(r.events.total)))
-        .bind(floats(|r| r.sli))
-        .bind(floats(|r| r.budget_remaining))
-        .bind(
-            rows.iter()
-                .map(|r| serde_json::to_value(&r.burn_rates).unwrap_or_default())
-                .collect::<Vec<_>>(),
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(query_err("record evaluation"))?;
+        for part in rows.chunks(ROWS_PER_STATEMENT) {
+            let floats = |f: fn(&EvaluationRow) -> Option<f64>| {
+                part.iter().map(|r| f(r)).collect::<Vec<_>>()
+            };
+            sqlx::query(
+                "insert into evaluations (instance_id, evaluated_at, data_state, good, total, sli, budget_remaining, burn_rates)
+                 select * from unnest($1::int8[], $2::timestamptz[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::jsonb[])
+                 on conflict (instance_id, evaluated_at) do update set data_state = excluded.data_state, good = excluded.good, total = excluded.total,
+                   sli = excluded.sli, budget_remaining = excluded.budget_remaining, burn_rates = excluded.burn_rates",
+            )
+            .bind(part.iter().map(|r| r.instance).collect::<Vec<_>>())
+            .bind(part.iter().map(|r| to_time(r.at)).collect::<Vec<_>>())
+            .bind(part.iter().map(|r| r.data_state).collect::<Vec<_>>())
+            .bind(floats(|r| Some(r.events.good)))
+            .bind(floats(|r| Some(r.events.total)))
+            .bind(floats(|r| r.sli))
+            .bind(floats(|r| r.budget_remaining))
+            .bind(
+                part.iter()
+                    .map(|r| serde_json::to_value(&r.burn_rates).unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err("record evaluation"))?;
+        }
         tx.commit().await.map_err(query_err("commit"))?;
         Ok(outcomes(&leases, &fenced))
     }

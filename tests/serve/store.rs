@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use burnrate::engine::EventCounts;
-use burnrate::store::{EvaluationRow, IngestionState, Lease, PrunePlan, Pruned, Store};
+use burnrate::store::{
+    EvaluationRow, IngestionState, Lease, PrunePlan, Pruned, ROWS_PER_STATEMENT, Store,
+};
 use burnrate::time::Minute;
 use chrono::{TimeZone, Utc};
 use testkit::TestDatabase;
@@ -108,6 +110,91 @@ async fn rows_from_before_packing_are_read_and_merged() {
     .await
     .expect("row");
     assert_eq!((packed, arrays), (true, false), "rewritten packed");
+}
+
+/// A batch larger than one insert statement holds (its rows are sent in
+/// several, in the same transaction) stores every hour and evaluation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_larger_than_one_statement_store_every_row() {
+    let (db, store, first, lease) = store_with_instance("shop/wide").await;
+    let mut ids = vec![first];
+    for route in ["/a", "/b"] {
+        let group = [("route".to_string(), route.to_string())].into();
+        ids.push(
+            store
+                .instance_id("shop/wide", &group)
+                .await
+                .expect("instance"),
+        );
+    }
+    let hours = ROWS_PER_STATEMENT as i64 * 2 / 3;
+    let start = testkit::now_ms() / HOUR * HOUR - (hours + 1) * HOUR;
+    // Minute 7 of every hour, its counts telling instance and hour apart.
+    let counts = |k: usize, h: i64| EventCounts {
+        good: h as f64,
+        total: (h + 1000 * k as i64) as f64,
+    };
+    let buckets: BTreeMap<i64, BTreeMap<Minute, EventCounts>> = ids
+        .iter()
+        .enumerate()
+        .map(|(k, &id)| {
+            let minutes = (0..hours)
+                .map(|h| {
+                    let at = Minute::exact(start + h * HOUR + 7 * MINUTE).expect("aligned");
+                    (at, counts(k, h))
+                })
+                .collect();
+            (id, minutes)
+        })
+        .collect();
+    assert!(ids.len() * hours as usize > ROWS_PER_STATEMENT);
+    let state = IngestionState {
+        sli_fingerprint: "x".into(),
+        retention: None,
+        ingested_until: start + hours * HOUR,
+        history_from: start,
+    };
+    store
+        .write_span(&lease, &buckets, &state)
+        .await
+        .expect("write");
+    for (k, &id) in ids.iter().enumerate() {
+        let loaded = store
+            .load_hours(id, start, start + hours * HOUR)
+            .await
+            .expect("load");
+        assert_eq!(loaded.len(), hours as usize, "instance {k}");
+        for (h, (hour, minutes)) in loaded.iter().enumerate() {
+            assert_eq!(*hour, start + h as i64 * HOUR);
+            assert_eq!(minutes[7], counts(k, h as i64), "instance {k} hour {h}");
+        }
+    }
+
+    let rows: Vec<EvaluationRow> = (0..ROWS_PER_STATEMENT as i64 + 10)
+        .map(|i| EvaluationRow {
+            instance: ids[(i % 3) as usize],
+            at: start + i / 3 * MINUTE,
+            data_state: "ok",
+            events: EventCounts {
+                good: i as f64,
+                total: i as f64,
+            },
+            sli: Some(1.0),
+            budget_remaining: Some(1.0),
+            burn_rates: BTreeMap::new(),
+        })
+        .collect();
+    let outcomes = store
+        .record_evaluations(&[(&lease, &rows)])
+        .await
+        .expect("record");
+    assert!(outcomes.iter().all(Result::is_ok));
+    let (count, sum): (i64, f64) = sqlx::query_as("select count(*), sum(good) from evaluations")
+        .fetch_one(&db.pool().await)
+        .await
+        .expect("count");
+    let n = rows.len() as f64;
+    assert_eq!((count as f64, sum), (n, n * (n - 1.0) / 2.0));
 }
 
 /// Evaluations every 5 minutes for three days, pruned as the runtime does an

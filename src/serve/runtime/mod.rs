@@ -60,7 +60,9 @@ pub struct SloRuntime {
     fingerprint: String,
     loaded: bool,
     state: Option<IngestionState>,
-    instances: BTreeMap<Labels, Instance>,
+    /// Boxed: a map node holds eleven entries, and an instance inline would
+    /// make even a one-instance SLO's node several kilobytes.
+    instances: BTreeMap<Labels, Box<Instance>>,
     carry: Option<ingest::Carry>,
     last_pruned_hour: i64,
     /// This hour's prune, planned and not done yet.
@@ -401,13 +403,13 @@ impl SloRuntime {
         );
         self.instances.insert(
             group,
-            Instance {
+            Box::new(Instance {
                 id,
                 history,
                 alerts: InstanceAlerts::default(),
                 status,
                 last_data: None,
-            },
+            }),
         );
     }
 
