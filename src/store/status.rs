@@ -16,6 +16,12 @@ pub struct SharedStatus {
     pub updated_at: DateTime<Utc>,
 }
 
+/// SLOs per statement when sharing statuses: a statement carrying every
+/// SLO's statuses (several kilobytes each) left a connection's write buffer
+/// that large for good. Each row stands alone, so the statements need not
+/// share a transaction.
+const STATUS_ROWS_PER_STATEMENT: usize = 250;
+
 impl Store {
     /// Writes the statuses of SLOs `owner` holds at these epochs. A row
     /// whose lease has passed to another replica is not written: only the
@@ -25,36 +31,30 @@ impl Store {
         owner: Uuid,
         rows: &[(String, i64, serde_json::Value)],
     ) -> Result<u64, StoreError> {
-        if rows.is_empty() {
-            return Ok(0);
+        let mut written = 0;
+        for part in rows.chunks(STATUS_ROWS_PER_STATEMENT) {
+            let ids: Vec<&str> = part.iter().map(|(id, _, _)| id.as_str()).collect();
+            let epochs: Vec<i64> = part.iter().map(|(_, epoch, _)| *epoch).collect();
+            let statuses: Vec<&serde_json::Value> = part.iter().map(|(_, _, s)| s).collect();
+            written += sqlx::query(
+                "insert into slo_status (slo_id, epoch, statuses, updated_at)
+                 select u.slo_id, u.epoch, u.statuses, clock_timestamp()
+                 from unnest($1::text[], $2::int8[], $3::jsonb[]) as u(slo_id, epoch, statuses)
+                 join slo_leases l on l.slo_id = u.slo_id and l.epoch = u.epoch and l.owner = $4
+                 on conflict (slo_id) do update set epoch = excluded.epoch, statuses = excluded.statuses,
+                   updated_at = excluded.updated_at
+                 where slo_status.epoch <= excluded.epoch",
+            )
+            .bind(&ids)
+            .bind(&epochs)
+            .bind(&statuses)
+            .bind(owner)
+            .execute(self.pool())
+            .await
+            .map_err(query_err("share statuses"))?
+            .rows_affected();
         }
-        let (ids, epochs, statuses): (Vec<&str>, Vec<i64>, Vec<&serde_json::Value>) = rows
-            .iter()
-            .map(|(id, epoch, s)| (id.as_str(), *epoch, s))
-            .fold(Default::default(), |(mut a, mut b, mut c), (x, y, z)| {
-                a.push(x);
-                b.push(y);
-                c.push(z);
-                (a, b, c)
-            });
-        let statuses: Vec<serde_json::Value> = statuses.into_iter().cloned().collect();
-        Ok(sqlx::query(
-            "insert into slo_status (slo_id, epoch, statuses, updated_at)
-             select u.slo_id, u.epoch, u.statuses, clock_timestamp()
-             from unnest($1::text[], $2::int8[], $3::jsonb[]) as u(slo_id, epoch, statuses)
-             join slo_leases l on l.slo_id = u.slo_id and l.epoch = u.epoch and l.owner = $4
-             on conflict (slo_id) do update set epoch = excluded.epoch, statuses = excluded.statuses,
-               updated_at = excluded.updated_at
-             where slo_status.epoch <= excluded.epoch",
-        )
-        .bind(&ids)
-        .bind(&epochs)
-        .bind(&statuses)
-        .bind(owner)
-        .execute(self.pool())
-        .await
-        .map_err(query_err("share statuses"))?
-        .rows_affected())
+        Ok(written)
     }
 
     /// Statuses written at or after `since` (all of them without it).

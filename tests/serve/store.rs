@@ -197,6 +197,38 @@ async fn batches_larger_than_one_statement_store_every_row() {
     assert_eq!((count as f64, sum), (n, n * (n - 1.0) / 2.0));
 }
 
+/// Sharing more SLOs' statuses than one statement carries writes them all,
+/// and still only those whose lease the writer holds at that epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_of_many_slos_are_shared_in_bounded_statements() {
+    let db = TestDatabase::create().await;
+    let store = Store::connect(db.url()).await.expect("store");
+    let owner = uuid::Uuid::new_v4();
+    let mut rows = Vec::new();
+    for k in 0..600 {
+        let id = format!("shop/slo-{k}");
+        let lease = store.claim_lease(&id, owner).await.expect("lease");
+        // Every seventh row names an epoch the writer does not hold.
+        let epoch = if k % 7 == 0 {
+            lease.epoch + 1
+        } else {
+            lease.epoch
+        };
+        rows.push((id, epoch, serde_json::json!([{"k": k}])));
+    }
+    let written = store.share_statuses(owner, &rows).await.expect("share");
+    let shared = store.shared_statuses(None).await.expect("read");
+    let expected: BTreeMap<String, serde_json::Value> = rows
+        .iter()
+        .filter(|(_, epoch, _)| *epoch == 1)
+        .map(|(id, _, s)| (id.clone(), s.clone()))
+        .collect();
+    assert_eq!(written as usize, expected.len());
+    let got: BTreeMap<String, serde_json::Value> =
+        shared.into_iter().map(|s| (s.slo_id, s.statuses)).collect();
+    assert_eq!(got, expected);
+}
+
 /// Evaluations every 5 minutes for three days, pruned as the runtime does an
 /// hour later: none before the cutoff, the last of each hour before the
 /// detail span, every one inside it.
