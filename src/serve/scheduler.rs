@@ -25,6 +25,7 @@ use crate::catalog::Catalog;
 use crate::duration::Duration;
 use crate::ingest::prefetch::SplitUnions;
 use crate::store::Lease;
+use crate::store::status::STATUS_ROWS_PER_STATEMENT;
 
 /// Samples scraped at a minute boundary need a moment to land in Prometheus.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -188,24 +189,32 @@ impl Scheduler {
         )
     }
 
-    /// Writes the statuses of the SLOs run here, for the other replicas.
+    /// Writes the statuses of the SLOs run here, for the other replicas. The
+    /// JSON is made a few hundred SLOs at a time: for all of 10,000 SLOs at
+    /// once it was hundreds of megabytes.
     async fn share(&self, running: &Running) {
-        let rows: Vec<(String, i64, serde_json::Value)> = running
+        let mut rows = running
             .runtimes
             .iter()
             .map(|(id, r)| (id.clone(), r.lease().epoch, to_shared(r.statuses())))
             .chain(running.backfills.iter().map(|(id, b)| {
                 let statuses = b.progress.statuses();
                 (id.clone(), b.lease.epoch, to_shared(statuses.iter()))
-            }))
-            .collect();
-        if let Err(e) = self
-            .services
-            .store
-            .share_statuses(self.membership.id, &rows)
-            .await
-        {
-            warn!(error = %e, "statuses not shared with the other replicas");
+            }));
+        loop {
+            let part: Vec<_> = rows.by_ref().take(STATUS_ROWS_PER_STATEMENT).collect();
+            if part.is_empty() {
+                return;
+            }
+            let shared = self
+                .services
+                .store
+                .share_statuses(self.membership.id, &part)
+                .await;
+            if let Err(e) = shared {
+                warn!(error = %e, "statuses not shared with the other replicas");
+                return;
+            }
         }
     }
 
@@ -219,7 +228,9 @@ impl Scheduler {
         elapsed: std::time::Duration,
         after_cycle: bool,
     ) {
-        let followed = shared.refresh(&self.services.store).await;
+        let followed = shared
+            .refresh(&self.services.store, self.membership.id)
+            .await;
         if let Err(e) = &followed {
             warn!(error = %e, "other replicas' statuses not refreshed");
         }

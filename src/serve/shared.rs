@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use tracing::warn;
+use uuid::Uuid;
 
 use crate::catalog::Catalog;
 use crate::evaluation::InstanceStatus;
@@ -29,15 +30,16 @@ pub struct SharedStatuses {
 }
 
 impl SharedStatuses {
-    /// Reads what changed since the last refresh.
-    pub async fn refresh(&mut self, store: &Store) -> Result<(), StoreError> {
+    /// Reads what changed since the last refresh, except the statuses of
+    /// SLOs whose lease `me` holds: those are this replica's own.
+    pub async fn refresh(&mut self, store: &Store, me: Uuid) -> Result<(), StoreError> {
         let full = self.refreshes.is_multiple_of(FULL_EVERY);
         let since = if full {
             None
         } else {
             self.newest.map(|t| t - OVERLAP)
         };
-        let rows = store.shared_statuses(since).await?;
+        let rows = store.shared_statuses(since, Some(me)).await?;
         if full {
             self.by_slo.clear();
         }

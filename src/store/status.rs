@@ -20,7 +20,7 @@ pub struct SharedStatus {
 /// SLO's statuses (several kilobytes each) left a connection's write buffer
 /// that large for good. Each row stands alone, so the statements need not
 /// share a transaction.
-const STATUS_ROWS_PER_STATEMENT: usize = 250;
+pub const STATUS_ROWS_PER_STATEMENT: usize = 250;
 
 impl Store {
     /// Writes the statuses of SLOs `owner` holds at these epochs. A row
@@ -57,16 +57,22 @@ impl Store {
         Ok(written)
     }
 
-    /// Statuses written at or after `since` (all of them without it).
+    /// Statuses written at or after `since` (all of them without it),
+    /// except those of SLOs whose lease `except_owner` holds: a replica has
+    /// its own statuses in memory and need not read them back.
     pub async fn shared_statuses(
         &self,
         since: Option<DateTime<Utc>>,
+        except_owner: Option<Uuid>,
     ) -> Result<Vec<SharedStatus>, StoreError> {
         let rows: Vec<(String, serde_json::Value, DateTime<Utc>)> = sqlx::query_as(
-            "select slo_id, statuses, updated_at from slo_status
-             where $1::timestamptz is null or updated_at >= $1 order by updated_at",
+            "select s.slo_id, s.statuses, s.updated_at from slo_status s
+             where ($1::timestamptz is null or s.updated_at >= $1)
+               and not exists (select 1 from slo_leases l where l.slo_id = s.slo_id and l.owner = $2)
+             order by s.updated_at",
         )
         .bind(since)
+        .bind(except_owner)
         .fetch_all(self.pool())
         .await
         .map_err(query_err("read shared statuses"))?;

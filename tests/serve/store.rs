@@ -217,7 +217,7 @@ async fn statuses_of_many_slos_are_shared_in_bounded_statements() {
         rows.push((id, epoch, serde_json::json!([{"k": k}])));
     }
     let written = store.share_statuses(owner, &rows).await.expect("share");
-    let shared = store.shared_statuses(None).await.expect("read");
+    let shared = store.shared_statuses(None, None).await.expect("read");
     let expected: BTreeMap<String, serde_json::Value> = rows
         .iter()
         .filter(|(_, epoch, _)| *epoch == 1)
@@ -227,6 +227,24 @@ async fn statuses_of_many_slos_are_shared_in_bounded_statements() {
     let got: BTreeMap<String, serde_json::Value> =
         shared.into_iter().map(|s| (s.slo_id, s.statuses)).collect();
     assert_eq!(got, expected);
+    // The writer does not read back its own: only the rows whose lease
+    // moved on (none here, as the rows written are all its own).
+    let others = store
+        .shared_statuses(None, Some(owner))
+        .await
+        .expect("read");
+    assert!(others.is_empty(), "{} own rows read back", others.len());
+    let other = uuid::Uuid::new_v4();
+    store.claim_lease("shop/slo-1", other).await.expect("taken");
+    let others = store
+        .shared_statuses(None, Some(owner))
+        .await
+        .expect("read");
+    assert_eq!(
+        others.iter().map(|s| s.slo_id.as_str()).collect::<Vec<_>>(),
+        ["shop/slo-1"],
+        "a row whose lease another replica holds now"
+    );
 }
 
 /// Evaluations every 5 minutes for three days, pruned as the runtime does an
