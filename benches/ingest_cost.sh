@@ -6,6 +6,7 @@
 #   BENCH_SHAPE=shared benches/ingest_cost.sh   # 1,000 SLOs on 20 services x 25 routes, shared metrics
 #   BENCH_SHAPE=shared BENCH_SLOS=10000 BENCH_DAYS=3 BENCH_PROMQL_SLOS=1000 benches/ingest_cost.sh
 #   DATABASE_URL=postgres://... benches/ingest_cost.sh
+#   BENCH_FEATURES=system-allocator benches/ingest_cost.sh   # glibc malloc, not mimalloc
 #
 # Like scripts/test.sh: installs prometheus (for prometheus and promtool) and
 # postgresql with apt-get when missing, uses DATABASE_URL when set and
@@ -22,4 +23,4 @@ SCRIPT_NAME=benches/ingest_cost.sh
 source "$repo_root/scripts/lib/services.sh"
 
 bench_servers burnrate-bench-pg
-cargo bench --bench ingest_cost
+cargo bench --bench ingest_cost ${BENCH_FEATURES:+--features "$BENCH_FEATURES"}
