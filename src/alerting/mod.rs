@@ -99,9 +99,9 @@ pub fn slo_series_labels(slo: &Slo) -> BTreeMap<String, String> {
 }
 
 /// The labels an alert adds over its SLO's series labels: the policy's and
-/// the tier's (or absent alert's) labels (never an identity or group label), `severity`, the tier's
-/// windows, and `service` and `slo` again. What a generated alerting rule
-/// lists under `labels:`.
+/// the tier's (or absent alert's) labels (never an identity or group
+/// label), `severity`, the tier's windows, and `service` and `slo` again.
+/// What a generated alerting rule lists under `labels:`.
 pub fn alert_rule_labels(slo: &Slo, alert: AlertRef<'_>) -> BTreeMap<String, String> {
     let reserved =
         |name: &str| IDENTITY_LABELS.contains(&name) || slo.group_by.iter().any(|g| g == name);
