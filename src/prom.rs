@@ -3,17 +3,21 @@
 //! VictoriaMetrics).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::catalog::promql::Selector;
 use crate::duration::Duration;
 use crate::labels::Labels;
 use crate::secret::{Secret, url_without_credentials};
 
 mod answer;
+pub mod remote_read;
 use answer::Data;
+use remote_read::Availability;
 
 /// One series' raw samples as Prometheus stored them (ms timestamps, ascending).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,9 @@ pub struct PrometheusConfig {
     /// Answers larger than this are refused as they stream in, so one huge
     /// answer cannot exhaust memory; callers split the span and retry.
     pub max_answer_bytes: usize,
+    /// Read raw samples over the remote read API where it is exact (see
+    /// [`remote_read`]); otherwise always over the JSON API.
+    pub remote_read: bool,
 }
 
 /// The default cap on one answer: far above a six-hour chunk of a few
@@ -55,6 +62,7 @@ impl PrometheusConfig {
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             ca_file: None,
             insecure_skip_verify: false,
+            remote_read: true,
         }
     }
 }
@@ -121,6 +129,29 @@ pub struct Prometheus {
     client: prometheus_http_query::Client,
     server: String,
     max_answer_bytes: usize,
+    /// Whether raw samples go over remote read: shared by every clone.
+    remote: Option<Arc<tokio::sync::Mutex<RemoteState>>>,
+}
+
+/// What is known of the server's remote read API.
+#[derive(Debug)]
+enum RemoteState {
+    Unknown,
+    Exact,
+    /// Not used until then (unsupported, or not exact), then asked again:
+    /// servers are upgraded and reconfigured.
+    Unused(std::time::Instant),
+}
+
+/// How long remote read stays unused once it was found unusable.
+const REMOTE_READ_RETRY: StdDuration = StdDuration::from_secs(3600);
+
+/// A remote read that failed: either it says nothing of the data (the server
+/// does not serve remote read, or not exactly) and the JSON API answers
+/// instead, or it is the answer (the server is down, the span too large).
+enum RemoteFailure {
+    Unsupported(String),
+    Failed(PrometheusError),
 }
 
 impl Prometheus {
@@ -178,6 +209,9 @@ impl Prometheus {
             client,
             server: url_without_credentials(&config.url),
             max_answer_bytes: config.max_answer_bytes,
+            remote: config
+                .remote_read
+                .then(|| Arc::new(tokio::sync::Mutex::new(RemoteState::Unknown))),
         })
     }
 
@@ -244,6 +278,157 @@ impl Prometheus {
         match data {
             Data::Matrix(series) => Ok(series.into_iter().map(to_raw).collect()),
             other => Err(self.shape(&query, "a range vector", &other)),
+        }
+    }
+
+    /// The same samples as [`Self::raw_samples`], over remote read where the
+    /// server serves it exactly, else over the JSON API.
+    pub async fn raw_samples_of(
+        &self,
+        selector: &Selector,
+        at_ms: i64,
+        range: Duration,
+    ) -> Result<Vec<RawSeries>, PrometheusError> {
+        let start_ms = at_ms - range.as_millis() as i64;
+        if self.remote_read_usable().await {
+            match self.remote_raw(selector, start_ms, at_ms).await {
+                Ok(series) => return Ok(series),
+                Err(RemoteFailure::Failed(e)) => return Err(e),
+                Err(RemoteFailure::Unsupported(why)) => {
+                    self.remote_read_unused(&why).await;
+                }
+            }
+        }
+        self.raw_samples(&selector.to_string(), at_ms, range).await
+    }
+
+    /// Whether remote read is to be used now, asking the server's
+    /// configuration first when that is not known.
+    async fn remote_read_usable(&self) -> bool {
+        let Some(remote) = &self.remote else {
+            return false;
+        };
+        let mut state = remote.lock().await;
+        match *state {
+            RemoteState::Exact => return true,
+            RemoteState::Unused(until) if std::time::Instant::now() < until => return false,
+            _ => {}
+        }
+        let availability = self.remote_read_availability().await;
+        match availability {
+            Availability::Exact => {
+                tracing::info!(server = %self.server, "raw samples are read over remote read");
+                *state = RemoteState::Exact;
+                true
+            }
+            Availability::Unused(why) => {
+                tracing::info!(server = %self.server, reason = %why, "raw samples are read over the JSON API, not remote read");
+                *state = RemoteState::Unused(std::time::Instant::now() + REMOTE_READ_RETRY);
+                false
+            }
+        }
+    }
+
+    async fn remote_read_unused(&self, why: &str) {
+        if let Some(remote) = &self.remote {
+            tracing::info!(server = %self.server, reason = %why, "remote read failed: raw samples are read over the JSON API for an hour");
+            *remote.lock().await =
+                RemoteState::Unused(std::time::Instant::now() + REMOTE_READ_RETRY);
+        }
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!(
+            "{}/{path}",
+            self.client.base_url().as_str().trim_end_matches('/')
+        )
+    }
+
+    /// Remote read is exact when the server's configuration has no external
+    /// labels; a server that does not report its configuration is not asked.
+    async fn remote_read_availability(&self) -> Availability {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            data: ConfigData,
+        }
+        #[derive(serde::Deserialize)]
+        struct ConfigData {
+            yaml: String,
+        }
+        let what = "GET /api/v1/status/config";
+        let response = match self
+            .client
+            .inner()
+            .get(self.endpoint("api/v1/status/config"))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => return Availability::Unused(format!("{what}: HTTP {}", r.status())),
+            Err(e) => return Availability::Unused(format!("{what}: {e}")),
+        };
+        let body = match self.capped_body(what, response).await {
+            Ok(body) => body,
+            Err(e) => return Availability::Unused(e.to_string()),
+        };
+        match serde_json::from_slice::<Envelope>(&body) {
+            Ok(envelope) => remote_read::availability_from_config(&envelope.data.yaml),
+            Err(e) => Availability::Unused(format!("{what}: {e}")),
+        }
+    }
+
+    /// Raw samples of `selector` in `[start_ms, end_ms]` over remote read.
+    async fn remote_raw(
+        &self,
+        selector: &Selector,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<RawSeries>, RemoteFailure> {
+        let what = format!("remote read of {selector} in [{start_ms}, {end_ms}] ms");
+        let response = self
+            .client
+            .inner()
+            .post(self.endpoint("api/v1/read"))
+            .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+            .header(reqwest::header::CONTENT_ENCODING, "snappy")
+            .header("X-Prometheus-Remote-Read-Version", "0.1.0")
+            .body(remote_read::encode_request(selector, start_ms, end_ms))
+            .send()
+            .await
+            .map_err(|source| {
+                RemoteFailure::Failed(PrometheusError::Transport {
+                    server: self.server.clone(),
+                    query: what.clone(),
+                    source,
+                })
+            })?;
+        let status = response.status();
+        let body = self
+            .capped_body(&what, response)
+            .await
+            .map_err(RemoteFailure::Failed)?;
+        if status.is_server_error() {
+            let message: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            return Err(RemoteFailure::Failed(PrometheusError::Answer {
+                server: self.server.clone(),
+                query: what,
+                status: status.as_u16(),
+                kind: "remote read".into(),
+                message: message.trim().to_string(),
+            }));
+        }
+        if !status.is_success() {
+            return Err(RemoteFailure::Unsupported(format!("{what}: HTTP {status}")));
+        }
+        match remote_read::decode_response(&body, self.max_answer_bytes) {
+            Ok(series) => Ok(series
+                .into_iter()
+                .map(|(labels, samples)| finite(labels, samples))
+                .collect()),
+            Err(remote_read::DecodeError::TooLarge(_)) => {
+                Err(RemoteFailure::Failed(self.too_large(&what)))
+            }
+            Err(e) => Err(RemoteFailure::Unsupported(format!("{what}: {e}"))),
         }
     }
 
@@ -348,23 +533,21 @@ impl Prometheus {
 }
 
 fn to_raw(series: answer::RangeSeries) -> RawSeries {
-    let total = series.values.len();
-    // NaN and infinities are no counts: one would poison its bucket, and the
-    // sample after it would look like a counter reset.
-    let samples: Vec<(i64, f64)> = series
-        .values
-        .into_iter()
-        .filter(|p| p.value.is_finite())
-        .map(|p| (p.ms, p.value))
-        .collect();
+    let samples = series.values.into_iter().map(|p| (p.ms, p.value)).collect();
+    finite(series.metric, samples)
+}
+
+/// NaN and infinities are no counts: one would poison its bucket, and the
+/// sample after it would look like a counter reset. They are dropped, and
+/// counted.
+fn finite(labels: Labels, mut samples: Vec<(i64, f64)>) -> RawSeries {
+    let total = samples.len();
+    samples.retain(|(_, value)| value.is_finite());
     let skipped = total - samples.len();
     if skipped > 0 {
         crate::health::add(&crate::health::NONFINITE_SAMPLES, skipped as u64);
     }
-    RawSeries {
-        labels: series.metric,
-        samples,
-    }
+    RawSeries { labels, samples }
 }
 
 #[cfg(test)]

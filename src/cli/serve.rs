@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// streams in and its span fetched again in halves.
     #[arg(long, env = "PROMETHEUS_MAX_ANSWER_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub prometheus_max_answer_mib: u64,
+    /// Read raw samples over Prometheus' remote read API (`/api/v1/read`)
+    /// where the server serves it and has no external labels, which is
+    /// several times cheaper for both sides than the JSON API; `false` reads
+    /// everything over the JSON API.
+    #[arg(long, env = "PROMETHEUS_REMOTE_READ", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub prometheus_remote_read: bool,
     /// PEM file with CA certificates to trust for Prometheus over HTTPS.
     #[arg(long, env = "PROMETHEUS_CA_FILE")]
     pub prometheus_ca_file: Option<PathBuf>,
@@ -168,6 +174,7 @@ impl ServeArgs {
         prometheus.max_answer_bytes = (self.prometheus_max_answer_mib as usize) << 20;
         prometheus.ca_file = self.prometheus_ca_file.clone();
         prometheus.insecure_skip_verify = self.prometheus_insecure_skip_verify;
+        prometheus.remote_read = self.prometheus_remote_read;
         if let Some(path) = &self.prometheus_bearer_token_file {
             prometheus.bearer_token = Some(read_secret(path)?);
         }

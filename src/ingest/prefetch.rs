@@ -216,12 +216,13 @@ async fn fetch_union(
     union: &UnionRead,
     kind: ReadKind,
 ) -> Result<Answer, PrometheusError> {
-    let text = union.selector.to_string();
     Ok(match kind {
-        ReadKind::Raw { from, to } => {
-            Answer::Raw(prom.raw_samples(&text, to, span_range(from, to)).await?)
-        }
+        ReadKind::Raw { from, to } => Answer::Raw(
+            prom.raw_samples_of(&union.selector, to, span_range(from, to))
+                .await?,
+        ),
         ReadKind::Last { at } => {
+            let text = &union.selector;
             let query = format!("last_over_time({text}[{PREDECESSOR_LOOKBACK}])");
             Answer::Last(prom.instant(&query, at).await?)
         }
@@ -355,7 +356,7 @@ impl Reader {
         }
         let series = self
             .prom
-            .raw_samples(&key.0, to, span_range(from, to))
+            .raw_samples_of(selector, to, span_range(from, to))
             .await?;
         Ok(Picked::whole(series))
     }

@@ -255,7 +255,7 @@ pub async fn queries_answered(prom: &TestPrometheus) -> f64 {
         .lines()
         .filter(|l| {
             l.starts_with("prometheus_http_requests_total{")
-                && l.contains("handler=\"/api/v1/query")
+                && (l.contains("handler=\"/api/v1/query") || l.contains("handler=\"/api/v1/read\""))
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()

@@ -12,6 +12,7 @@ mod fanin;
 mod harness;
 mod ingestion;
 mod prune;
+mod remote_read;
 mod retire;
 mod store;
 mod timeslices;

@@ -15,6 +15,7 @@ pub struct PrometheusOptions {
     config_extra: String,
     scrape_interval: String,
     evaluation_interval: String,
+    external_labels: Vec<(String, String)>,
 }
 
 impl Default for PrometheusOptions {
@@ -23,6 +24,7 @@ impl Default for PrometheusOptions {
             config_extra: String::new(),
             scrape_interval: "1s".into(),
             evaluation_interval: "1s".into(),
+            external_labels: Vec::new(),
         }
     }
 }
@@ -38,6 +40,14 @@ impl PrometheusBuilder {
     /// `global.scrape_interval` (default `1s`).
     pub fn scrape_interval(mut self, interval: &str) -> Self {
         self.kind.scrape_interval = interval.to_string();
+        self
+    }
+
+    /// `global.external_labels` (default none).
+    pub fn external_label(mut self, name: &str, value: &str) -> Self {
+        self.kind
+            .external_labels
+            .push((name.to_string(), value.to_string()));
         self
     }
 
@@ -95,8 +105,19 @@ impl TestPrometheus {
     }
 
     fn config_text(&self) -> String {
+        let external: String = self
+            .kind()
+            .external_labels
+            .iter()
+            .map(|(k, v)| format!("    {k}: {v:?}\n"))
+            .collect();
+        let external = if external.is_empty() {
+            external
+        } else {
+            format!("  external_labels:\n{external}")
+        };
         format!(
-            "global:\n  scrape_interval: {}\n  evaluation_interval: {}\n\
+            "global:\n  scrape_interval: {}\n  evaluation_interval: {}\n{external}\
              storage:\n  tsdb:\n    out_of_order_time_window: 31d\n{}\n",
             self.kind().scrape_interval,
             self.kind().evaluation_interval,

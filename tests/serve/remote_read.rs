@@ -1,0 +1,167 @@
+//! Raw samples over remote read must be exactly what the JSON API returns,
+//! for selectors of every shape, on a real Prometheus: same series, same
+//! labels, same samples at both ends of the span, staleness markers and NaN
+//! dropped alike. A server with external labels (which remote read adds to
+//! every series) must be read over the JSON API only.
+
+use burnrate::catalog::promql::Selector;
+use burnrate::duration::Duration;
+use burnrate::prom::{Prometheus, PrometheusConfig, RawSeries};
+use testkit::synthetic::MINUTE;
+use testkit::{Series, TestPrometheus};
+
+/// Prometheus' staleness marker.
+const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+fn client(prom: &TestPrometheus, remote_read: bool) -> Prometheus {
+    let mut config = PrometheusConfig::new(prom.url());
+    config.remote_read = remote_read;
+    Prometheus::new(&config).expect("client")
+}
+
+/// Two hours of 15-second samples ending at `end`: counters per route, code
+/// and instance (only i1 has a `tier`), one reset, one series going stale
+/// and coming back, one NaN.
+fn series(end: i64) -> Vec<Series> {
+    let start = end - 120 * MINUTE;
+    let times = move || (0..=480).map(move |k| start + k * 15_000);
+    let mut out = Vec::new();
+    for route in ["/pay", "/cart", "/new"] {
+        for code in ["200", "500"] {
+            for instance in ["i1", "i2"] {
+                let mut labels = vec![("route", route), ("code", code), ("instance", instance)];
+                if instance == "i1" {
+                    labels.push(("tier", "web"));
+                }
+                let samples: Vec<(i64, f64)> = times()
+                    .enumerate()
+                    .map(|(k, t)| {
+                        let k = k as f64;
+                        let value = match (route, code, instance) {
+                            // A counter reset half-way.
+                            ("/pay", "500", "i1") if k >= 240.0 => k - 240.0,
+                            // Stale for ten minutes, then back.
+                            ("/cart", "200", "i2") if (300.0..340.0).contains(&k) => {
+                                f64::from_bits(STALE_NAN)
+                            }
+                            ("/new", "500", "i2") if k == 100.0 => f64::NAN,
+                            _ => 3.0 * k,
+                        };
+                        (t, value)
+                    })
+                    .collect();
+                out.push(Series::new("http_requests_total", &labels, samples));
+            }
+        }
+    }
+    out
+}
+
+const SELECTORS: [&str; 8] = [
+    "http_requests_total",
+    r#"http_requests_total{route="/pay",code="500"}"#,
+    r#"http_requests_total{route!="/pay"}"#,
+    r#"http_requests_total{route=~"/ca.*|/new",code=~"5.."}"#,
+    r#"http_requests_total{route!~"/ca.*",code!~"2.."}"#,
+    r#"http_requests_total{tier=""}"#,
+    r#"http_requests_total{tier!="",instance="i1"}"#,
+    r#"http_requests_total{route="/none"}"#,
+];
+
+fn sorted(mut series: Vec<RawSeries>) -> Vec<RawSeries> {
+    series.sort_by(|a, b| a.labels.cmp(&b.labels));
+    series
+}
+
+/// Remote read requests Prometheus has answered, from its own metrics.
+async fn remote_reads(prom: &TestPrometheus) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", prom.url()))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter(|l| {
+            l.starts_with("prometheus_http_requests_total{")
+                && l.contains(r#"handler="/api/v1/read""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Reads every selector over both APIs: spans of an hour, of 90 s, and one
+/// whose both ends fall on sample timestamps.
+async fn compare(prom: &TestPrometheus, end: i64) -> usize {
+    let (json, remote) = (client(prom, false), client(prom, true));
+    let mut samples = 0;
+    let spans = [
+        (end, Duration::from_hours(1)),
+        (end - 7 * MINUTE, Duration::from_secs(90)),
+        (end - 45 * MINUTE, Duration::from_mins(30)),
+    ];
+    for text in SELECTORS {
+        let selector = Selector::parse(text).expect("selector");
+        for (at, range) in spans {
+            let want = sorted(json.raw_samples_of(&selector, at, range).await.unwrap());
+            let got = sorted(remote.raw_samples_of(&selector, at, range).await.unwrap());
+            assert_eq!(got, want, "{text} over {range} at {at}");
+            samples += want.iter().map(|s| s.samples.len()).sum::<usize>();
+        }
+    }
+    samples
+}
+
+#[tokio::test]
+async fn remote_read_returns_exactly_what_the_json_api_returns() {
+    let prom = TestPrometheus::start().await;
+    // Whole minutes, so that span ends fall on sample timestamps.
+    let end = (chrono::Utc::now().timestamp_millis() / MINUTE - 1) * MINUTE;
+    prom.remote_write(&series(end)).await;
+
+    let before = remote_reads(&prom).await;
+    let samples = compare(&prom, end).await;
+    let used = remote_reads(&prom).await - before;
+    assert!(samples > 5_000, "the spans hold samples: {samples}");
+    // Every read of the remote-reading client went over remote read.
+    assert_eq!(used, (SELECTORS.len() * 3) as f64, "remote reads answered");
+
+    // The stale span and the NaN are absent; the reset is there.
+    let json = client(&prom, false);
+    let stale =
+        Selector::parse(r#"http_requests_total{route="/cart",code="200",instance="i2"}"#).unwrap();
+    let got = json
+        .raw_samples_of(&stale, end, Duration::from_hours(2))
+        .await
+        .unwrap();
+    assert_eq!(got[0].samples.len(), 481 - 40, "stale markers dropped");
+}
+
+#[tokio::test]
+async fn a_server_with_external_labels_is_read_over_the_json_api() {
+    let prom = TestPrometheus::builder()
+        .external_label("cluster", "eu-1")
+        .start()
+        .await;
+    let end = (chrono::Utc::now().timestamp_millis() / MINUTE - 1) * MINUTE;
+    prom.remote_write(&series(end)).await;
+
+    let before = remote_reads(&prom).await;
+    let samples = compare(&prom, end).await;
+    assert!(samples > 5_000, "the spans hold samples: {samples}");
+    assert_eq!(
+        remote_reads(&prom).await - before,
+        0.0,
+        "no remote read of a server with external labels"
+    );
+    // Remote read would have labelled every series with the cluster.
+    let any = client(&prom, true)
+        .raw_samples_of(
+            &Selector::parse("http_requests_total").unwrap(),
+            end,
+            Duration::from_mins(5),
+        )
+        .await
+        .unwrap();
+    assert!(any.iter().all(|s| !s.labels.contains_key("cluster")));
+}
