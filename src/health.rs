@@ -25,6 +25,11 @@ pub static FANIN_UNION_QUERIES: AtomicU64 = AtomicU64::new(0);
 pub static FANIN_READS_SERVED: AtomicU64 = AtomicU64::new(0);
 pub static FANIN_SERIES_RETURNED: AtomicU64 = AtomicU64::new(0);
 pub static FANIN_SERIES_USED: AtomicU64 = AtomicU64::new(0);
+/// Raw-sample reads by the API that answered them: JSON (a range selector),
+/// remote read with streamed chunks, remote read with samples.
+pub static RAW_READS_JSON: AtomicU64 = AtomicU64::new(0);
+pub static RAW_READS_REMOTE_CHUNKS: AtomicU64 = AtomicU64::new(0);
+pub static RAW_READS_REMOTE_SAMPLES: AtomicU64 = AtomicU64::new(0);
 
 /// Adds one to a counter.
 pub fn count(counter: &AtomicU64) {

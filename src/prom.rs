@@ -16,6 +16,7 @@ use crate::secret::{Secret, url_without_credentials};
 
 mod answer;
 pub mod remote_read;
+mod xor;
 use answer::Data;
 use remote_read::Availability;
 
@@ -274,6 +275,7 @@ impl Prometheus {
         range: Duration,
     ) -> Result<Vec<RawSeries>, PrometheusError> {
         let query = format!("{selector}[{range}]");
+        crate::health::count(&crate::health::RAW_READS_JSON);
         let data = self.instant_data(&query, at_ms).await?;
         match data {
             Data::Matrix(series) => Ok(series.into_iter().map(to_raw).collect()),
@@ -403,6 +405,12 @@ impl Prometheus {
                 })
             })?;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         let body = self
             .capped_body(&what, response)
             .await
@@ -420,7 +428,18 @@ impl Prometheus {
         if !status.is_success() {
             return Err(RemoteFailure::Unsupported(format!("{what}: HTTP {status}")));
         }
-        match remote_read::decode_response(&body, self.max_answer_bytes) {
+        let streamed = content_type.starts_with(remote_read::STREAMED_TYPE);
+        crate::health::count(if streamed {
+            &crate::health::RAW_READS_REMOTE_CHUNKS
+        } else {
+            &crate::health::RAW_READS_REMOTE_SAMPLES
+        });
+        let decoded = if streamed {
+            remote_read::decode_streamed(&body, start_ms, end_ms, self.max_answer_bytes)
+        } else {
+            remote_read::decode_response(&body, self.max_answer_bytes)
+        };
+        match decoded {
             Ok(series) => Ok(series
                 .into_iter()
                 .map(|(labels, samples)| finite(labels, samples))

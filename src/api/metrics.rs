@@ -383,6 +383,21 @@ fn render_health(
     for (name, help, counter) in counters {
         Family::header(out, name, "counter", help).sample(name, "", read(counter) as f64);
     }
+    use crate::health::{RAW_READS_JSON, RAW_READS_REMOTE_CHUNKS, RAW_READS_REMOTE_SAMPLES};
+    let name = "burnrate_prometheus_raw_reads_total";
+    let mut f = Family::header(
+        out,
+        name,
+        "counter",
+        "Raw-sample reads sent to Prometheus, by the API that answered them.",
+    );
+    for (api, counter) in [
+        ("json", &RAW_READS_JSON),
+        ("remote_read_chunks", &RAW_READS_REMOTE_CHUNKS),
+        ("remote_read_samples", &RAW_READS_REMOTE_SAMPLES),
+    ] {
+        f.sample(name, &format!("api=\"{api}\""), read(counter) as f64);
+    }
     if let Some(sender) = alert_sender {
         render_delivery(out, &sender.stats());
     }

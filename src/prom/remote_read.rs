@@ -1,9 +1,11 @@
-//! Raw samples over Prometheus' remote read API (`/api/v1/read`, sampled
-//! responses): snappy-compressed protobuf both ways. The server copies stored
-//! samples into the answer with no query engine and no float-to-text
-//! formatting, and burnrate decodes them with no text parsing: for a backfill,
-//! where nearly all the work is moving raw samples, several times cheaper on
-//! both sides than a range selector over the JSON API.
+//! Raw samples over Prometheus' remote read API (`/api/v1/read`): a
+//! snappy-compressed protobuf request, answered with streamed XOR chunks
+//! (frames of whole chunks copied from the server's storage, decoded here by
+//! [`super::xor`]) or, by servers without them, with sampled protobuf. The
+//! server runs no query engine, decodes no chunk and formats no float, and
+//! burnrate parses no text: for a backfill, where nearly all the work is
+//! moving raw samples, far cheaper on both sides than a range selector over
+//! the JSON API.
 //!
 //! Used only where it answers exactly what the JSON API would (see
 //! [`Availability`]); everything else reads the JSON API.
@@ -20,7 +22,8 @@ pub(super) mod proto {
     pub struct ReadRequest {
         #[prost(message, repeated, tag = "1")]
         pub queries: Vec<Query>,
-        /// Empty: the sampled response type, which every version serves.
+        /// Streamed XOR chunks (1) first; a server without them answers
+        /// with samples (0).
         #[prost(int32, repeated, tag = "2")]
         pub accepted_response_types: Vec<i32>,
     }
@@ -44,6 +47,37 @@ pub(super) mod proto {
         pub name: String,
         #[prost(string, tag = "3")]
         pub value: String,
+    }
+
+    /// One frame of a streamed answer: series, each with whole chunks.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ChunkedReadResponse {
+        #[prost(message, repeated, tag = "1")]
+        pub chunked_series: Vec<ChunkedSeries>,
+        #[prost(int64, tag = "2")]
+        pub query_index: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ChunkedSeries {
+        #[prost(message, repeated, tag = "1")]
+        pub labels: Vec<Label>,
+        #[prost(message, repeated, tag = "2")]
+        pub chunks: Vec<Chunk>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Chunk {
+        #[prost(int64, tag = "1")]
+        pub min_time_ms: i64,
+        #[prost(int64, tag = "2")]
+        pub max_time_ms: i64,
+        /// XOR = 1; histogram chunks (2, 3) are skipped, as the JSON
+        /// answers' `histograms` are.
+        #[prost(int32, tag = "3")]
+        pub r#type: i32,
+        #[prost(bytes = "vec", tag = "4")]
+        pub data: Vec<u8>,
     }
 
     #[derive(Clone, PartialEq, prost::Message)]
@@ -83,6 +117,14 @@ pub(super) mod proto {
         pub timestamp: i64,
     }
 }
+
+const SAMPLES: i32 = 0;
+const STREAMED_XOR_CHUNKS: i32 = 1;
+const XOR: i32 = 1;
+
+/// The media type of a streamed answer (a sampled one is
+/// `application/x-protobuf`).
+pub const STREAMED_TYPE: &str = "application/x-streamed-protobuf";
 
 /// Prometheus' staleness marker: a NaN with this bit pattern, stored when a
 /// series disappears. The JSON API never returns it; remote read does.
@@ -151,7 +193,7 @@ pub fn encode_request(selector: &Selector, start_ms: i64, end_ms: i64) -> Vec<u8
             end_timestamp_ms: end_ms,
             matchers,
         }],
-        accepted_response_types: Vec::new(),
+        accepted_response_types: vec![STREAMED_XOR_CHUNKS, SAMPLES],
     };
     snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
@@ -169,6 +211,10 @@ pub enum DecodeError {
     Protobuf(#[from] prost::DecodeError),
     #[error("{0} results for one query")]
     Results(usize),
+    #[error("frame {0}: {1}")]
+    Frame(usize, &'static str),
+    #[error(transparent)]
+    Chunk(#[from] super::xor::ChunkError),
 }
 
 /// One decoded series: labels, and samples as (ms, value) in stored order,
@@ -193,7 +239,7 @@ pub fn decode_response(body: &[u8], max_bytes: usize) -> Result<Vec<Decoded>, De
     Ok(result
         .timeseries
         .into_iter()
-        .map(|series| {
+        .filter_map(|series| {
             let labels = series
                 .labels
                 .into_iter()
@@ -204,10 +250,115 @@ pub fn decode_response(body: &[u8], max_bytes: usize) -> Result<Vec<Decoded>, De
                 .iter()
                 .filter(|s| s.value.to_bits() != STALE_NAN_BITS)
                 .map(|s| (s.timestamp, s.value))
-                .collect();
-            (labels, samples)
+                .collect::<Vec<_>>();
+            // A series with no sample in the span is not in a JSON answer.
+            (!samples.is_empty()).then_some((labels, samples))
         })
         .collect())
+}
+
+/// Decodes a streamed answer: frames of `uvarint length, CRC-32C (big
+/// endian), ChunkedReadResponse`, a series' chunks possibly spread over
+/// consecutive frames. Samples are kept in `[start, end]` (chunks are whole,
+/// so they reach past the span), staleness markers dropped, and the decoded
+/// samples held to `max_bytes` at 16 bytes each.
+pub fn decode_streamed(
+    body: &[u8],
+    start: i64,
+    end: i64,
+    max_bytes: usize,
+) -> Result<Vec<Decoded>, DecodeError> {
+    let mut out: Vec<Decoded> = Vec::new();
+    let (mut rest, mut frame, mut kept) = (body, 0usize, 0usize);
+    while !rest.is_empty() {
+        frame += 1;
+        let (len, used) = uvarint(rest).ok_or(DecodeError::Frame(frame, "bad length"))?;
+        rest = &rest[used..];
+        let len = usize::try_from(len).map_err(|_| DecodeError::Frame(frame, "bad length"))?;
+        if rest.len() < 4 + len {
+            return Err(DecodeError::Frame(frame, "truncated"));
+        }
+        let crc = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let data = &rest[4..4 + len];
+        rest = &rest[4 + len..];
+        if crc32c(data) != crc {
+            return Err(DecodeError::Frame(frame, "checksum mismatch"));
+        }
+        let response = proto::ChunkedReadResponse::decode(data)?;
+        if response.query_index != 0 {
+            return Err(DecodeError::Frame(frame, "answers a query not asked"));
+        }
+        for series in response.chunked_series {
+            let labels: Labels = series
+                .labels
+                .into_iter()
+                .map(|l| (l.name, l.value))
+                .collect();
+            if out.last().is_none_or(|(last, _)| *last != labels) {
+                out.push((labels, Vec::new()));
+            }
+            let samples = &mut out.last_mut().expect("pushed").1;
+            let before = samples.len();
+            for chunk in series
+                .chunks
+                .iter()
+                .filter(|c| c.r#type == XOR && c.max_time_ms >= start && c.min_time_ms <= end)
+            {
+                super::xor::decode(&chunk.data, start, end, samples)?;
+            }
+            kept += samples.len() - before;
+            if kept.saturating_mul(16) > max_bytes {
+                return Err(DecodeError::TooLarge(kept * 16));
+            }
+        }
+    }
+    // A series with no sample in the span is not in a JSON answer either.
+    out.retain_mut(|(_, samples)| {
+        samples.retain(|(_, v)| v.to_bits() != STALE_NAN_BITS);
+        // Chunks of one series may overlap (out-of-order data): order them
+        // and keep one sample per timestamp, as a query merges them.
+        if samples.windows(2).any(|w| w[0].0 >= w[1].0) {
+            samples.sort_by_key(|(t, _)| *t);
+            samples.dedup_by_key(|(t, _)| *t);
+        }
+        !samples.is_empty()
+    });
+    Ok(out)
+}
+
+/// A uvarint and the bytes it took.
+fn uvarint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut out = 0u64;
+    for (k, &byte) in bytes.iter().enumerate().take(10) {
+        out |= u64::from(byte & 0x7f) << (7 * k);
+        if byte & 0x80 == 0 {
+            return Some((out, k + 1));
+        }
+    }
+    None
+}
+
+/// CRC-32C (Castagnoli), as the frames carry it.
+fn crc32c(data: &[u8]) -> u32 {
+    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut table = [0u32; 256];
+        for (n, entry) in table.iter_mut().enumerate() {
+            let mut c = n as u32;
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    0x82f6_3b78 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+            *entry = c;
+        }
+        table
+    });
+    !data.iter().fold(!0u32, |c, &b| {
+        table[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
+    })
 }
 
 #[cfg(test)]
@@ -317,6 +468,85 @@ mod tests {
             .compress_vec(br#"{"status":"error"}"#)
             .unwrap();
         assert!(decode_response(&json, 1 << 20).is_err());
+    }
+
+    fn frame(message: &proto::ChunkedReadResponse) -> Vec<u8> {
+        let data = message.encode_to_vec();
+        let mut out = Vec::new();
+        let mut len = data.len() as u64;
+        while len >= 0x80 {
+            out.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend(crc32c(&data).to_be_bytes());
+        out.extend(data);
+        out
+    }
+
+    fn chunked(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> proto::ChunkedSeries {
+        proto::ChunkedSeries {
+            labels: labels.iter().map(|(k, v)| label(k, v)).collect(),
+            chunks: vec![proto::Chunk {
+                min_time_ms: samples[0].0,
+                max_time_ms: samples[samples.len() - 1].0,
+                r#type: XOR,
+                data: crate::prom::xor::tests::encode(samples),
+            }],
+        }
+    }
+
+    #[test]
+    fn crc32c_matches_the_standard_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn streamed_answers_join_a_series_across_frames_and_keep_the_span() {
+        let a = [("__name__", "up"), ("job", "a")];
+        let b = [("__name__", "up"), ("job", "b")];
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let first = proto::ChunkedReadResponse {
+            chunked_series: vec![chunked(&a, &[(0, 1.0), (60, 2.0), (120, 3.0)])],
+            query_index: 0,
+        };
+        let second = proto::ChunkedReadResponse {
+            chunked_series: vec![
+                chunked(&a, &[(180, 4.0), (240, stale), (300, 6.0)]),
+                chunked(&b, &[(0, 9.0), (400, 9.5)]),
+            ],
+            query_index: 0,
+        };
+        let body = [frame(&first), frame(&second)].concat();
+        let decoded = decode_streamed(&body, 60, 300, 1 << 20).unwrap();
+        let samples: Vec<(String, Vec<(i64, f64)>)> = decoded
+            .into_iter()
+            .map(|(l, s)| (l["job"].clone(), s))
+            .collect();
+        assert_eq!(
+            samples,
+            // b has no sample in the span, so it is not in the answer.
+            [(
+                "a".to_string(),
+                vec![(60, 2.0), (120, 3.0), (180, 4.0), (300, 6.0)]
+            )]
+        );
+        // A flipped bit, a cut frame and too many samples are refused.
+        let mut corrupt = body.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 1;
+        assert!(matches!(
+            decode_streamed(&corrupt, 0, 500, 1 << 20),
+            Err(DecodeError::Frame(2, "checksum mismatch"))
+        ));
+        assert!(matches!(
+            decode_streamed(&body[..body.len() - 3], 0, 500, 1 << 20),
+            Err(DecodeError::Frame(2, "truncated"))
+        ));
+        assert!(matches!(
+            decode_streamed(&body, 0, 500, 64),
+            Err(DecodeError::TooLarge(_))
+        ));
     }
 
     #[test]

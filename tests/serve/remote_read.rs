@@ -6,6 +6,7 @@
 
 use burnrate::catalog::promql::Selector;
 use burnrate::duration::Duration;
+use burnrate::health;
 use burnrate::prom::{Prometheus, PrometheusConfig, RawSeries};
 use testkit::synthetic::MINUTE;
 use testkit::{Series, TestPrometheus};
@@ -123,8 +124,14 @@ async fn remote_read_returns_exactly_what_the_json_api_returns() {
     let samples = compare(&prom, end).await;
     let used = remote_reads(&prom).await - before;
     assert!(samples > 5_000, "the spans hold samples: {samples}");
-    // Every read of the remote-reading client went over remote read.
+    // Every read of the remote-reading client went over remote read, and
+    // was answered with streamed chunks.
     assert_eq!(used, (SELECTORS.len() * 3) as f64, "remote reads answered");
+    assert_eq!(
+        health::read(&health::RAW_READS_REMOTE_CHUNKS),
+        (SELECTORS.len() * 3) as u64
+    );
+    assert_eq!(health::read(&health::RAW_READS_REMOTE_SAMPLES), 0);
 
     // The stale span and the NaN are absent; the reset is there.
     let json = client(&prom, false);
@@ -154,6 +161,8 @@ async fn a_server_with_external_labels_is_read_over_the_json_api() {
         0.0,
         "no remote read of a server with external labels"
     );
+    assert_eq!(health::read(&health::RAW_READS_REMOTE_CHUNKS), 0);
+    assert!(health::read(&health::RAW_READS_JSON) >= (2 * SELECTORS.len() * 3) as u64);
     // Remote read would have labelled every series with the cluster.
     let any = client(&prom, true)
         .raw_samples_of(
