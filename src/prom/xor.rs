@@ -30,12 +30,22 @@ impl Bits<'_> {
         Ok(bit)
     }
 
+    /// The next `n` (at most 64) bits, read a few bytes at a time.
     fn bits(&mut self, n: u32) -> Result<u64, ChunkError> {
-        let mut out = 0u64;
-        for _ in 0..n {
-            out = out << 1 | u64::from(self.bit()?);
+        if n == 0 {
+            return Ok(0);
         }
-        Ok(out)
+        let end = self.at + n as usize;
+        if end > self.bytes.len() * 8 {
+            return Err(ChunkError("ends early"));
+        }
+        let (first, last) = (self.at / 8, (end - 1) / 8);
+        let window = self.bytes[first..=last]
+            .iter()
+            .fold(0u128, |w, &b| w << 8 | u128::from(b));
+        let dropped = (last + 1) * 8 - end;
+        self.at = end;
+        Ok((window >> dropped) as u64 & (u64::MAX >> (64 - n)))
     }
 
     fn uvarint(&mut self) -> Result<u64, ChunkError> {
