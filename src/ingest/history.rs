@@ -135,8 +135,20 @@ impl EventHistory {
     /// window edge falls in, and the newest ones ingestion rewrites); other
     /// hours keep their sums. Drops everything wholly before `keep_from`.
     pub fn compact(&mut self, keep_detail: &BTreeSet<i64>, keep_from: i64) {
-        self.hours.retain(|&hour, _| hour + HOUR_MS > keep_from);
-        for (hour, block) in self.hours.iter_mut() {
+        if self
+            .first_hour()
+            .is_some_and(|first| first + HOUR_MS <= keep_from)
+        {
+            self.hours.retain(|&hour, _| hour + HOUR_MS > keep_from);
+        }
+        self.compact_between(keep_detail, i64::MIN, i64::MAX);
+    }
+
+    /// As [`Self::compact`] for the hours starting in `[from, to]` only, and
+    /// dropping nothing: a backfill compacts what each chunk touched without
+    /// visiting the month before it again.
+    pub fn compact_between(&mut self, keep_detail: &BTreeSet<i64>, from: i64, to: i64) {
+        for (hour, block) in self.hours.range_mut(from..=to) {
             if !keep_detail.contains(hour) {
                 block.minutes = None;
             }
@@ -215,6 +227,19 @@ mod tests {
         assert_eq!(h.sum(30 * MINUTE_MS, 3 * HOUR_MS), Some(c(150.0, 300.0)));
         h.compact(&BTreeSet::new(), 2 * HOUR_MS);
         assert_eq!(h.first_hour(), Some(2 * HOUR_MS));
+    }
+
+    #[test]
+    fn compacting_a_range_leaves_the_hours_outside_it() {
+        let mut h = EventHistory::default();
+        for m in 0..300 {
+            h.set_minute(Minute::nth(m), c(1.0, 2.0));
+        }
+        h.compact_between(&BTreeSet::from([2 * HOUR_MS]), HOUR_MS, 3 * HOUR_MS);
+        let detail: Vec<bool> = (0..5).map(|k| h.has_detail(k * HOUR_MS)).collect();
+        assert_eq!(detail, [true, false, true, false, true]);
+        assert_eq!(h.sum(0, 5 * HOUR_MS), Some(c(300.0, 600.0)));
+        assert_eq!(h.first_hour(), Some(0), "nothing dropped");
     }
 
     #[test]

@@ -86,18 +86,22 @@ pub struct FanInStats {
     pub widest_union: usize,
 }
 
-/// Unions measured as wasteful, read member by member until the catalog
-/// changes the union or the mark expires.
+/// What fan-in keeps from one call to the next: the unions measured as
+/// wasteful, read member by member until the catalog changes the union or
+/// the mark expires; and each selector's compiled matchers, since a backfill
+/// reads the same selectors chunk after chunk and compiling a regex is far
+/// dearer than testing a label set with it.
 #[derive(Debug, Default)]
-pub struct SplitUnions {
+pub struct FanInMemory {
     until: HashMap<String, i64>,
+    compiled: HashMap<String, Option<Arc<CompiledSelector>>>,
 }
 
 /// How long a union stays split before it is measured again: series come
 /// and go, and a union wasteful today may pay tomorrow.
 const SPLIT_FOR_MS: i64 = 60 * 60 * 1000;
 
-impl SplitUnions {
+impl FanInMemory {
     fn current(&mut self, now_ms: i64) -> BTreeSet<String> {
         self.until.retain(|_, until| *until > now_ms);
         self.until.keys().cloned().collect()
@@ -110,7 +114,7 @@ impl SplitUnions {
 pub async fn prefetch(
     prom: &Prometheus,
     reads: Vec<Read>,
-    split: &mut SplitUnions,
+    memory: &mut FanInMemory,
     concurrency: usize,
     now_ms: i64,
 ) -> Prefetched {
@@ -125,22 +129,28 @@ pub async fn prefetch(
     let mut out = Prefetched::default();
     out.stats.reads = requested;
     out.stats.distinct_reads = seen.len();
-    let skip = split.current(now_ms);
+    let skip = memory.current(now_ms);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     // Each selector's matchers are compiled once, however many unions and
-    // kinds of read it is a member of: compiling a regex is far dearer than
-    // testing a label set with it.
-    let mut compiled: HashMap<String, Option<Arc<CompiledSelector>>> = HashMap::new();
+    // kinds of read it is a member of, and kept while it is read.
+    let mut compiled = std::mem::take(&mut memory.compiled);
+    let mut in_use: HashMap<String, Option<Arc<CompiledSelector>>> = HashMap::new();
     for (kind, selectors) in by_kind {
         let filters: Arc<Vec<Option<Arc<CompiledSelector>>>> = Arc::new(
             selectors
                 .iter()
                 .map(|s| {
-                    compiled
-                        .entry(s.to_string())
-                        .or_insert_with(|| CompiledSelector::new(s).ok().map(Arc::new))
-                        .clone()
+                    let text = s.to_string();
+                    let filter = match compiled.remove(&text) {
+                        Some(found) => found,
+                        None => in_use
+                            .get(&text)
+                            .cloned()
+                            .unwrap_or_else(|| CompiledSelector::new(s).ok().map(Arc::new)),
+                    };
+                    in_use.insert(text, filter.clone());
+                    filter
                 })
                 .collect(),
         );
@@ -158,6 +168,8 @@ pub async fn prefetch(
             });
         }
     }
+    // Selectors no longer read (the catalog changed) are forgotten.
+    memory.compiled = in_use;
     while let Some(joined) = tasks.join_next().await {
         let Ok((kind, union, selectors, filters, answer)) = joined else {
             continue;
@@ -191,7 +203,7 @@ pub async fn prefetch(
                 used,
                 "union read returns far more series than its members use: read separately"
             );
-            split
+            memory
                 .until
                 .insert(union.selector.to_string(), now_ms + SPLIT_FOR_MS);
         }

@@ -161,7 +161,7 @@ pub(crate) mod tests {
         }
         impl W {
             fn bit(&mut self, b: bool) {
-                if self.bits % 8 == 0 {
+                if self.bits.is_multiple_of(8) {
                     self.bytes.push(0);
                 }
                 if b {

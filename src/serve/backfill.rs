@@ -1,7 +1,7 @@
 //! Backfills of many SLOs together, outside the evaluation cycle: chunk by
 //! chunk on a common grid, each chunk's reads fanned in (one union query per
 //! metric serves every SLO reading it), each chunk's spans stored in one
-//! transaction. The grid adapts to the number of series a union returns, so
+//! transaction per batch of SLOs. The grid adapts to the number of series a union returns, so
 //! an answer stays far below the byte cap whatever the catalog.
 
 use std::sync::Arc;
@@ -12,9 +12,9 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use super::cycle::{each, store_spans};
+use super::cycle::{SLOS_PER_BATCH, each, store_spans};
 use super::runtime::{BackfillProgress, BackfillSpan, BackfillStep, Services, SloRuntime};
-use crate::ingest::prefetch::{Reader, SplitUnions, prefetch};
+use crate::ingest::prefetch::{FanInMemory, Reader, prefetch};
 use crate::time::{HOUR_MS, MINUTE_MS};
 
 /// Raw samples one union answer should hold at most: about 100 MB of JSON.
@@ -117,7 +117,7 @@ pub async fn backfill_together(
     }
     let largest = services.settings.chunk.as_millis() as i64;
     let mut grid = largest;
-    let mut split = SplitUnions::default();
+    let mut fanin = FanInMemory::default();
     loop {
         let (cancelled, running): (Vec<Member>, Vec<Member>) = active
             .into_iter()
@@ -148,62 +148,72 @@ pub async fn backfill_together(
             .flat_map(|(m, s)| m.enrolled.runtime.backfill_reads(s))
             .collect();
         let prom = &services.prometheus;
-        let prefetched = prefetch(prom, reads, &mut split, concurrency, now_ms).await;
+        let prefetched = prefetch(prom, reads, &mut fanin, concurrency, now_ms).await;
         let widest = prefetched.stats.widest_union;
         let reader = Reader::with(prom, Arc::new(prefetched));
-        let items = steps
-            .into_iter()
-            .map(|(m, step)| {
-                let Enrolled {
+        // A chunk's counts and rows are held for a batch of SLOs at a time,
+        // all reading the same prefetched answers.
+        let mut steps = steps;
+        while !steps.is_empty() {
+            let rest = steps.split_off(steps.len().min(SLOS_PER_BATCH));
+            let batch = std::mem::replace(&mut steps, rest);
+            let reader = reader.clone();
+            let items = batch
+                .into_iter()
+                .map(|(m, step)| {
+                    let Enrolled {
+                        runtime,
+                        progress,
+                        cancel,
+                        done,
+                    } = m.enrolled;
+                    ((progress, cancel, done), (runtime, step, m.span))
+                })
+                .collect();
+            let fetched = each(
+                &services,
+                items,
+                concurrency,
+                move |services, (mut runtime, step, span)| {
+                    let reader = reader.clone();
+                    async move {
+                        let chunk = runtime
+                            .fetch_backfill_chunk(&services, &reader, &step, &span)
+                            .await;
+                        (runtime, chunk, step, span)
+                    }
+                },
+            )
+            .await;
+            let batch = fetched
+                .into_iter()
+                .map(|(parked, (runtime, chunk, step, span))| {
+                    ((parked, step, span), (runtime, chunk))
+                })
+                .collect();
+            for (((progress, cancel, done), step, mut span), (mut runtime, stored)) in
+                store_spans(&services, batch).await
+            {
+                let result = match stored {
+                    Ok(chunk) => {
+                        runtime
+                            .backfill_chunk_stored(&services, chunk, &step, &mut span, &progress)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let enrolled = Enrolled {
                     runtime,
                     progress,
                     cancel,
                     done,
-                } = m.enrolled;
-                ((progress, cancel, done), (runtime, step, m.span))
-            })
-            .collect();
-        let fetched = each(
-            &services,
-            items,
-            concurrency,
-            move |services, (mut runtime, step, span)| {
-                let reader = reader.clone();
-                async move {
-                    let chunk = runtime
-                        .fetch_backfill_chunk(&services, &reader, &step, &span)
-                        .await;
-                    (runtime, chunk, step, span)
+                };
+                let member = Member { enrolled, span };
+                match result {
+                    Ok(false) => active.push(member),
+                    Ok(true) => member.finish(&services, Ok(())),
+                    Err(e) => member.finish(&services, Err(e)),
                 }
-            },
-        )
-        .await;
-        let batch = fetched
-            .into_iter()
-            .map(|(parked, (runtime, chunk, step, span))| ((parked, step, span), (runtime, chunk)))
-            .collect();
-        for (((progress, cancel, done), step, mut span), (mut runtime, stored)) in
-            store_spans(&services, batch).await
-        {
-            let result = match stored {
-                Ok(chunk) => {
-                    runtime
-                        .backfill_chunk_stored(&services, chunk, &step, &mut span, &progress)
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            let enrolled = Enrolled {
-                runtime,
-                progress,
-                cancel,
-                done,
-            };
-            let member = Member { enrolled, span };
-            match result {
-                Ok(false) => active.push(member),
-                Ok(true) => member.finish(&services, Ok(())),
-                Err(e) => member.finish(&services, Err(e)),
             }
         }
         if widest > 0 {

@@ -14,11 +14,18 @@ use tokio::task::JoinSet;
 use tracing::warn;
 
 use super::runtime::{Chunk, CycleError, Services, SloRuntime};
-use crate::ingest::prefetch::{FanInStats, Reader, SplitUnions, prefetch};
+use crate::ingest::prefetch::{FanInMemory, FanInStats, Reader, prefetch};
 use crate::store::{EvaluationRow, PruneDone, PruneJob, SpanWrite, StoreError};
 use crate::time::Minute;
 
 pub(super) type Fetched = (SloRuntime, Result<Chunk, CycleError>);
+
+/// SLOs whose spans are read into memory, stored, evaluated and recorded
+/// together: what a cycle or a backfill chunk holds at once (each SLO's
+/// counts, rows and evaluations) stays bounded whatever the catalog's size,
+/// for two more transactions per batch. All batches read the same
+/// prefetched answers.
+pub(super) const SLOS_PER_BATCH: usize = 1_000;
 
 /// Cycles `runtimes` (each with a key of the caller's) at `now`,
 /// `concurrency` at a time. Runtimes come back in the order given; one
@@ -27,7 +34,7 @@ pub async fn cycle_together<K: Send + 'static>(
     services: &Arc<Services>,
     runtimes: Vec<(K, SloRuntime)>,
     now: DateTime<Utc>,
-    split: &mut SplitUnions,
+    fanin: &mut FanInMemory,
     concurrency: usize,
 ) -> (Vec<(K, SloRuntime)>, FanInStats) {
     let reads = runtimes
@@ -35,51 +42,56 @@ pub async fn cycle_together<K: Send + 'static>(
         .flat_map(|(_, r)| r.planned_reads(services, now))
         .collect();
     let prom = &services.prometheus;
-    let prefetched = prefetch(prom, reads, split, concurrency, now.timestamp_millis()).await;
+    let prefetched = prefetch(prom, reads, fanin, concurrency, now.timestamp_millis()).await;
     let stats = prefetched.stats;
     let reader = Reader::with(prom, Arc::new(prefetched));
-    let runtimes = runtimes
+    let mut runtimes: Vec<((usize, K), SloRuntime)> = runtimes
         .into_iter()
         .enumerate()
-        .map(|(i, (k, r))| ((i, k), r));
-
-    // Each SLO reads its span; one that is not a plain span cycles alone.
-    let fetched = each(
-        services,
-        runtimes.collect(),
-        concurrency,
-        move |services, mut runtime| {
-            let reader = reader.clone();
-            async move {
-                let span = runtime.fetch_cycle_span(&services, &reader, now).await;
-                if span.is_none() {
-                    runtime.cycle_with(&services, &reader, now).await;
-                }
-                (runtime, span)
-            }
-        },
-    )
-    .await;
+        .map(|(i, (k, r))| ((i, k), r))
+        .collect();
     let mut done = Vec::new();
-    let mut batch = Vec::new();
-    for (key, (runtime, span)) in fetched {
-        match span {
-            Some(span) => batch.push((key, (runtime, span))),
-            None => done.push((key, runtime)),
+    while !runtimes.is_empty() {
+        let rest = runtimes.split_off(runtimes.len().min(SLOS_PER_BATCH));
+        let batch = std::mem::replace(&mut runtimes, rest);
+        let reader = reader.clone();
+        // Each SLO reads its span; one that is not a plain span cycles alone.
+        let fetched = each(
+            services,
+            batch,
+            concurrency,
+            move |services, mut runtime| {
+                let reader = reader.clone();
+                async move {
+                    let span = runtime.fetch_cycle_span(&services, &reader, now).await;
+                    if span.is_none() {
+                        runtime.cycle_with(&services, &reader, now).await;
+                    }
+                    (runtime, span)
+                }
+            },
+        )
+        .await;
+        let mut spans = Vec::new();
+        for (key, (runtime, span)) in fetched {
+            match span {
+                Some(span) => spans.push((key, (runtime, span))),
+                None => done.push((key, runtime)),
+            }
         }
+        let stored = store_spans(services, spans).await;
+        let finished = each(
+            services,
+            stored,
+            concurrency,
+            move |services, (mut runtime, stored)| async move {
+                let rows = runtime.finish_cycle(&services, stored, now).await;
+                (runtime, rows)
+            },
+        )
+        .await;
+        done.extend(record(services, finished, Minute::floor(now.timestamp_millis())).await);
     }
-    let stored = store_spans(services, batch).await;
-    let finished = each(
-        services,
-        stored,
-        concurrency,
-        move |services, (mut runtime, stored)| async move {
-            let rows = runtime.finish_cycle(&services, stored, now).await;
-            (runtime, rows)
-        },
-    )
-    .await;
-    done.extend(record(services, finished, Minute::floor(now.timestamp_millis())).await);
     prune(services, &mut done).await;
     done.sort_by_key(|((i, _), _)| *i);
     (done.into_iter().map(|((_, k), r)| (k, r)).collect(), stats)

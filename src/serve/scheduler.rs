@@ -23,7 +23,7 @@ use super::shared::{SharedStatuses, to_shared};
 use crate::api::AppState;
 use crate::catalog::Catalog;
 use crate::duration::Duration;
-use crate::ingest::prefetch::SplitUnions;
+use crate::ingest::prefetch::FanInMemory;
 use crate::store::Lease;
 use crate::store::status::STATUS_ROWS_PER_STATEMENT;
 
@@ -111,7 +111,7 @@ impl Scheduler {
     pub async fn run(self, mut catalog: watch::Receiver<Arc<Catalog>>) {
         let mut running = Running::default();
         let mut shared = SharedStatuses::default();
-        let mut split = SplitUnions::default();
+        let mut fanin = FanInMemory::default();
         loop {
             let current = catalog.borrow_and_update().clone();
             running
@@ -129,7 +129,7 @@ impl Scheduler {
                 std::mem::take(&mut running.runtimes)
                     .into_iter()
                     .partition(|(id, _)| running.cancelled.contains_key(id));
-            let (cycled, to_backfill) = self.cycle_all(runtimes, now, &mut split).await;
+            let (cycled, to_backfill) = self.cycle_all(runtimes, now, &mut fanin).await;
             running.runtimes = cycled;
             running.runtimes.extend(blocked);
             let mut starting = Vec::new();
@@ -269,7 +269,7 @@ impl Scheduler {
         &self,
         runtimes: BTreeMap<String, SloRuntime>,
         now: DateTime<Utc>,
-        split: &mut SplitUnions,
+        fanin: &mut FanInMemory,
     ) -> (BTreeMap<String, SloRuntime>, Vec<(String, SloRuntime)>) {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut ready = Vec::new();
@@ -305,7 +305,7 @@ impl Scheduler {
                 Err(e) => warn!(error = %e, "loading an SLO panicked"),
             }
         }
-        let (cycled, _) = cycle_together(&self.services, ready, now, split, self.concurrency).await;
+        let (cycled, _) = cycle_together(&self.services, ready, now, fanin, self.concurrency).await;
         let out = cycled.into_iter().collect();
         (out, to_backfill)
     }

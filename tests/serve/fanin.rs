@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use burnrate::catalog::Slo;
 use burnrate::health;
-use burnrate::ingest::prefetch::{FanInStats, SplitUnions};
+use burnrate::ingest::prefetch::{FanInMemory, FanInStats};
 use burnrate::serve::backfill::{backfill_together, enrol};
 use burnrate::serve::cycle::cycle_together;
 use burnrate::serve::runtime::BackfillProgress;
@@ -125,12 +125,12 @@ async fn fanned_in_reads_store_what_separate_reads_store() {
     for (_, runtime) in &mut separate {
         runtime.cycle(&alone, at(times[0])).await;
     }
-    let mut split = SplitUnions::default();
+    let mut fanin = FanInMemory::default();
     let mut stats = [FanInStats::default(); 2];
     for &t in &times[1..] {
         for (group, stats) in groups.iter_mut().zip(&mut stats) {
             let runtimes = std::mem::take(group);
-            let (cycled, got) = cycle_together(&fanned, runtimes, at(t), &mut split, 4).await;
+            let (cycled, got) = cycle_together(&fanned, runtimes, at(t), &mut fanin, 4).await;
             *group = cycled;
             *stats = got;
         }

@@ -9,7 +9,7 @@ use super::ingestion::Chunk;
 use super::{BackfillProgress, CycleError, Services, SloRuntime};
 use crate::ingest::prefetch::{Read, Reader};
 use crate::ingest::{self};
-use crate::time::{HOUR_MS, Minute, floor_minute, to_time};
+use crate::time::{HOUR_MS, Minute, floor_minute, hour_of, to_time};
 
 /// How far a backfill has come: the next span starts at `from`, and the
 /// backfill ends at `target`.
@@ -110,8 +110,13 @@ impl SloRuntime {
         // rewrite: a month of history for thousands of SLOs stays at hour
         // sums in memory; evaluation loads the edge hours it needs.
         let keep = super::detail_hours(span.target, [step.to, step.to - HOUR_MS].into_iter());
+        // Only this chunk's hours, and the hour before it that the previous
+        // chunk kept, can hold detail to drop.
+        let touched = (hour_of(step.from) - HOUR_MS, step.to);
         for instance in self.instances.values_mut() {
-            instance.history.compact(&keep, i64::MIN);
+            instance
+                .history
+                .compact_between(&keep, touched.0, touched.1);
         }
         debug!(slo = %self.slo.id, until = %to_time(step.to), "backfill chunk stored");
         span.from = floor_minute(step.to);
