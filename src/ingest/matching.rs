@@ -8,6 +8,8 @@
 //! - regexes are fully anchored (`=~"5.."` is `^(?:5..)$`), and `.` matches a
 //!   newline too, as in Prometheus 3.
 
+use std::collections::HashMap;
+
 use regex::Regex;
 
 use crate::catalog::promql::{MatchKind, Selector};
@@ -45,29 +47,42 @@ pub struct MatchError {
 
 impl CompiledSelector {
     pub fn new(selector: &Selector) -> Result<Self, MatchError> {
-        let matchers = selector
-            .matchers
-            .iter()
-            .map(|m| {
-                let regex = || {
-                    anchored(&m.value).map_err(|e| MatchError {
-                        label: m.name.clone(),
-                        regex: m.value.clone(),
-                        reason: e.to_string(),
-                    })
-                };
-                let test = match m.kind {
-                    MatchKind::Equal => Test::Equal(m.value.clone()),
-                    MatchKind::NotEqual => Test::NotEqual(m.value.clone()),
-                    MatchKind::Regex => Test::Regex(regex()?),
-                    MatchKind::NotRegex => Test::NotRegex(regex()?),
-                };
-                Ok(CompiledMatcher {
-                    name: m.name.clone(),
-                    test,
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        Self::sharing(selector, &mut HashMap::new())
+    }
+
+    /// As [`Self::new`], taking compiled regexes from `regexes` by pattern
+    /// and adding those it compiles: thousands of selectors share a handful
+    /// of patterns (`code=~"5.."`), and each compiled regex holds its own
+    /// program and caches.
+    pub fn sharing(
+        selector: &Selector,
+        regexes: &mut HashMap<String, Regex>,
+    ) -> Result<Self, MatchError> {
+        let mut matchers = Vec::with_capacity(selector.matchers.len());
+        for m in &selector.matchers {
+            let mut regex = || -> Result<Regex, MatchError> {
+                if let Some(found) = regexes.get(&m.value) {
+                    return Ok(found.clone());
+                }
+                let compiled = anchored(&m.value).map_err(|e| MatchError {
+                    label: m.name.clone(),
+                    regex: m.value.clone(),
+                    reason: e.to_string(),
+                })?;
+                regexes.insert(m.value.clone(), compiled.clone());
+                Ok(compiled)
+            };
+            let test = match m.kind {
+                MatchKind::Equal => Test::Equal(m.value.clone()),
+                MatchKind::NotEqual => Test::NotEqual(m.value.clone()),
+                MatchKind::Regex => Test::Regex(regex()?),
+                MatchKind::NotRegex => Test::NotRegex(regex()?),
+            };
+            matchers.push(CompiledMatcher {
+                name: m.name.clone(),
+                test,
+            });
+        }
         Ok(CompiledSelector { matchers })
     }
 
@@ -117,6 +132,32 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> crate::labels::Labels {
         crate::labels::from_pairs(pairs)
+    }
+
+    #[test]
+    fn selectors_compiled_sharing_regexes_match_as_compiled_alone() {
+        let texts = [
+            r#"m{route="/a",code=~"5.."}"#,
+            r#"m{route="/b",code=~"5.."}"#,
+            r#"m{code!~"5..",tier=~"web|api"}"#,
+        ];
+        let mut regexes = HashMap::new();
+        let series = [
+            labels(&[("route", "/a"), ("code", "500")]),
+            labels(&[("route", "/b"), ("code", "503"), ("tier", "web")]),
+            labels(&[("route", "/b"), ("code", "200"), ("tier", "api")]),
+            labels(&[("route", "/a"), ("code", "200")]),
+        ];
+        for text in texts {
+            let selector = Selector::parse(text).unwrap();
+            let alone = CompiledSelector::new(&selector).unwrap();
+            let shared = CompiledSelector::sharing(&selector, &mut regexes).unwrap();
+            for s in &series {
+                assert_eq!(shared.matches(s), alone.matches(s), "{text} on {s:?}");
+            }
+        }
+        // Three regex matchers, two patterns.
+        assert_eq!(regexes.len(), 2);
     }
 
     #[test]

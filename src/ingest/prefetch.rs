@@ -95,6 +95,8 @@ pub struct FanInStats {
 pub struct FanInMemory {
     until: HashMap<String, i64>,
     compiled: HashMap<String, Option<Arc<CompiledSelector>>>,
+    /// Compiled regexes by pattern, shared by the selectors above.
+    regexes: HashMap<String, regex::Regex>,
 }
 
 /// How long a union stays split before it is measured again: series come
@@ -144,10 +146,11 @@ pub async fn prefetch(
                     let text = s.to_string();
                     let filter = match compiled.remove(&text) {
                         Some(found) => found,
-                        None => in_use
-                            .get(&text)
-                            .cloned()
-                            .unwrap_or_else(|| CompiledSelector::new(s).ok().map(Arc::new)),
+                        None => in_use.get(&text).cloned().unwrap_or_else(|| {
+                            CompiledSelector::sharing(s, &mut memory.regexes)
+                                .ok()
+                                .map(Arc::new)
+                        }),
                     };
                     in_use.insert(text, filter.clone());
                     filter
@@ -168,7 +171,11 @@ pub async fn prefetch(
             });
         }
     }
-    // Selectors no longer read (the catalog changed) are forgotten.
+    // Selectors no longer read (the catalog changed) are forgotten, and
+    // their patterns once they outnumber the selectors read.
+    if memory.regexes.len() > in_use.len() + 64 {
+        memory.regexes.clear();
+    }
     memory.compiled = in_use;
     while let Some(joined) = tasks.join_next().await {
         let Ok((kind, union, selectors, filters, answer)) = joined else {
