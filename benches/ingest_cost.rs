@@ -665,22 +665,6 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / ticks)
 }
 
-/// CPU seconds a process's live threads have used, to the nanosecond (the
-/// first field of each `/proc/PID/task/TID/schedstat`): a steady cycle costs
-/// Prometheus about one 10 ms tick of `/proc/PID/stat`, too coarse to
-/// measure. Threads that exited are not counted, so only short spans are
-/// measured with it.
-fn cpu_seconds_fine(pid: u32) -> Option<f64> {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let path = task.ok()?.path().join("schedstat");
-        if let Ok(text) = std::fs::read_to_string(path) {
-            ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
-        }
-    }
-    Some(ns as f64 / 1e9)
-}
-
 /// `VmRSS`, `VmHWM`, `RssAnon` in kB.
 fn memory_kb(pid: u32) -> BTreeMap<String, u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -718,9 +702,6 @@ struct CpuSample {
     at_ms: i64,
     prometheus: f64,
     burnrate: f64,
-    /// The same from the threads' schedstat (see [`cpu_seconds_fine`]).
-    prometheus_fine: f64,
-    burnrate_fine: f64,
 }
 
 type Samples = Arc<Mutex<Vec<CpuSample>>>;
@@ -735,14 +716,10 @@ fn start_sampler(prom_pid: u32, burnrate_pid: u32) -> Samples {
             else {
                 return;
             };
-            let prometheus_fine = cpu_seconds_fine(prom_pid).unwrap_or(f64::NAN);
-            let burnrate_fine = cpu_seconds_fine(burnrate_pid).unwrap_or(f64::NAN);
             out.lock().expect("samples").push(CpuSample {
                 at_ms: now_ms(),
                 prometheus,
                 burnrate,
-                prometheus_fine,
-                burnrate_fine,
             });
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -750,15 +727,15 @@ fn start_sampler(prom_pid: u32, burnrate_pid: u32) -> Samples {
     samples
 }
 
-/// CPU used in `[from_ms, to_ms]`, to the nanosecond (for spans as short
-/// as a cycle): last sample at or before `from` to the first at or after `to`.
+/// CPU used in `[from_ms, to_ms]`: last sample at or before `from` to the
+/// first at or after `to`.
 fn cpu_between(samples: &Samples, from_ms: i64, to_ms: i64) -> Option<(f64, f64, i64)> {
     let s = samples.lock().expect("samples");
     let a = s.iter().rev().find(|x| x.at_ms <= from_ms)?;
     let b = s.iter().find(|x| x.at_ms >= to_ms)?;
     Some((
-        (b.prometheus_fine - a.prometheus_fine).max(0.0),
-        (b.burnrate_fine - a.burnrate_fine).max(0.0),
+        b.prometheus - a.prometheus,
+        b.burnrate - a.burnrate,
         b.at_ms - a.at_ms,
     ))
 }
@@ -1352,7 +1329,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
             .unwrap_or((f64::NAN, f64::NAN, 0));
         let rss_kb = memory_kb(pid).get("VmRSS").copied().unwrap_or(0);
         log(format!(
-            "cycle {seen}: {} ms, Prometheus CPU {p:.4} s, burnrate CPU {b:.2} s, burnrate RSS {} MB",
+            "cycle {seen}: {} ms, Prometheus CPU {p:.2} s, burnrate CPU {b:.2} s, burnrate RSS {} MB",
             cycle.duration_ms,
             rss_kb / 1024
         ));
@@ -1697,7 +1674,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         };
         let _ = writeln!(
             out,
-            "| {label} | {} ms wall; Prometheus CPU {:.4} s; burnrate CPU {:.2} s; {k}; burnrate RSS after it {:.0} MB |",
+            "| {label} | {} ms wall; Prometheus CPU {:.2} s; burnrate CPU {:.2} s; {k}; burnrate RSS after it {:.0} MB |",
             c.wall_ms,
             c.prometheus_cpu,
             c.burnrate_cpu,
@@ -1706,7 +1683,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     }
     let _ = writeln!(
         out,
-        "| **steady cycle (median)** | **{:.0} ms wall; Prometheus CPU {:.4} s** (idle background {:.4} s/s); burnrate CPU {:.2} s; {:.0} queries ({:.3} s query time); {:.0} commits |",
+        "| **steady cycle (median)** | **{:.0} ms wall; Prometheus CPU {:.2} s** (idle background {:.3} s/s); burnrate CPU {:.2} s; {:.0} queries ({:.3} s query time); {:.0} commits |",
         steady_wall,
         steady_prom,
         idle_rate,
@@ -1759,16 +1736,29 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     } else {
         "not measured (no query time recorded)".to_string()
     };
-    // The cycle's CPU is measured to the nanosecond (threads' schedstat),
-    // the full-window queries' over seconds from /proc/PID/stat.
-    let _ = writeln!(
-        out,
-        "| Prometheus CPU ratio, full-window / steady cycle | {:.0}x ({:.0}x for the {window} queries alone); net of idle background ({:.4} s): {:.0}x; Prometheus query time (engine, or remote-read handler) {engine_ratio} |",
-        pq_total_cpu * scale / steady_prom,
-        pq_window.prometheus_cpu * scale / steady_prom,
-        steady_net,
-        pq_total_cpu * scale / steady_net,
-    );
+    // SAFETY: sysconf has no preconditions.
+    let tick = 1.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    if steady_prom < tick {
+        // Below /proc's resolution: bound the ratio by one tick per cycle.
+        let steady_mean =
+            steady.iter().map(|c| c.prometheus_cpu).sum::<f64>() / steady.len().max(1) as f64;
+        let _ = writeln!(
+            out,
+            "| Prometheus CPU ratio, full-window / steady cycle | the cycle's Prometheus CPU is below /proc's {tick} s resolution (mean of {} cycles {steady_mean:.4} s): at least {:.0}x ({:.0}x for the {window} queries alone), counting {tick} s per cycle; Prometheus query time (engine, or remote-read handler) {engine_ratio} |",
+            steady.len(),
+            pq_total_cpu * scale / tick,
+            pq_window.prometheus_cpu * scale / tick,
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "| Prometheus CPU ratio, full-window / steady cycle | {:.0}x ({:.0}x for the {window} queries alone); net of idle background ({:.3} s): {:.0}x; Prometheus query time (engine, or remote-read handler) {engine_ratio} |",
+            pq_total_cpu * scale / steady_prom,
+            pq_window.prometheus_cpu * scale / steady_prom,
+            steady_net,
+            pq_total_cpu * scale / steady_net,
+        );
+    }
     let _ = writeln!(
         out,
         "| burnrate {window} counts vs increase({window}) | total events: mean {:.4}%, max {:.4}% relative; bad events: mean {:.4}%, max {:.4}% |",
