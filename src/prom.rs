@@ -267,8 +267,9 @@ impl Prometheus {
         }
     }
 
-    /// Every stored sample of the series matching `selector` in `(at - range, at]`.
-    pub async fn raw_samples(
+    /// Every stored sample of the series matching `selector` in `(at - range, at]`,
+    /// over the JSON API.
+    async fn json_raw_samples(
         &self,
         selector: &str,
         at_ms: i64,
@@ -283,9 +284,10 @@ impl Prometheus {
         }
     }
 
-    /// The same samples as [`Self::raw_samples`], over remote read where the
-    /// server serves it exactly, else over the JSON API.
-    pub async fn raw_samples_of(
+    /// Every stored sample of the series matching `selector` in `(at - range,
+    /// at]`: over remote read where the server serves it exactly, else over
+    /// the JSON API.
+    pub async fn raw_samples(
         &self,
         selector: &Selector,
         at_ms: i64,
@@ -301,7 +303,8 @@ impl Prometheus {
                 }
             }
         }
-        self.raw_samples(&selector.to_string(), at_ms, range).await
+        self.json_raw_samples(&selector.to_string(), at_ms, range)
+            .await
     }
 
     /// Whether remote read is to be used now, asking the server's

@@ -237,7 +237,7 @@ async fn fetch_union(
 ) -> Result<Answer, PrometheusError> {
     Ok(match kind {
         ReadKind::Raw { from, to } => Answer::Raw(
-            prom.raw_samples_of(&union.selector, to, span_range(from, to))
+            prom.raw_samples(&union.selector, to, span_range(from, to))
                 .await?,
         ),
         ReadKind::Last { at } => {
@@ -375,7 +375,7 @@ impl Reader {
         }
         let series = self
             .prom
-            .raw_samples_of(selector, to, span_range(from, to))
+            .raw_samples(selector, to, span_range(from, to))
             .await?;
         Ok(Picked::whole(series))
     }

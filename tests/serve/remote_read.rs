@@ -104,8 +104,8 @@ async fn compare(prom: &TestPrometheus, end: i64) -> usize {
     for text in SELECTORS {
         let selector = Selector::parse(text).expect("selector");
         for (at, range) in spans {
-            let want = sorted(json.raw_samples_of(&selector, at, range).await.unwrap());
-            let got = sorted(remote.raw_samples_of(&selector, at, range).await.unwrap());
+            let want = sorted(json.raw_samples(&selector, at, range).await.unwrap());
+            let got = sorted(remote.raw_samples(&selector, at, range).await.unwrap());
             assert_eq!(got, want, "{text} over {range} at {at}");
             samples += want.iter().map(|s| s.samples.len()).sum::<usize>();
         }
@@ -138,7 +138,7 @@ async fn remote_read_returns_exactly_what_the_json_api_returns() {
     let stale =
         Selector::parse(r#"http_requests_total{route="/cart",code="200",instance="i2"}"#).unwrap();
     let got = json
-        .raw_samples_of(&stale, end, Duration::from_hours(2))
+        .raw_samples(&stale, end, Duration::from_hours(2))
         .await
         .unwrap();
     assert_eq!(got[0].samples.len(), 481 - 40, "stale markers dropped");
@@ -165,7 +165,7 @@ async fn a_server_with_external_labels_is_read_over_the_json_api() {
     assert!(health::read(&health::RAW_READS_JSON) >= (2 * SELECTORS.len() * 3) as u64);
     // Remote read would have labelled every series with the cluster.
     let any = client(&prom, true)
-        .raw_samples_of(
+        .raw_samples(
             &Selector::parse("http_requests_total").unwrap(),
             end,
             Duration::from_mins(5),
