@@ -1,8 +1,9 @@
 //! Backfills of many SLOs together, outside the evaluation cycle: chunk by
 //! chunk on a common grid, each chunk's reads fanned in (one union query per
 //! metric serves every SLO reading it), each chunk's spans stored in one
-//! transaction per batch of SLOs. The grid adapts to the number of series a union returns, so
-//! an answer stays far below the byte cap whatever the catalog.
+//! transaction per batch of SLOs. The grid adapts to the number of series a
+//! union returns, so an answer stays far below the byte cap whatever the
+//! catalog.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
