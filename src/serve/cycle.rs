@@ -9,7 +9,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tracing::warn;
 
@@ -98,6 +97,8 @@ pub async fn cycle_together<K: Send + 'static>(
 }
 
 /// Runs `step` on every item, `concurrency` at a time, keeping each key.
+/// Only the running steps are spawned: a step's future is created when it
+/// starts, so 10,000 waiting items cost their own size, not a task each.
 pub(super) async fn each<K, T, U, F, Fut>(
     services: &Arc<Services>,
     items: Vec<(K, T)>,
@@ -110,24 +111,23 @@ where
     F: Fn(Arc<Services>, T) -> Fut,
     Fut: Future<Output = U> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut out = Vec::with_capacity(items.len());
+    let mut waiting = items.into_iter();
     let mut tasks = JoinSet::new();
-    for (key, item) in items {
-        let work = step(Arc::clone(services), item);
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (key, work.await)
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(done) => out.push(done),
-            Err(e) => warn!(error = %e, "an SLO cycle panicked"),
+    loop {
+        while tasks.len() < concurrency.max(1) {
+            let Some((key, item)) = waiting.next() else {
+                break;
+            };
+            let work = step(Arc::clone(services), item);
+            tasks.spawn(async move { (key, work.await) });
+        }
+        match tasks.join_next().await {
+            Some(Ok(done)) => out.push(done),
+            Some(Err(e)) => warn!(error = %e, "an SLO cycle panicked"),
+            None => return out,
         }
     }
-    out
 }
 
 /// Stores the spans read, with their progress, in one transaction.

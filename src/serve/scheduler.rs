@@ -11,12 +11,12 @@ use chrono::{DateTime, Utc};
 use std::sync::atomic::Ordering;
 
 use tokio::sync::oneshot::{self, error::TryRecvError};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::backfill::{Ticket, backfill_together, enrol};
-use super::cycle::cycle_together;
+use super::cycle::{cycle_together, each};
 use super::membership::Membership;
 use super::runtime::{BackfillProgress, Services, SloRuntime, sli_fingerprint};
 use super::shared::{SharedStatuses, to_shared};
@@ -271,10 +271,6 @@ impl Scheduler {
         now: DateTime<Utc>,
         fanin: &mut FanInMemory,
     ) -> (BTreeMap<String, SloRuntime>, Vec<(String, SloRuntime)>) {
-        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
-        let mut ready = Vec::new();
-        let mut to_backfill = Vec::new();
-        let mut tasks = JoinSet::new();
         // One read per cycle for all SLOs: corrections added through the API
         // (on any replica) apply from the next cycle. On an error the last
         // ones read stay in force.
@@ -285,24 +281,30 @@ impl Scheduler {
                 None
             }
         };
-        for (id, mut runtime) in runtimes {
-            if let Some(stored) = &stored {
+        let mut runtimes: Vec<(String, SloRuntime)> = runtimes.into_iter().collect();
+        if let Some(stored) = &stored {
+            for (_, runtime) in &mut runtimes {
                 runtime.set_stored_corrections(stored);
             }
-            let services = Arc::clone(&self.services);
-            let permits = Arc::clone(&permits);
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
+        }
+        let loaded = each(
+            &self.services,
+            runtimes,
+            self.concurrency,
+            move |services, mut runtime| async move {
                 // On a load error the cycle tries again and reports it as stale.
                 let backfill = matches!(runtime.needs_backfill(&services, now).await, Ok(true));
-                (id, runtime, backfill)
-            });
-        }
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((id, runtime, true)) => to_backfill.push((id, runtime)),
-                Ok((id, runtime, false)) => ready.push((id, runtime)),
-                Err(e) => warn!(error = %e, "loading an SLO panicked"),
+                (runtime, backfill)
+            },
+        )
+        .await;
+        let mut ready = Vec::new();
+        let mut to_backfill = Vec::new();
+        for (id, (runtime, backfill)) in loaded {
+            if backfill {
+                to_backfill.push((id, runtime));
+            } else {
+                ready.push((id, runtime));
             }
         }
         let (cycled, _) = cycle_together(&self.services, ready, now, fanin, self.concurrency).await;
