@@ -26,9 +26,26 @@ pub struct Member {
 
 /// The content hash of a catalog: equal on every replica that loaded the
 /// same definitions, different as soon as one SLO differs.
+/// The JSON is hashed as it is written: 10,000 SLOs are 17 MB of text.
 pub fn catalog_hash(catalog: &Catalog) -> String {
-    let text = serde_json::to_string(&catalog.slos).unwrap_or_default();
-    format!("{:016x}", fnv1a(text.as_bytes()))
+    let mut hasher = Fnv1a(FNV_OFFSET);
+    // Writing to the hasher cannot fail, and the catalog model serialises.
+    let _ = serde_json::to_writer(&mut hasher, &catalog.slos);
+    format!("{:016x}", hasher.0)
+}
+
+/// FNV-1a over everything written to it.
+struct Fnv1a(u64);
+
+impl std::io::Write for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = fnv1a_from(self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The catalog hash whose replicas own SLOs: the newest first seen among
@@ -100,8 +117,14 @@ fn score(member: &Uuid, slo_id: &str) -> u64 {
 /// FNV-1a, 64 bits: stable across platforms, builds and Rust releases (the
 /// standard library's hasher is not), so replicas of different burnrate
 /// versions still agree.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+    fnv1a_from(FNV_OFFSET, bytes)
+}
+
+fn fnv1a_from(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
@@ -223,9 +246,26 @@ mod tests {
         assert_eq!(format!("{:016x}", fnv1a(b"")), "cbf29ce484222325");
         assert_eq!(format!("{:016x}", fnv1a(b"a")), "af63dc4c8601ec8c");
         let empty = Catalog { slos: Vec::new() };
+        assert_eq!(catalog_hash(&empty), format!("{:016x}", fnv1a(b"[]")));
+        let load = |objective: &str| {
+            let source = format!(
+                "version: burnrate/v1\nservice: shop\nslos:\n  - name: a\n    objective: {objective}\n    \
+                 indicator: {{bool_gauge: {{metric: up}}}}\n"
+            );
+            crate::catalog::load_str(std::path::Path::new("t.yaml"), &source)
+                .into_result()
+                .expect("valid catalog")
+        };
+        let shop = load("99.9");
+        // Hashed while written: the same hash as of the whole text, which
+        // replicas of other versions compute for the same catalog.
+        let text = serde_json::to_string(&shop.slos).expect("serialises");
+        assert!(text.len() > 100);
         assert_eq!(
-            catalog_hash(&empty),
-            catalog_hash(&Catalog { slos: Vec::new() })
+            catalog_hash(&shop),
+            format!("{:016x}", fnv1a(text.as_bytes()))
         );
+        assert_ne!(catalog_hash(&shop), catalog_hash(&load("99.5")));
+        assert_ne!(catalog_hash(&shop), catalog_hash(&empty));
     }
 }

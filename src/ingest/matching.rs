@@ -9,6 +9,7 @@
 //!   newline too, as in Prometheus 3.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -32,8 +33,8 @@ struct CompiledMatcher {
 enum Test {
     Equal(String),
     NotEqual(String),
-    Regex(Regex),
-    NotRegex(Regex),
+    Regex(Arc<Regex>),
+    NotRegex(Arc<Regex>),
 }
 
 /// A regex the selector holds that this engine cannot compile.
@@ -52,24 +53,24 @@ impl CompiledSelector {
 
     /// As [`Self::new`], taking compiled regexes from `regexes` by pattern
     /// and adding those it compiles: thousands of selectors share a handful
-    /// of patterns (`code=~"5.."`), and each compiled regex holds its own
-    /// program and caches.
+    /// of patterns (`code=~"5.."`). They share one regex, not clones of it:
+    /// each clone of a `Regex` has a cache pool of its own.
     pub fn sharing(
         selector: &Selector,
-        regexes: &mut HashMap<String, Regex>,
+        regexes: &mut HashMap<String, Arc<Regex>>,
     ) -> Result<Self, MatchError> {
         let mut matchers = Vec::with_capacity(selector.matchers.len());
         for m in &selector.matchers {
-            let mut regex = || -> Result<Regex, MatchError> {
+            let mut regex = || -> Result<Arc<Regex>, MatchError> {
                 if let Some(found) = regexes.get(&m.value) {
-                    return Ok(found.clone());
+                    return Ok(Arc::clone(found));
                 }
-                let compiled = anchored(&m.value).map_err(|e| MatchError {
+                let compiled = Arc::new(anchored(&m.value).map_err(|e| MatchError {
                     label: m.name.clone(),
                     regex: m.value.clone(),
                     reason: e.to_string(),
-                })?;
-                regexes.insert(m.value.clone(), compiled.clone());
+                })?);
+                regexes.insert(m.value.clone(), Arc::clone(&compiled));
                 Ok(compiled)
             };
             let test = match m.kind {
@@ -148,6 +149,7 @@ mod tests {
             labels(&[("route", "/b"), ("code", "200"), ("tier", "api")]),
             labels(&[("route", "/a"), ("code", "200")]),
         ];
+        let mut kept = Vec::new();
         for text in texts {
             let selector = Selector::parse(text).unwrap();
             let alone = CompiledSelector::new(&selector).unwrap();
@@ -155,9 +157,14 @@ mod tests {
             for s in &series {
                 assert_eq!(shared.matches(s), alone.matches(s), "{text} on {s:?}");
             }
+            kept.push(shared);
         }
-        // Three regex matchers, two patterns.
+        // Four regex matchers, two patterns: `5..` is one regex, held by
+        // the map and by the three selectors, not copied.
         assert_eq!(regexes.len(), 2);
+        assert_eq!(Arc::strong_count(&regexes["5.."]), 4);
+        drop(kept);
+        assert_eq!(Arc::strong_count(&regexes["5.."]), 1);
     }
 
     #[test]

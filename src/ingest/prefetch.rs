@@ -96,7 +96,7 @@ pub struct FanInMemory {
     until: HashMap<String, i64>,
     compiled: HashMap<String, Option<Arc<CompiledSelector>>>,
     /// Compiled regexes by pattern, shared by the selectors above.
-    regexes: HashMap<String, regex::Regex>,
+    regexes: HashMap<String, std::sync::Arc<regex::Regex>>,
 }
 
 /// How long a union stays split before it is measured again: series come
