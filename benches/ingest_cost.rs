@@ -31,9 +31,11 @@
 //!    and a latency SLO (threshold 500ms): every SLO on three metric names,
 //!    which burnrate reads with one union query per metric and span.
 //! 3. Measures steady cycles: wall time (the `cycle done` log line), the CPU
-//!    seconds Prometheus and burnrate spent during the cycle (from
-//!    /proc/PID/stat, sampled every 100 ms), Prometheus queries and
-//!    PostgreSQL transactions per cycle.
+//!    seconds Prometheus and burnrate spent from the cycle's tick to that
+//!    line (from /proc/PID/stat, sampled every 100 ms, and for Prometheus
+//!    also the threads' run time from /proc/PID/task/*/schedstat, to the
+//!    nanosecond: a steady cycle costs Prometheus a few 10 ms ticks),
+//!    Prometheus queries and PostgreSQL transactions per cycle.
 //! 4. PostgreSQL bytes per SLO instance; burnrate's resident memory.
 //! 5. Stops burnrate, then evaluates the same SLOs by full-window PromQL at
 //!    the time of burnrate's last evaluation: per SLO `sum(increase(..[w]))`
@@ -697,11 +699,29 @@ fn find_pid(marker: &str) -> u32 {
     panic!("no process with `{marker}` in its command line");
 }
 
+/// CPU seconds a process's live threads have run, to the nanosecond: the
+/// first field of each `/proc/PID/task/TID/schedstat`. `/proc/PID/stat`
+/// counts 10 ms ticks, and a steady cycle costs Prometheus a few of them.
+/// A thread that exits takes its time with it (Go seldom ends threads); the
+/// report puts both measures of the backfill side by side as a check.
+fn run_seconds(pid: u32) -> Option<f64> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+    }
+    Some(ns as f64 / 1e9)
+}
+
 #[derive(Clone, Copy)]
 struct CpuSample {
     at_ms: i64,
     prometheus: f64,
     burnrate: f64,
+    /// Prometheus by [`run_seconds`].
+    prometheus_run: f64,
 }
 
 type Samples = Arc<Mutex<Vec<CpuSample>>>;
@@ -716,10 +736,12 @@ fn start_sampler(prom_pid: u32, burnrate_pid: u32) -> Samples {
             else {
                 return;
             };
+            let prometheus_run = run_seconds(prom_pid).unwrap_or(f64::NAN);
             out.lock().expect("samples").push(CpuSample {
                 at_ms: now_ms(),
                 prometheus,
                 burnrate,
+                prometheus_run,
             });
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -730,14 +752,27 @@ fn start_sampler(prom_pid: u32, burnrate_pid: u32) -> Samples {
 /// CPU used in `[from_ms, to_ms]`: last sample at or before `from` to the
 /// first at or after `to`.
 fn cpu_between(samples: &Samples, from_ms: i64, to_ms: i64) -> Option<(f64, f64, i64)> {
+    samples_between(samples, from_ms, to_ms).map(|(a, b)| {
+        (
+            b.prometheus - a.prometheus,
+            b.burnrate - a.burnrate,
+            b.at_ms - a.at_ms,
+        )
+    })
+}
+
+/// Prometheus' run time in `[from_ms, to_ms]`, as [`cpu_between`], and the
+/// span it covers.
+fn run_between(samples: &Samples, from_ms: i64, to_ms: i64) -> Option<(f64, i64)> {
+    samples_between(samples, from_ms, to_ms)
+        .map(|(a, b)| (b.prometheus_run - a.prometheus_run, b.at_ms - a.at_ms))
+}
+
+fn samples_between(samples: &Samples, from_ms: i64, to_ms: i64) -> Option<(CpuSample, CpuSample)> {
     let s = samples.lock().expect("samples");
     let a = s.iter().rev().find(|x| x.at_ms <= from_ms)?;
     let b = s.iter().find(|x| x.at_ms >= to_ms)?;
-    Some((
-        b.prometheus - a.prometheus,
-        b.burnrate - a.burnrate,
-        b.at_ms - a.at_ms,
-    ))
+    Some((*a, *b))
 }
 
 #[derive(Debug, Clone)]
@@ -991,6 +1026,8 @@ async fn query_batch(
 struct BatchCost {
     queries: usize,
     wall: Duration,
+    /// Prometheus by [`run_seconds`].
+    prometheus_run: f64,
     prometheus_cpu: f64,
     engine_seconds: f64,
 }
@@ -1006,6 +1043,7 @@ async fn measured_batch(
 ) -> (BatchCost, Vec<f64>) {
     let before = counters(client, prom_url, pool).await;
     let cpu0 = cpu_seconds(prom_pid).expect("prometheus cpu");
+    let run0 = run_seconds(prom_pid).expect("prometheus run time");
     let started = Instant::now();
     let values = query_batch(client, prom_url, queries, time_s, concurrency).await;
     let wall = started.elapsed();
@@ -1015,6 +1053,7 @@ async fn measured_batch(
         BatchCost {
             queries: queries.len(),
             wall,
+            prometheus_run: run_seconds(prom_pid).expect("prometheus run time") - run0,
             prometheus_cpu: cpu1 - cpu0,
             engine_seconds: after.engine_seconds - before.engine_seconds,
         },
@@ -1024,10 +1063,59 @@ async fn measured_batch(
 
 // ------------------------------------------------------------------ main --
 
+/// The report's rows from the threads' run time ([`run_seconds`]): a
+/// steady cycle's Prometheus CPU to the nanosecond, and the ratio against
+/// full-window PromQL (`promql`, for all SLOs) by the same measure.
+/// `backfill` is (run time, /proc ticks) over the backfill.
+fn run_time_rows(
+    out: &mut String,
+    steady: &[&CycleCost],
+    idle_rate: f64,
+    promql: f64,
+    backfill: Option<(f64, f64)>,
+) {
+    let median = |mut v: Vec<f64>| -> f64 {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let cycles: Vec<(f64, i64)> = steady.iter().filter_map(|c| c.prometheus_run).collect();
+    let each = cycles
+        .iter()
+        .map(|c| format!("{:.4}", c.0))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cycle = median(cycles.iter().map(|c| c.0).collect());
+    let net = median(
+        cycles
+            .iter()
+            .map(|(cpu, span)| cpu - idle_rate * *span as f64 / 1e3)
+            .collect(),
+    );
+    let check = backfill.map_or("not measured".to_string(), |(run, ticks)| {
+        format!("{run:.2} s, against {ticks:.2} s in /proc ticks")
+    });
+    let _ = writeln!(
+        out,
+        "| Prometheus CPU by the threads' run time (schedstat) | steady cycles {each} s from tick to `cycle done`, median **{cycle:.4} s**, {net:.4} s net of idle background ({idle_rate:.4} s/s); full-window PromQL for all SLOs {promql:.1} s; backfill {check} |"
+    );
+    let _ = writeln!(
+        out,
+        "| **Prometheus CPU ratio by run time, full-window / steady cycle** | **{:.0}x**; net of idle background {} |",
+        promql / cycle,
+        if net > 0.0 {
+            format!("{:.0}x", promql / net)
+        } else {
+            "not measured (the background exceeds the cycle's)".to_string()
+        }
+    );
+}
+
 struct CycleCost {
     n: usize,
     wall_ms: i64,
     prometheus_cpu: f64,
+    /// Prometheus CPU seconds by task-clock, and the span they cover (ms).
+    prometheus_run: Option<(f64, i64)>,
     burnrate_cpu: f64,
     counters: Option<Counters>,
     rss_kb: u64,
@@ -1178,6 +1266,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     }
     let c0 = counters(&client, &prom_url, &pool).await;
     let prom_cpu_at_spawn = cpu_seconds(prom_pid).expect("prometheus cpu");
+    let prom_run_at_spawn = run_seconds(prom_pid).expect("prometheus run time");
     let spawned_ms = now_ms();
     let mut burnrate = cmd.spawn().expect("spawn burnrate serve");
     let pid = burnrate.id();
@@ -1258,6 +1347,13 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         .iter()
         .find(|x| x.at_ms >= backfill.at_ms)
         .map(|x| (x.prometheus - prom_cpu_at_spawn, x.burnrate));
+    // The same span in run time: tells whether threads' time went missing.
+    let backfill_run = samples
+        .lock()
+        .expect("samples")
+        .iter()
+        .find(|x| x.at_ms >= backfill.at_ms)
+        .map(|x| x.prometheus_run - prom_run_at_spawn);
     let mem_after_backfill = memory_kb(pid);
     let mut backfill_counters = delta(c0, c1);
     log(format!(
@@ -1276,6 +1372,7 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
     // it took; the following ones are steady.
     let mut costs: Vec<CycleCost> = Vec::new();
     let mut idle_rates: Vec<f64> = Vec::new();
+    let mut idle_run_rates: Vec<f64> = Vec::new();
     let mut pre_tick: Option<(i64, Counters)> = None;
     let mut seen = base;
     let catch_up = base + 1;
@@ -1325,18 +1422,30 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
         {
             idle_rates.push(p / (span as f64 / 1e3));
         }
-        let (p, b, _) = cpu_between(&samples, cycle.at_ms - cycle.duration_ms, cycle.at_ms)
-            .unwrap_or((f64::NAN, f64::NAN, 0));
+        if idle_to - idle_from > 20_000
+            && let Some((p, span)) = run_between(&samples, idle_from, idle_to)
+        {
+            idle_run_rates.push(p / (span as f64 / 1e3));
+        }
+        // From the tick the scheduler woke at to the `cycle done` line: the
+        // line comes after sharing and publishing statuses, so its timestamp
+        // less the cycle's duration starts after the cycle's reads.
+        let cycle_run = run_between(&samples, tick, cycle.at_ms);
+        let (p, b, _) = cpu_between(&samples, tick, cycle.at_ms).unwrap_or((f64::NAN, f64::NAN, 0));
         let rss_kb = memory_kb(pid).get("VmRSS").copied().unwrap_or(0);
         log(format!(
-            "cycle {seen}: {} ms, Prometheus CPU {p:.2} s, burnrate CPU {b:.2} s, burnrate RSS {} MB",
+            "cycle {seen}: {} ms, Prometheus CPU {p:.2} s (run time {}), burnrate CPU {b:.2} s, burnrate RSS {} MB",
             cycle.duration_ms,
+            cycle_run.map_or("n/a".to_string(), |(c, span)| format!(
+                "{c:.4} s in {span} ms"
+            )),
             rss_kb / 1024
         ));
         costs.push(CycleCost {
             n: seen,
             wall_ms: cycle.duration_ms,
             prometheus_cpu: p,
+            prometheus_run: cycle_run,
             burnrate_cpu: b,
             counters: None,
             rss_kb,
@@ -1759,6 +1868,13 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
             pq_total_cpu * scale / steady_net,
         );
     }
+    run_time_rows(
+        &mut out,
+        &steady,
+        median(idle_run_rates.clone()),
+        (pq_window.prometheus_run + pq_alerts.prometheus_run) * scale,
+        backfill_run.zip(backfill_cpu.map(|c| c.0)),
+    );
     let _ = writeln!(
         out,
         "| burnrate {window} counts vs increase({window}) | total events: mean {:.4}%, max {:.4}% relative; bad events: mean {:.4}%, max {:.4}% |",
