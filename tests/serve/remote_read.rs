@@ -2,7 +2,8 @@
 //! for selectors of every shape, on a real Prometheus: same series, same
 //! labels, same samples at both ends of the span, staleness markers and NaN
 //! dropped alike. A server with external labels (which remote read adds to
-//! every series) must be read over the JSON API only.
+//! every series) must be read over the JSON API only, and so must spans
+//! shorter than `remote_read_min_span`.
 
 use burnrate::catalog::promql::Selector;
 use burnrate::duration::Duration;
@@ -14,9 +15,12 @@ use testkit::{Series, TestPrometheus};
 /// Prometheus' staleness marker.
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
+/// A client reading over the JSON API only, or over remote read for spans
+/// of any length.
 fn client(prom: &TestPrometheus, remote_read: bool) -> Prometheus {
     let mut config = PrometheusConfig::new(prom.url());
     config.remote_read = remote_read;
+    config.remote_read_min_span = std::time::Duration::ZERO;
     Prometheus::new(&config).expect("client")
 }
 
@@ -173,4 +177,36 @@ async fn a_server_with_external_labels_is_read_over_the_json_api() {
         .await
         .unwrap();
     assert!(any.iter().all(|s| !s.labels.contains_key("cluster")));
+}
+
+#[tokio::test]
+async fn spans_shorter_than_the_minimum_go_over_the_json_api() {
+    let prom = TestPrometheus::start().await;
+    let end = (chrono::Utc::now().timestamp_millis() / MINUTE - 1) * MINUTE;
+    prom.remote_write(&series(end)).await;
+    let mut config = PrometheusConfig::new(prom.url());
+    config.remote_read_min_span = std::time::Duration::from_secs(30 * 60);
+    let prometheus = Prometheus::new(&config).expect("client");
+    let selector = Selector::parse("http_requests_total").unwrap();
+    let json = client(&prom, false);
+
+    for (range, remote) in [
+        (Duration::from_mins(3), false),
+        (Duration::from_secs(30 * 60 - 1), false),
+        (Duration::from_mins(30), true),
+        (Duration::from_hours(2), true),
+    ] {
+        let before = remote_reads(&prom).await;
+        let got = sorted(prometheus.raw_samples(&selector, end, range).await.unwrap());
+        let used = remote_reads(&prom).await - before;
+        assert_eq!(
+            used,
+            if remote { 1.0 } else { 0.0 },
+            "remote reads for {range}"
+        );
+        let want = sorted(json.raw_samples(&selector, end, range).await.unwrap());
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "{range}");
+    }
+    assert_eq!(health::read(&health::RAW_READS_REMOTE_CHUNKS), 2);
 }
