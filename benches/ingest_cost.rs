@@ -1063,6 +1063,12 @@ async fn measured_batch(
 
 // ------------------------------------------------------------------ main --
 
+/// The middle value (the upper of the two middle ones), NaN for none.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// The report's rows from the threads' run time ([`run_seconds`]): a
 /// steady cycle's Prometheus CPU to the nanosecond, and the ratio against
 /// full-window PromQL (`promql`, for all SLOs) by the same measure.
@@ -1074,10 +1080,6 @@ fn run_time_rows(
     promql: f64,
     backfill: Option<(f64, f64)>,
 ) {
-    let median = |mut v: Vec<f64>| -> f64 {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    };
     let cycles: Vec<(f64, i64)> = steady.iter().filter_map(|c| c.prometheus_run).collect();
     let each = cycles
         .iter()
@@ -1114,7 +1116,8 @@ struct CycleCost {
     n: usize,
     wall_ms: i64,
     prometheus_cpu: f64,
-    /// Prometheus CPU seconds by task-clock, and the span they cover (ms).
+    /// Prometheus CPU seconds by [`run_seconds`] from the tick to the
+    /// `cycle done` line, and the span they cover (ms).
     prometheus_run: Option<(f64, i64)>,
     burnrate_cpu: f64,
     counters: Option<Counters>,
@@ -1704,14 +1707,6 @@ async fn run(cfg: Config, seeded: Seeded, bench_started: Instant) {
 
     // ---------------------------------------------------------- report --
     let steady: Vec<&CycleCost> = costs.iter().filter(|c| c.n > catch_up).collect();
-    let median = |mut v: Vec<f64>| -> f64 {
-        v.sort_by(|a, b| a.total_cmp(b));
-        if v.is_empty() {
-            f64::NAN
-        } else {
-            v[v.len() / 2]
-        }
-    };
     let steady_wall = median(steady.iter().map(|c| c.wall_ms as f64).collect());
     let steady_prom = median(steady.iter().map(|c| c.prometheus_cpu).collect());
     let steady_burn = median(steady.iter().map(|c| c.burnrate_cpu).collect());
