@@ -159,9 +159,7 @@ async fn seed_history(prom: &TestPrometheus, db: &TestDatabase, catalog_dir: &Pa
         .into_iter()
         .find(|s| s.id.as_str() == DETAIL_ID)
         .expect("the detail SLO");
-    let mut runtime = SloRuntime::claim(std::sync::Arc::new(slo), &services)
-        .await
-        .expect("lease");
+    let mut runtime = SloRuntime::claim(slo, &services).await.expect("lease");
     let step = 30 * MINUTE;
     let last = end - end.rem_euclid(step);
     for k in (0..30 * 48).rev() {

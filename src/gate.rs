@@ -209,6 +209,7 @@ pub fn select<'a>(
     let in_service: Vec<&Slo> = catalog
         .slos
         .iter()
+        .map(|s| &**s)
         .filter(|s| s.service == service)
         .collect();
     if in_service.is_empty() {

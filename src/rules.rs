@@ -315,6 +315,7 @@ samples within the SLO window but none for {}.",
     let (sliced, by_events): (Vec<&Slo>, Vec<&Slo>) = catalog
         .slos
         .iter()
+        .map(|s| &**s)
         .partition(|s| s.budgeting.timeslices().is_some());
     for slo in &sliced {
         w.comment(

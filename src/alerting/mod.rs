@@ -387,7 +387,7 @@ mod tests {
         let source =
             format!("version: burnrate/v1\nservice: shop\nlabels: {{team: web}}\nslos:\n{yaml}");
         match catalog::load_str(Path::new("t.yaml"), &source).into_result() {
-            Ok(mut c) => c.slos.remove(0),
+            Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
             Err(d) => panic!("{d:?}"),
         }
     }

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::decode::Ctx;
 use super::diagnostic::{Diagnostic, Diagnostics, Pos};
@@ -408,7 +409,9 @@ fn load_sources<'a>(
     slos.sort_by(|a, b| a.id.cmp(&b.id));
     diagnostics.extend(diags.into_inner());
     Loaded {
-        catalog: Catalog { slos },
+        catalog: Catalog {
+            slos: slos.into_iter().map(Arc::new).collect(),
+        },
         diagnostics,
         files: file_count,
     }

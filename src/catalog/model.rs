@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -15,7 +16,7 @@ use crate::duration::Duration;
 /// A loaded catalog: every SLO, ordered by id.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Catalog {
-    pub slos: Vec<Slo>,
+    pub slos: Vec<Arc<Slo>>,
 }
 
 impl Catalog {
@@ -23,7 +24,7 @@ impl Catalog {
         self.slos
             .binary_search_by(|s| s.id.as_str().cmp(id))
             .ok()
-            .map(|i| &self.slos[i])
+            .map(|i| &*self.slos[i])
     }
 }
 

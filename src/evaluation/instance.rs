@@ -232,7 +232,7 @@ mod tests {
             "version: burnrate/v1\nservice: shop\nslos:\n  - name: availability\n    objective: 99.9\n    window: 30d\n    indicator:\n      ratio:\n        errors: http_requests_total{{code=\"500\"}}\n        total: http_requests_total\n{extra}"
         );
         match catalog::load_str(Path::new("t.yaml"), &source).into_result() {
-            Ok(mut c) => c.slos.remove(0),
+            Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
             Err(d) => panic!("{d:?}"),
         }
     }
@@ -500,7 +500,7 @@ mod never_panics {
     fn base() -> Slo {
         let source = "version: burnrate/v1\nservice: s\nslos:\n  - name: a\n    objective: 99.9\n    indicator:\n      bool_gauge:\n        metric: up\n    alerting:\n      budget_exhausted: true\n";
         match catalog::load_str(Path::new("t.yaml"), source).into_result() {
-            Ok(mut c) => c.slos.remove(0),
+            Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
             Err(d) => panic!("{d:?}"),
         }
     }

@@ -216,7 +216,7 @@ mod tests {
             "version: burnrate/v1\nservice: s\nslos:\n  - name: a\n    objective: 99\n    window: 1d\n    alerting: {{enabled: false}}\n    indicator:\n      ratio:\n        errors: e\n        total: t\n{corrections}"
         );
         match catalog::load_str(Path::new("t.yaml"), &source).into_result() {
-            Ok(mut c) => c.slos.remove(0),
+            Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
             Err(d) => panic!("{d:?}"),
         }
     }

@@ -101,7 +101,7 @@ mod tests {
             "version: burnrate/v1\nservice: shop\nslos:\n  - name: a\n    objective: 99\n    group_by: {group_by}\n    indicator:\n{indicator}"
         );
         match catalog::load_str(Path::new("t.yaml"), &source).into_result() {
-            Ok(mut c) => c.slos.remove(0),
+            Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
             Err(d) => panic!("{d:?}"),
         }
     }

@@ -43,7 +43,7 @@ fn slo(extra: &str) -> Slo {
         "version: burnrate/v1\nservice: s\nslos:\n  - name: a\n    objective: 99\n    alerting: {{enabled: false}}\n    indicator:\n      ratio: {{errors: e, total: t}}\n{extra}"
     );
     match catalog::load_str(Path::new("t.yaml"), &source).into_result() {
-        Ok(mut c) => c.slos.remove(0),
+        Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
         Err(d) => panic!("{d:?}"),
     }
 }

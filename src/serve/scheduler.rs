@@ -410,7 +410,7 @@ impl Running {
                     info!(slo = %id, "backfill stopped: another replica took the SLO over")
                 }
                 Some(slo) if sli_fingerprint(slo) == backfill.fingerprint => {
-                    runtime.update_definition(Arc::new(slo.clone()));
+                    runtime.update_definition(Arc::clone(slo));
                     self.runtimes.insert(id, runtime);
                 }
                 _ => {
@@ -432,7 +432,7 @@ impl Running {
             let Some(lease) = leases.get(&id) else {
                 continue;
             };
-            let slo = Arc::new(slo.clone());
+            let slo = Arc::clone(slo);
             let fingerprint = sli_fingerprint(&slo);
             if let Some(backfill) = self.backfills.remove(&id) {
                 if backfill.fingerprint == fingerprint && backfill.lease == *lease {

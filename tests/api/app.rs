@@ -347,11 +347,7 @@ async fn seed_history(
     };
     let mut runtimes: Vec<SloRuntime> = Vec::new();
     for s in catalog.slos {
-        runtimes.push(
-            SloRuntime::claim(Arc::new(s), &services)
-                .await
-                .expect("lease"),
-        );
+        runtimes.push(SloRuntime::claim(s, &services).await.expect("lease"));
     }
     let last = end - end.rem_euclid(5 * MINUTE);
     let times: Vec<i64> = (0..=count).rev().map(|k| last - k * step).collect();

@@ -2072,7 +2072,7 @@ fn without_sources(catalog: &Catalog) -> Vec<Slo> {
     catalog
         .slos
         .iter()
-        .cloned()
+        .map(|s| Slo::clone(s))
         .map(|mut s| {
             s.source.file = PathBuf::new();
             s.source.line = 0;

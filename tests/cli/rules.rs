@@ -261,7 +261,7 @@ async fn generated_rules_fire_where_burnrate_fires() {
         settings: IngestSettings::default(),
         alerting: AlertingConfig::default().start().expect("no sender"),
     };
-    let mut runtime = SloRuntime::claim(Arc::new(catalog.slos[0].clone()), &services)
+    let mut runtime = SloRuntime::claim(Arc::clone(&catalog.slos[0]), &services)
         .await
         .expect("lease");
 

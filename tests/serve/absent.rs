@@ -125,7 +125,7 @@ async fn absent_alert_fires_in_alertmanager_and_resolves_when_data_returns() {
         Ok(c) => c,
         Err(d) => panic!("test catalog invalid: {d:?}"),
     };
-    let mut runtime = SloRuntime::claim(Arc::new(catalog.slos[0].clone()), &services)
+    let mut runtime = SloRuntime::claim(Arc::clone(&catalog.slos[0]), &services)
         .await
         .expect("lease");
     let cycle_at = |minutes_before_end: i64| time(end - minutes_before_end * MINUTE + 20_000);
@@ -213,7 +213,7 @@ async fn absent_alert_fires_in_alertmanager_and_resolves_when_data_returns() {
 
     // A restart, or another replica taking the SLO over, keeps it absent
     // and its alert firing: the last counted minute comes from the store.
-    let mut runtime = SloRuntime::claim(Arc::new(catalog.slos[0].clone()), &services)
+    let mut runtime = SloRuntime::claim(Arc::clone(&catalog.slos[0]), &services)
         .await
         .expect("lease");
     runtime.cycle(&services, cycle_at(46)).await;

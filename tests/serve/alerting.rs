@@ -187,7 +187,7 @@ async fn page_alert_fires_survives_a_restart_and_resolves_in_alertmanager() {
     // Alerts go to the real Alertmanager and to a recorder standing in for a second one.
     let config = alert_config(vec![am.url(), format!("{}/recorder", hooks.url())]);
     let catalog = catalog();
-    let slo: Arc<Slo> = Arc::new(catalog.slos[0].clone());
+    let slo: Arc<Slo> = Arc::clone(&catalog.slos[0]);
 
     // 1. Burning for 25 minutes: every tier of /pay fires, /cart is quiet.
     let t1 = end - 15 * MINUTE;
@@ -405,7 +405,7 @@ async fn unresponsive_alertmanager_never_blocks_evaluation() {
     let mut config = alert_config(vec![format!("http://127.0.0.1:{port}")]);
     config.delivery.request_timeout = StdDuration::from_secs(5);
     let services = services(&prom, &db, &config).await;
-    let slo = Arc::new(catalog().slos[0].clone());
+    let slo = Arc::clone(&catalog().slos[0]);
     let mut runtime = SloRuntime::claim(slo, &services).await.expect("lease");
     runtime.cycle(&services, time(end - MINUTE + 20_000)).await;
     let sender = services.alerting.sender.as_ref().expect("sender");
@@ -492,7 +492,7 @@ async fn firing_alerts_are_resent_while_prometheus_is_down() {
     let hooks = CaptureServer::start().await;
     let config = alert_config(vec![format!("{}/recorder", hooks.url())]);
     let validity = config.settings.validity().to_chrono();
-    let slo: Arc<Slo> = Arc::new(catalog().slos[0].clone());
+    let slo: Arc<Slo> = Arc::clone(&catalog().slos[0]);
     let services = services(&prom, &db, &config).await;
     let sender = services.alerting.sender.as_ref().expect("sender");
     let mut runtime = SloRuntime::claim(Arc::clone(&slo), &services)

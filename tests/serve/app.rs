@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use burnrate::prom::{Prometheus, PrometheusConfig};
@@ -212,9 +211,7 @@ async fn killed_mid_backfill_leaves_no_duplicate_or_missing_bucket() {
         .expect("valid")
         .slos
         .remove(0);
-    let mut reference = SloRuntime::claim(Arc::new(slo), &services)
-        .await
-        .expect("lease");
+    let mut reference = SloRuntime::claim(slo, &services).await.expect("lease");
     reference.cycle(&services, Utc::now()).await;
 
     // Hours that hold data (the data ends 10 minutes ago; both runs saw all of it).

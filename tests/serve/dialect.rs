@@ -47,7 +47,13 @@ fn catalog() -> Vec<Slo> {
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("`union`"), "{}", warnings[0]);
-    loaded.into_result().expect("loads in MetricsQL").slos
+    loaded
+        .into_result()
+        .expect("loads in MetricsQL")
+        .slos
+        .into_iter()
+        .map(Arc::unwrap_or_clone)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

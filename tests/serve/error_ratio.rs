@@ -73,7 +73,7 @@ async fn raw_error_ratios_are_averaged_per_minute_exactly() {
 
     let loaded = catalog::load_str(Path::new("wifi.yml"), SLOTH);
     let slo = match loaded.into_result() {
-        Ok(mut c) => c.slos.remove(0),
+        Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
         Err(d) => panic!("{d:?}"),
     };
     assert!(slo.indicator.time_weighted());

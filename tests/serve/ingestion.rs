@@ -20,7 +20,7 @@ const WINDOW: i64 = 7 * DAY;
 pub(crate) fn slo(yaml_slos: &str) -> Vec<Slo> {
     let source = format!("version: burnrate/v1\nservice: shop\nslos:\n{yaml_slos}");
     match catalog::load_str(Path::new("test.yaml"), &source).into_result() {
-        Ok(c) => c.slos,
+        Ok(c) => c.slos.into_iter().map(Arc::unwrap_or_clone).collect(),
         Err(d) => panic!("test catalog invalid: {d:?}"),
     }
 }

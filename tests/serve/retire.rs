@@ -19,7 +19,7 @@ fn slo(group_by: &str, errors: &str) -> Slo {
         "version: burnrate/v1\nservice: shop\nslos:\n  - name: availability\n    objective: 99.9\n    window: 7d\n    group_by: {group_by}\n    indicator:\n      ratio:\n        errors: http_requests_total{{{errors}}}\n        total: http_requests_total\n"
     );
     match catalog::load_str(Path::new("t.yaml"), &source).into_result() {
-        Ok(mut c) => c.slos.remove(0),
+        Ok(mut c) => std::sync::Arc::unwrap_or_clone(c.slos.remove(0)),
         Err(d) => panic!("{d:?}"),
     }
 }
