@@ -6,6 +6,7 @@ pub mod fingerprint;
 pub mod history;
 pub mod increments;
 pub mod matching;
+pub mod packed;
 pub mod prefetch;
 
 use std::collections::{BTreeMap, HashMap};

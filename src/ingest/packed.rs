@@ -1,4 +1,5 @@
-//! The byte format of one `event_buckets` row: an hour's minute counts.
+//! The byte format of an hour's minute counts: one `event_buckets` row, and
+//! the minute detail `history` keeps for a window edge.
 //!
 //! Stored as two `float8[60]` arrays a row took about 1.2 kB, and PostgreSQL
 //! only compresses values in rows over 2 kB. Counts are nearly always whole

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::packed::{self, HourMinutes};
 use super::{BucketRow, IngestionState, Lease, Store, StoreError, leases, query_err};
 use crate::engine::EventCounts;
+use crate::ingest::packed::{self, HourMinutes};
 use crate::time::{Minute, to_time};
 
 /// Rows per insert statement. A connection keeps its write buffer as large
