@@ -5,6 +5,7 @@
 //! batch the database refuses as a whole is written SLO by
 //! SLO, so one bad row fails only its own SLO.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use tokio::task::JoinSet;
 use tracing::warn;
 
 use super::runtime::{Chunk, CycleError, Services, SloRuntime};
+use crate::engine::EventCounts;
 use crate::ingest::prefetch::{FanInMemory, FanInStats, Reader, prefetch};
 use crate::store::{EvaluationRow, PruneDone, PruneJob, SpanWrite, StoreError};
 use crate::time::Minute;
@@ -78,7 +80,8 @@ pub async fn cycle_together<K: Send + 'static>(
                 None => done.push((key, runtime)),
             }
         }
-        let stored = store_spans(services, spans).await;
+        let mut stored = store_spans(services, spans).await;
+        load_edge_hours(services, &mut stored, Minute::floor(now.timestamp_millis())).await;
         let finished = each(
             services,
             stored,
@@ -126,6 +129,39 @@ where
             Some(Ok(done)) => out.push(done),
             Some(Err(e)) => warn!(error = %e, "an SLO cycle panicked"),
             None => return out,
+        }
+    }
+}
+
+/// Loads the edge hours the batch's evaluations will need in one statement,
+/// not one per instance and hour. If it fails, each evaluation loads its
+/// own as before.
+async fn load_edge_hours<K>(services: &Services, batch: &mut [(K, Fetched)], at: Minute) {
+    let wanted: Vec<(i64, i64)> = batch
+        .iter()
+        .filter(|(_, (_, stored))| stored.is_ok())
+        .flat_map(|(_, (runtime, _))| runtime.edge_hours_missing(at))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let rows = match services.store.load_hours_of(&wanted).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            warn!(error = %e, hours = wanted.len(), "loading the batch's edge hours failed: each SLO loads its own");
+            return;
+        }
+    };
+    let mut by_instance: BTreeMap<i64, Vec<(i64, [EventCounts; 60])>> = BTreeMap::new();
+    for (instance, hour, minutes) in rows {
+        by_instance
+            .entry(instance)
+            .or_default()
+            .push((hour, minutes));
+    }
+    for (_, (runtime, stored)) in batch.iter_mut() {
+        if stored.is_ok() {
+            runtime.take_hours(&by_instance);
         }
     }
 }

@@ -80,6 +80,12 @@ struct BucketRow {
 }
 
 impl BucketRow {
+    /// Instance, hour (Unix ms) and minutes as memory holds them.
+    fn loaded(&self) -> Result<(i64, i64, [EventCounts; 60]), StoreError> {
+        let minutes = self.minutes()?.map(Option::unwrap_or_default);
+        Ok((self.instance_id, self.hour.timestamp_millis(), minutes))
+    }
+
     /// The minute counts, whichever way the row was written.
     fn minutes(&self) -> Result<HourMinutes, StoreError> {
         if let Some(bytes) = &self.packed {
@@ -309,14 +315,32 @@ impl Store {
         .await
         .map_err(query_err("load buckets"))?;
         rows.iter()
-            .map(|row| {
-                let minutes = row.minutes()?;
-                Ok((
-                    row.hour.timestamp_millis(),
-                    minutes.map(Option::unwrap_or_default),
-                ))
-            })
+            .map(|row| row.loaded().map(|(_, hour, minutes)| (hour, minutes)))
             .collect()
+    }
+
+    /// The stored minutes of the given `(instance, hour)` pairs (hours as
+    /// Unix ms, hour-aligned) in one statement; pairs with no row are left
+    /// out. A cycle loads the edge hours of a batch of SLOs this way.
+    pub async fn load_hours_of(
+        &self,
+        wanted: &[(i64, i64)],
+    ) -> Result<Vec<(i64, i64, [EventCounts; 60])>, StoreError> {
+        let (ids, hours): (Vec<i64>, Vec<DateTime<Utc>>) = wanted
+            .iter()
+            .map(|&(id, hour)| (id, to_time(hour_of(hour))))
+            .unzip();
+        let rows: Vec<BucketRow> = sqlx::query_as(
+            "select b.instance_id, b.hour, b.packed, b.good, b.total from event_buckets b
+             join unnest($1::bigint[], $2::timestamptz[]) as w(instance_id, hour)
+               on b.instance_id = w.instance_id and b.hour = w.hour",
+        )
+        .bind(&ids)
+        .bind(&hours)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("load buckets"))?;
+        rows.iter().map(BucketRow::loaded).collect()
     }
 
     /// Every stored hour of every instance, ordered by instance and hour:

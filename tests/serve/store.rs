@@ -169,6 +169,24 @@ async fn batches_larger_than_one_statement_store_every_row() {
             assert_eq!(minutes[7], counts(k, h as i64), "instance {k} hour {h}");
         }
     }
+    // Chosen pairs in one statement: the same minutes, and none for an
+    // hour nothing was written in.
+    let empty_hour = start + hours * HOUR;
+    let wanted = [
+        (ids[0], start),
+        (ids[2], start + 5 * HOUR),
+        (ids[1], empty_hour),
+    ];
+    let mut together = store.load_hours_of(&wanted).await.expect("load pairs");
+    together.sort_by_key(|&(id, hour, _)| (hour, id));
+    let mut one_by_one = Vec::new();
+    for &(id, hour) in &wanted {
+        for (h, minutes) in store.load_hours(id, hour, hour + HOUR).await.expect("load") {
+            one_by_one.push((id, h, minutes));
+        }
+    }
+    assert_eq!(together.len(), 2);
+    assert_eq!(together, one_by_one);
 
     let rows: Vec<EvaluationRow> = (0..ROWS_PER_STATEMENT as i64 + 10)
         .map(|i| EvaluationRow {

@@ -413,6 +413,40 @@ impl SloRuntime {
         );
     }
 
+    /// The `(instance, hour)` pairs the evaluation at `at` would load one
+    /// by one: hours a window edge moved into whose minutes memory dropped
+    /// (once an hour for each alert window, at 10,000 SLOs some 30,000).
+    /// A cycle loads a batch's in one statement and hands them to
+    /// [`Self::take_hours`].
+    pub fn edge_hours_missing(&self, at: Minute) -> Vec<(i64, i64)> {
+        if !self.loaded {
+            return Vec::new();
+        }
+        let plan = WindowPlan::with_corrections(&self.slo, &self.stored_corrections, at);
+        let mut out: Vec<(i64, i64)> = self
+            .instances
+            .values()
+            .flat_map(|instance| {
+                plan.ranges()
+                    .into_iter()
+                    .flat_map(|(from, to)| instance.history.missing_detail(from, to))
+                    .map(|hour| (instance.id, hour))
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Takes hours loaded for [`Self::edge_hours_missing`] into memory.
+    pub fn take_hours(&mut self, hours: &BTreeMap<i64, Vec<(i64, [EventCounts; 60])>>) {
+        for instance in self.instances.values_mut() {
+            for (hour, minutes) in hours.get(&instance.id).into_iter().flatten() {
+                instance.history.load_hour(*hour, *minutes);
+            }
+        }
+    }
+
     async fn evaluate(
         &mut self,
         services: &Services,
