@@ -48,6 +48,7 @@ impl Detail {
         }
     }
 
+    #[cfg(test)]
     fn heap_bytes(&self) -> usize {
         match self {
             Detail::Open(_) => std::mem::size_of::<[EventCounts; 60]>(),
@@ -260,8 +261,9 @@ impl EventHistory {
         (!self.sums.is_empty()).then_some(self.first)
     }
 
-    /// Approximate heap bytes held, for the memory benchmark.
-    pub fn heap_bytes(&self) -> usize {
+    /// Approximate heap bytes held, for the size tests below.
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
         let sums = self.sums.capacity() * std::mem::size_of::<EventCounts>();
         let detail: usize = self.detail.values().map(|d| 48 + d.heap_bytes()).sum();
         sums + self.held.capacity() + detail
