@@ -64,8 +64,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PROMETHEUS_REMOTE_READ", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub prometheus_remote_read: bool,
     /// Spans shorter than this (a steady cycle's few minutes) are read over
-    /// the JSON API even where remote read is used: remote read answers
-    /// with whole chunks, which for a short span costs Prometheus more.
+    /// remote read as samples, not chunks: whole chunks reach far past a
+    /// short span, which costs Prometheus more.
     #[arg(long, env = "PROMETHEUS_REMOTE_READ_MIN_SPAN", default_value = "30m")]
     pub prometheus_remote_read_min_span: Duration,
     /// PEM file with CA certificates to trust for Prometheus over HTTPS.

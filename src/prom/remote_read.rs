@@ -165,9 +165,25 @@ pub fn availability_from_config(yaml: &str) -> Availability {
     }
 }
 
+/// How the server is asked to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// Streamed XOR chunks, copied whole from storage (sampled protobuf
+    /// from servers without them): cheapest for long spans.
+    Chunks,
+    /// Sampled protobuf only: just the span's samples, for short spans,
+    /// where whole chunks would mostly carry samples outside them.
+    Samples,
+}
+
 /// The request for raw samples of `selector` stamped in `[start_ms, end_ms]`
 /// (both ends included, as in a range selector), snappy-compressed.
-pub fn encode_request(selector: &Selector, start_ms: i64, end_ms: i64) -> Vec<u8> {
+pub fn encode_request(
+    selector: &Selector,
+    start_ms: i64,
+    end_ms: i64,
+    kind: AnswerKind,
+) -> Vec<u8> {
     let mut matchers: Vec<proto::LabelMatcher> = selector
         .metric
         .iter()
@@ -193,7 +209,10 @@ pub fn encode_request(selector: &Selector, start_ms: i64, end_ms: i64) -> Vec<u8
             end_timestamp_ms: end_ms,
             matchers,
         }],
-        accepted_response_types: vec![STREAMED_XOR_CHUNKS, SAMPLES],
+        accepted_response_types: match kind {
+            AnswerKind::Chunks => vec![STREAMED_XOR_CHUNKS, SAMPLES],
+            AnswerKind::Samples => vec![SAMPLES],
+        },
     };
     snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
@@ -223,8 +242,15 @@ pub enum DecodeError {
 pub type Decoded = (Labels, Vec<(i64, f64)>);
 
 /// Decodes a snappy-compressed `ReadResponse` of one query, refusing one that
-/// would decompress to more than `max_bytes`.
-pub fn decode_response(body: &[u8], max_bytes: usize) -> Result<Vec<Decoded>, DecodeError> {
+/// would decompress to more than `max_bytes`. Samples are kept in `[start,
+/// end]`, as in [`decode_streamed`]: Prometheus trims them to the span, but
+/// a server that did not would otherwise count minutes twice.
+pub fn decode_response(
+    body: &[u8],
+    start: i64,
+    end: i64,
+    max_bytes: usize,
+) -> Result<Vec<Decoded>, DecodeError> {
     let len = snap::raw::decompress_len(body)?;
     if len > max_bytes {
         return Err(DecodeError::TooLarge(len));
@@ -248,7 +274,9 @@ pub fn decode_response(body: &[u8], max_bytes: usize) -> Result<Vec<Decoded>, De
             let samples = series
                 .samples
                 .iter()
-                .filter(|s| s.value.to_bits() != STALE_NAN_BITS)
+                .filter(|s| {
+                    s.value.to_bits() != STALE_NAN_BITS && (start..=end).contains(&s.timestamp)
+                })
                 .map(|s| (s.timestamp, s.value))
                 .collect::<Vec<_>>();
             // A series with no sample in the span is not in a JSON answer.
@@ -385,10 +413,14 @@ mod tests {
     fn a_request_carries_every_matcher_with_its_kind_and_the_closed_range() {
         let selector =
             Selector::parse(r#"http_requests_total{a="1",b!="2",c=~"3|4",d!~"5.*",e=""}"#).unwrap();
-        let body = encode_request(&selector, 1_000, 61_000);
+        let body = encode_request(&selector, 1_000, 61_000, AnswerKind::Chunks);
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
         let request = proto::ReadRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(request.queries.len(), 1);
+        assert_eq!(
+            request.accepted_response_types,
+            [STREAMED_XOR_CHUNKS, SAMPLES]
+        );
         let query = &request.queries[0];
         assert_eq!(
             (query.start_timestamp_ms, query.end_timestamp_ms),
@@ -413,10 +445,29 @@ mod tests {
     }
 
     #[test]
+    fn a_request_for_samples_accepts_no_chunks() {
+        let selector = Selector::parse(r#"up{job="api"}"#).unwrap();
+        let accepted = |kind| {
+            let body = encode_request(&selector, 1_000, 61_000, kind);
+            let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+            proto::ReadRequest::decode(raw.as_slice())
+                .unwrap()
+                .accepted_response_types
+        };
+        assert_eq!(accepted(AnswerKind::Samples), [SAMPLES]);
+        assert_eq!(accepted(AnswerKind::Chunks), [STREAMED_XOR_CHUNKS, SAMPLES]);
+    }
+
+    #[test]
     fn answers_decode_to_labels_and_samples_without_staleness_markers() {
         let body = response(vec![proto::TimeSeries {
             labels: vec![label("__name__", "up"), label("job", "api")],
             samples: vec![
+                // Before the span asked for: dropped.
+                proto::Sample {
+                    value: 0.5,
+                    timestamp: 59_999,
+                },
                 proto::Sample {
                     value: 1.0,
                     timestamp: 60_000,
@@ -429,9 +480,14 @@ mod tests {
                     value: f64::NAN,
                     timestamp: 180_000,
                 },
+                // Past the span asked for: dropped.
+                proto::Sample {
+                    value: 2.0,
+                    timestamp: 180_001,
+                },
             ],
         }]);
-        let decoded = decode_response(&body, 1 << 20).unwrap();
+        let decoded = decode_response(&body, 60_000, 180_000, 1 << 20).unwrap();
         assert_eq!(decoded.len(), 1);
         let (labels, samples) = &decoded[0];
         assert_eq!(
@@ -457,17 +513,17 @@ mod tests {
             ],
         }]);
         assert!(matches!(
-            decode_response(&body, 100),
+            decode_response(&body, 0, 10, 100),
             Err(DecodeError::TooLarge(_))
         ));
         assert!(matches!(
-            decode_response(b"<html>404 page not found</html>", 1 << 20),
+            decode_response(b"<html>404 page not found</html>", 0, 10, 1 << 20),
             Err(DecodeError::Snappy(_) | DecodeError::Protobuf(_))
         ));
         let json = snap::raw::Encoder::new()
             .compress_vec(br#"{"status":"error"}"#)
             .unwrap();
-        assert!(decode_response(&json, 1 << 20).is_err());
+        assert!(decode_response(&json, 0, 10, 1 << 20).is_err());
     }
 
     fn frame(message: &proto::ChunkedReadResponse) -> Vec<u8> {

@@ -1,9 +1,10 @@
-//! Raw samples over remote read must be exactly what the JSON API returns,
-//! for selectors of every shape, on a real Prometheus: same series, same
-//! labels, same samples at both ends of the span, staleness markers and NaN
-//! dropped alike. A server with external labels (which remote read adds to
-//! every series) must be read over the JSON API only, and so must spans
-//! shorter than `remote_read_min_span`.
+//! Raw samples over remote read, answered with chunks or with samples, must
+//! be exactly what the JSON API returns, for selectors of every shape, on a
+//! real Prometheus: same series, same labels, same samples at both ends of
+//! the span, staleness markers and NaN dropped alike. A server with external
+//! labels (which remote read adds to every series) must be read over the
+//! JSON API only. Spans shorter than `remote_read_min_span` are asked for
+//! samples, longer ones for chunks.
 
 use burnrate::catalog::promql::Selector;
 use burnrate::duration::Duration;
@@ -15,12 +16,23 @@ use testkit::{Series, TestPrometheus};
 /// Prometheus' staleness marker.
 const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
 
-/// A client reading over the JSON API only, or over remote read for spans
-/// of any length.
-fn client(prom: &TestPrometheus, remote_read: bool) -> Prometheus {
+/// How a test client reads raw samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Reads {
+    Json,
+    /// Remote read answered with chunks, for spans of any length.
+    Chunks,
+    /// Remote read answered with samples, for spans of any length.
+    Samples,
+}
+
+fn client(prom: &TestPrometheus, reads: Reads) -> Prometheus {
     let mut config = PrometheusConfig::new(prom.url());
-    config.remote_read = remote_read;
-    config.remote_read_min_span = std::time::Duration::ZERO;
+    config.remote_read = reads != Reads::Json;
+    config.remote_read_min_span = match reads {
+        Reads::Samples => std::time::Duration::MAX,
+        Reads::Json | Reads::Chunks => std::time::Duration::ZERO,
+    };
     Prometheus::new(&config).expect("client")
 }
 
@@ -95,10 +107,10 @@ async fn remote_reads(prom: &TestPrometheus) -> f64 {
         .sum()
 }
 
-/// Reads every selector over both APIs: spans of an hour, of 90 s, and one
-/// whose both ends fall on sample timestamps.
-async fn compare(prom: &TestPrometheus, end: i64) -> usize {
-    let (json, remote) = (client(prom, false), client(prom, true));
+/// Reads every selector over the JSON API and as `reads`: spans of an hour,
+/// of 90 s, and one whose both ends fall on sample timestamps.
+async fn compare(prom: &TestPrometheus, end: i64, reads: Reads) -> usize {
+    let (json, remote) = (client(prom, Reads::Json), client(prom, reads));
     let mut samples = 0;
     let spans = [
         (end, Duration::from_hours(1)),
@@ -124,21 +136,24 @@ async fn remote_read_returns_exactly_what_the_json_api_returns() {
     let end = (chrono::Utc::now().timestamp_millis() / MINUTE - 1) * MINUTE;
     prom.remote_write(&series(end)).await;
 
-    let before = remote_reads(&prom).await;
-    let samples = compare(&prom, end).await;
-    let used = remote_reads(&prom).await - before;
-    assert!(samples > 5_000, "the spans hold samples: {samples}");
-    // Every read of the remote-reading client went over remote read, and
-    // was answered with streamed chunks.
-    assert_eq!(used, (SELECTORS.len() * 3) as f64, "remote reads answered");
-    assert_eq!(
-        health::read(&health::RAW_READS_REMOTE_CHUNKS),
-        (SELECTORS.len() * 3) as u64
-    );
-    assert_eq!(health::read(&health::RAW_READS_REMOTE_SAMPLES), 0);
+    let reads = (SELECTORS.len() * 3) as u64;
+    for (kind, (chunks, sampled)) in [
+        (Reads::Chunks, (reads, 0)),
+        (Reads::Samples, (reads, reads)),
+    ] {
+        let before = remote_reads(&prom).await;
+        let samples = compare(&prom, end, kind).await;
+        let used = remote_reads(&prom).await - before;
+        assert!(samples > 5_000, "the spans hold samples: {samples}");
+        // Every read of the remote-reading client went over remote read,
+        // and was answered as asked.
+        assert_eq!(used, reads as f64, "remote reads answered for {kind:?}");
+        assert_eq!(health::read(&health::RAW_READS_REMOTE_CHUNKS), chunks);
+        assert_eq!(health::read(&health::RAW_READS_REMOTE_SAMPLES), sampled);
+    }
 
     // The stale span and the NaN are absent; the reset is there.
-    let json = client(&prom, false);
+    let json = client(&prom, Reads::Json);
     let stale =
         Selector::parse(r#"http_requests_total{route="/cart",code="200",instance="i2"}"#).unwrap();
     let got = json
@@ -158,7 +173,7 @@ async fn a_server_with_external_labels_is_read_over_the_json_api() {
     prom.remote_write(&series(end)).await;
 
     let before = remote_reads(&prom).await;
-    let samples = compare(&prom, end).await;
+    let samples = compare(&prom, end, Reads::Chunks).await;
     assert!(samples > 5_000, "the spans hold samples: {samples}");
     assert_eq!(
         remote_reads(&prom).await - before,
@@ -168,7 +183,7 @@ async fn a_server_with_external_labels_is_read_over_the_json_api() {
     assert_eq!(health::read(&health::RAW_READS_REMOTE_CHUNKS), 0);
     assert!(health::read(&health::RAW_READS_JSON) >= (2 * SELECTORS.len() * 3) as u64);
     // Remote read would have labelled every series with the cluster.
-    let any = client(&prom, true)
+    let any = client(&prom, Reads::Chunks)
         .raw_samples(
             &Selector::parse("http_requests_total").unwrap(),
             end,
@@ -180,7 +195,7 @@ async fn a_server_with_external_labels_is_read_over_the_json_api() {
 }
 
 #[tokio::test]
-async fn spans_shorter_than_the_minimum_go_over_the_json_api() {
+async fn spans_shorter_than_the_minimum_are_answered_with_samples() {
     let prom = TestPrometheus::start().await;
     let end = (chrono::Utc::now().timestamp_millis() / MINUTE - 1) * MINUTE;
     prom.remote_write(&series(end)).await;
@@ -188,25 +203,22 @@ async fn spans_shorter_than_the_minimum_go_over_the_json_api() {
     config.remote_read_min_span = std::time::Duration::from_secs(30 * 60);
     let prometheus = Prometheus::new(&config).expect("client");
     let selector = Selector::parse("http_requests_total").unwrap();
-    let json = client(&prom, false);
+    let json = client(&prom, Reads::Json);
 
-    for (range, remote) in [
+    for (range, chunked) in [
         (Duration::from_mins(3), false),
         (Duration::from_secs(30 * 60 - 1), false),
         (Duration::from_mins(30), true),
         (Duration::from_hours(2), true),
     ] {
-        let before = remote_reads(&prom).await;
+        let before = health::read(&health::RAW_READS_REMOTE_CHUNKS);
         let got = sorted(prometheus.raw_samples(&selector, end, range).await.unwrap());
-        let used = remote_reads(&prom).await - before;
-        assert_eq!(
-            used,
-            if remote { 1.0 } else { 0.0 },
-            "remote reads for {range}"
-        );
+        let used = health::read(&health::RAW_READS_REMOTE_CHUNKS) - before;
+        assert_eq!(used, u64::from(chunked), "chunked reads for {range}");
         let want = sorted(json.raw_samples(&selector, end, range).await.unwrap());
         assert!(!want.is_empty());
         assert_eq!(got, want, "{range}");
     }
     assert_eq!(health::read(&health::RAW_READS_REMOTE_CHUNKS), 2);
+    assert_eq!(health::read(&health::RAW_READS_REMOTE_SAMPLES), 2);
 }
