@@ -263,8 +263,13 @@ fn upstream_convert_refuses_what_it_cannot_honour() {
 
 /// What `burnrate check` may take on the worst input a user can send it:
 /// CPU seconds (user and system), which a loaded machine does not inflate
-/// as it does wall time; a generous wall limit still catches a hang.
-const MAX_SECONDS: f64 = 5.0;
+/// as it does wall time; a generous wall limit still catches a hang. The
+/// bound is for unbounded work (a billion laughs expands to 10^10 nodes),
+/// not for speed, which `benches/catalog_load.rs` measures: the test build
+/// is unoptimised, and machines of the same kind differ up to four times in
+/// CPU time for the same work (`long.yaml` took 6.4 to 6.6 s on a quiet
+/// one, over the 5 s this bound was before).
+const MAX_SECONDS: f64 = 20.0;
 const MAX_WALL_SECONDS: f64 = 60.0;
 const MAX_RSS_MB: i64 = 300;
 
