@@ -285,8 +285,8 @@ impl Prometheus {
         }
     }
 
-    /// Every stored sample of the series matching `selector` in `(at - range, at]`,
-    /// over the JSON API.
+    /// Every stored sample of the series matching `selector` from `at - range`
+    /// to `at`, over the JSON API (see [`Self::raw_samples`] on the start).
     async fn json_raw_samples(
         &self,
         selector: &str,
@@ -302,10 +302,13 @@ impl Prometheus {
         }
     }
 
-    /// Every stored sample of the series matching `selector` in `(at - range,
-    /// at]`: over remote read where the server serves it exactly (as chunks
+    /// Every stored sample of the series matching `selector` from `at - range`
+    /// to `at`: over remote read where the server serves it exactly (as chunks
     /// for spans of at least `remote_read_min_span`, as samples for shorter
-    /// ones), else over the JSON API.
+    /// ones), else over the JSON API. A sample exactly at `at - range` is
+    /// included by remote read and Prometheus 2's range selectors but not by
+    /// Prometheus 3's, so callers do not depend on it: they know the value at
+    /// a span's start from the span before, or from an instant query.
     pub async fn raw_samples(
         &self,
         selector: &Selector,

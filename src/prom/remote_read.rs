@@ -417,10 +417,6 @@ mod tests {
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
         let request = proto::ReadRequest::decode(raw.as_slice()).unwrap();
         assert_eq!(request.queries.len(), 1);
-        assert_eq!(
-            request.accepted_response_types,
-            [STREAMED_XOR_CHUNKS, SAMPLES]
-        );
         let query = &request.queries[0];
         assert_eq!(
             (query.start_timestamp_ms, query.end_timestamp_ms),
