@@ -7,7 +7,8 @@
 //! extrapolation at bucket edges.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::AddAssign;
 
 use crate::engine::EventCounts;
 use crate::labels::Labels;
@@ -48,12 +49,14 @@ pub fn counter_increments<S: Borrow<RawSeries>>(
     from: i64,
     to: i64,
 ) -> Grouped<f64> {
-    let mut out: Grouped<f64> = BTreeMap::new();
+    // Increments are stamped in a vector and summed per bucket at the end:
+    // a B-tree lookup per sample cost more than all the arithmetic.
+    let mut stamped: BTreeMap<Labels, Vec<(Minute, f64)>> = BTreeMap::new();
     for s in series {
         let s = s.borrow();
         let key = series_key(&s.labels);
         let mut prev = predecessors.get(&key).map(|&(_, v)| v);
-        let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
+        let increments = stamped.entry(group_key(&s.labels, group_by)).or_default();
         for &(ts, value) in &s.samples {
             if ts <= from {
                 prev = Some(value);
@@ -67,11 +70,36 @@ pub fn counter_increments<S: Borrow<RawSeries>>(
                 Some(_) => value, // counter reset: it restarted from zero
                 None => 0.0,
             };
-            *buckets.entry(Minute::bucket_of(ts)).or_default() += increase;
+            increments.push((Minute::bucket_of(ts), increase));
             prev = Some(value);
         }
     }
-    out
+    sum_groups(stamped)
+}
+
+/// Per group, the values stamped with each minute summed in the order they
+/// were stamped: to the bit what adding them into each bucket one by one
+/// gives (the sort is stable), without a map lookup per value.
+fn sum_groups<T: AddAssign + Default>(stamped: BTreeMap<Labels, Vec<(Minute, T)>>) -> Grouped<T> {
+    stamped
+        .into_iter()
+        .map(|(group, mut values)| {
+            values.sort_by_key(|&(minute, _)| minute);
+            let mut sums: Vec<(Minute, T)> = Vec::with_capacity(values.len());
+            for (minute, value) in values {
+                match sums.last_mut() {
+                    Some((last, sum)) if *last == minute => *sum += value,
+                    _ => {
+                        let mut sum = T::default();
+                        sum += value;
+                        sums.push((minute, sum));
+                    }
+                }
+            }
+            // Sorted and distinct: the map is built in bulk, not by search.
+            (group, sums.into_iter().collect())
+        })
+        .collect()
 }
 
 /// Each series' last sample at or before `at`, starting from `predecessors`
@@ -108,18 +136,19 @@ pub fn gauge_events<S: Borrow<RawSeries>>(
     from: i64,
     to: i64,
 ) -> Grouped<EventCounts> {
-    let mut out: Grouped<EventCounts> = BTreeMap::new();
+    let mut stamped: BTreeMap<Labels, Vec<(Minute, EventCounts)>> = BTreeMap::new();
     for s in series {
         let s = s.borrow();
-        let buckets = out.entry(group_key(&s.labels, group_by)).or_default();
+        let events = stamped.entry(group_key(&s.labels, group_by)).or_default();
         for &(ts, value) in s.samples.iter().filter(|(ts, _)| *ts > from && *ts <= to) {
-            *buckets.entry(Minute::bucket_of(ts)).or_default() += EventCounts {
+            let event = EventCounts {
                 good: value.clamp(0.0, 1.0),
                 total: 1.0,
             };
+            events.push((Minute::bucket_of(ts), event));
         }
     }
-    out
+    sum_groups(stamped)
 }
 
 /// Combines a counted series (bad or good) with totals into per-bucket counts.
@@ -130,23 +159,51 @@ pub fn combine(
     total: &Grouped<f64>,
     counted_is_bad: bool,
 ) -> Grouped<EventCounts> {
-    let mut out: Grouped<EventCounts> = BTreeMap::new();
-    for (group, buckets) in total {
-        let target = out.entry(group.clone()).or_default();
-        for (&bucket, &t) in buckets {
-            target.entry(bucket).or_default().total += t;
+    let none = BTreeMap::new();
+    let groups: BTreeSet<&Labels> = total.keys().chain(counted.keys()).collect();
+    groups
+        .into_iter()
+        .map(|group| {
+            let counted = counted.get(group).unwrap_or(&none);
+            let total = total.get(group).unwrap_or(&none);
+            (
+                group.clone(),
+                combine_buckets(counted, total, counted_is_bad),
+            )
+        })
+        .collect()
+}
+
+/// One group's buckets of [`combine`], merged in minute order (both inputs
+/// are sorted) and built in bulk. The sums are those of adding the total,
+/// then the counted events, to an empty bucket.
+fn combine_buckets(
+    counted: &BTreeMap<Minute, f64>,
+    total: &BTreeMap<Minute, f64>,
+    counted_is_bad: bool,
+) -> BTreeMap<Minute, EventCounts> {
+    let mut totals = total.iter().peekable();
+    let mut counts = counted.iter().peekable();
+    let mut out: Vec<(Minute, EventCounts)> = Vec::with_capacity(total.len().max(counted.len()));
+    loop {
+        let next_total = totals.peek().map(|&(&minute, _)| minute);
+        let next_count = counts.peek().map(|&(&minute, _)| minute);
+        let Some(minute) = next_total.into_iter().chain(next_count).min() else {
+            break;
+        };
+        let mut bucket = EventCounts::default();
+        if let Some((_, &t)) = totals.next_if(|&(&m, _)| m == minute) {
+            bucket.total += t;
             if counted_is_bad {
-                target.entry(bucket).or_default().good += t;
+                bucket.good += t;
             }
         }
-    }
-    for (group, buckets) in counted {
-        let target = out.entry(group.clone()).or_default();
-        for (&bucket, &c) in buckets {
-            target.entry(bucket).or_default().good += if counted_is_bad { -c } else { c };
+        if let Some((_, &c)) = counts.next_if(|&(&m, _)| m == minute) {
+            bucket.good += if counted_is_bad { -c } else { c };
         }
+        out.push((minute, bucket));
     }
-    out
+    out.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -311,12 +311,37 @@ async fn ratio_span(
 
 /// Every bucket in the span, for every instance seen, so a rewrite replaces stale values.
 fn fill_zero_buckets(grouped: &mut Grouped<EventCounts>, from: Minute, to: i64) {
+    let span = || std::iter::successors(Some(from), |m| Some(m.next())).take_while(|m| m.ms() < to);
+    let wanted = span().count();
     for buckets in grouped.values_mut() {
-        let mut minute = from;
-        while minute.ms() < to {
-            buckets.entry(minute).or_default();
-            minute = minute.next();
+        // Most instances have a sample every minute: nothing to add.
+        if buckets
+            .range(from..)
+            .take_while(|(m, _)| m.ms() < to)
+            .count()
+            == wanted
+        {
+            continue;
         }
+        // Merged in minute order and built in bulk, not inserted one by one.
+        let mut held = std::mem::take(buckets).into_iter().peekable();
+        let mut zeros = span().peekable();
+        let mut merged = Vec::with_capacity(wanted);
+        loop {
+            let next = match (held.peek(), zeros.peek()) {
+                (None, None) => break,
+                (Some(_), None) => held.next(),
+                (Some((h, _)), Some(z)) if h <= z => {
+                    if h == z {
+                        zeros.next();
+                    }
+                    held.next()
+                }
+                _ => zeros.next().map(|z| (z, EventCounts::default())),
+            };
+            merged.extend(next);
+        }
+        *buckets = merged.into_iter().collect();
     }
 }
 
@@ -357,5 +382,41 @@ mod tests {
         let keys: Vec<i64> = g[&Labels::new()].keys().map(|m| m.ms()).collect();
         assert_eq!(keys, [0, MINUTE_MS, 2 * MINUTE_MS]);
         assert_eq!(g[&Labels::new()][&Minute::nth(1)].total, 1.0);
+    }
+
+    #[test]
+    fn zero_buckets_keep_every_count_inside_and_outside_the_span() {
+        let counts = |n: f64| EventCounts { good: n, total: n };
+        let group = |pairs: &[(&str, &str)]| crate::labels::from_pairs(pairs);
+        let held = |minutes: &[(i64, f64)]| -> BTreeMap<Minute, EventCounts> {
+            minutes
+                .iter()
+                .map(|&(m, n)| (Minute::nth(m), counts(n)))
+                .collect()
+        };
+        let mut g: Grouped<EventCounts> = BTreeMap::from([
+            (
+                group(&[("r", "gaps")]),
+                held(&[(1, 1.0), (3, 3.0), (4, 4.0), (9, 9.0)]),
+            ),
+            (
+                group(&[("r", "full")]),
+                held(&[(2, 2.0), (3, 3.0), (4, 4.0), (5, 5.0)]),
+            ),
+            (group(&[("r", "none")]), BTreeMap::new()),
+        ]);
+        fill_zero_buckets(&mut g, Minute::nth(2), 6 * MINUTE_MS);
+        let listed = |name: &str| -> Vec<(i64, f64)> {
+            g[&group(&[("r", name)])]
+                .iter()
+                .map(|(m, c)| (m.ms() / MINUTE_MS, c.total))
+                .collect()
+        };
+        assert_eq!(
+            listed("gaps"),
+            [(1, 1.0), (2, 0.0), (3, 3.0), (4, 4.0), (5, 0.0), (9, 9.0)]
+        );
+        assert_eq!(listed("full"), [(2, 2.0), (3, 3.0), (4, 4.0), (5, 5.0)]);
+        assert_eq!(listed("none"), [(2, 0.0), (3, 0.0), (4, 0.0), (5, 0.0)]);
     }
 }
