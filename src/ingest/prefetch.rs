@@ -249,6 +249,29 @@ async fn fetch_union(
 }
 
 impl Prefetched {
+    /// Whether `read` is answered here.
+    pub fn holds(&self, read: &Read) -> bool {
+        let key = (read.selector.to_string(), read.kind);
+        match read.kind {
+            ReadKind::Raw { .. } => self.raw.contains_key(&key),
+            ReadKind::Last { .. } => self.last.contains_key(&key),
+        }
+    }
+
+    /// Adds the answers (and the costs) of another prefetch.
+    pub fn absorb(&mut self, other: Prefetched) {
+        self.raw.extend(other.raw);
+        self.last.extend(other.last);
+        let (a, b) = (&mut self.stats, other.stats);
+        a.reads += b.reads;
+        a.distinct_reads += b.distinct_reads;
+        a.union_queries += b.union_queries;
+        a.served += b.served;
+        a.series_returned += b.series_returned;
+        a.series_used += b.series_used;
+        a.widest_union = a.widest_union.max(b.widest_union);
+    }
+
     /// Files a union's answer under each member; returns the series returned
     /// and those at least one member selected.
     fn keep(

@@ -15,7 +15,7 @@ use tracing::info;
 
 use super::cycle::{SLOS_PER_BATCH, each, store_spans};
 use super::runtime::{BackfillProgress, BackfillSpan, BackfillStep, Services, SloRuntime};
-use crate::ingest::prefetch::{FanInMemory, Reader, prefetch};
+use crate::ingest::prefetch::{FanInMemory, Prefetched, Read, Reader, prefetch};
 use crate::time::{HOUR_MS, MINUTE_MS};
 
 /// Raw samples one union answer should hold at most: about 100 MB of JSON.
@@ -119,6 +119,7 @@ pub async fn backfill_together(
     let largest = services.settings.chunk.as_millis() as i64;
     let mut grid = largest;
     let mut fanin = FanInMemory::default();
+    let mut ahead: Option<Prefetched> = None;
     loop {
         let (cancelled, running): (Vec<Member>, Vec<Member>) = active
             .into_iter()
@@ -144,81 +145,112 @@ pub async fn backfill_together(
                 (m, next)
             })
             .collect();
-        let reads = steps
+        let reads: Vec<Read> = steps
             .iter()
             .flat_map(|(m, s)| m.enrolled.runtime.backfill_reads(s))
             .collect();
         let prom = &services.prometheus;
-        let prefetched = prefetch(prom, reads, &mut fanin, concurrency, now_ms).await;
+        // Read ahead during the last chunk's storing; what it did not cover
+        // (a changed grid, a member that started later) is read now.
+        let mut prefetched = ahead.take().unwrap_or_default();
+        let missing: Vec<Read> = reads.into_iter().filter(|r| !prefetched.holds(r)).collect();
+        if !missing.is_empty() {
+            prefetched.absorb(prefetch(prom, missing, &mut fanin, concurrency, now_ms).await);
+        }
         let widest = prefetched.stats.widest_union;
+        if widest > 0 {
+            grid = grid_for(widest, largest);
+        }
+        let reads_after: Vec<Read> = steps
+            .iter()
+            .flat_map(|(m, s)| {
+                let runtime = &m.enrolled.runtime;
+                runtime.backfill_reads_after(&services, s, &m.span, grid)
+            })
+            .collect();
         let reader = Reader::with(prom, Arc::new(prefetched));
-        // A chunk's counts and rows are held for a batch of SLOs at a time,
-        // all reading the same prefetched answers.
-        let mut steps = steps;
-        while !steps.is_empty() {
-            let rest = steps.split_off(steps.len().min(SLOS_PER_BATCH));
-            let batch = std::mem::replace(&mut steps, rest);
-            let reader = reader.clone();
-            let items = batch
-                .into_iter()
-                .map(|(m, step)| {
-                    let Enrolled {
-                        runtime,
-                        progress,
-                        cancel,
-                        done,
-                    } = m.enrolled;
-                    ((progress, cancel, done), (runtime, step, m.span))
-                })
-                .collect();
-            let fetched = each(
-                &services,
-                items,
-                concurrency,
-                move |services, (mut runtime, step, span)| {
-                    let reader = reader.clone();
-                    async move {
-                        let chunk = runtime
-                            .fetch_backfill_chunk(&services, &reader, &step, &span)
-                            .await;
-                        (runtime, chunk, step, span)
-                    }
-                },
-            )
-            .await;
-            let batch = fetched
-                .into_iter()
-                .map(|(parked, (runtime, chunk, step, span))| {
-                    ((parked, step, span), (runtime, chunk))
-                })
-                .collect();
-            for (((progress, cancel, done), step, mut span), (mut runtime, stored)) in
-                store_spans(&services, batch).await
-            {
-                let result = match stored {
-                    Ok(chunk) => {
-                        runtime
-                            .backfill_chunk_stored(&services, chunk, &step, &mut span, &progress)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                let enrolled = Enrolled {
+        // The next chunk's answers arrive while this one is counted and
+        // stored: Prometheus and burnrate work at the same time.
+        let read_ahead = async {
+            if reads_after.is_empty() {
+                return None;
+            }
+            Some(prefetch(prom, reads_after, &mut fanin, concurrency, now_ms).await)
+        };
+        let store = store_chunk(&services, steps, reader, concurrency, &mut active);
+        let (read_ahead, ()) = tokio::join!(read_ahead, store);
+        ahead = read_ahead;
+    }
+}
+
+/// Counts and stores one chunk for the SLOs of `steps`, a batch of SLOs at
+/// a time, all reading the same prefetched answers; members that go on are
+/// put back in `active`, the others are handed back.
+async fn store_chunk(
+    services: &Arc<Services>,
+    mut steps: Vec<(Member, BackfillStep)>,
+    reader: Reader,
+    concurrency: usize,
+    active: &mut Vec<Member>,
+) {
+    while !steps.is_empty() {
+        let rest = steps.split_off(steps.len().min(SLOS_PER_BATCH));
+        let batch = std::mem::replace(&mut steps, rest);
+        let reader = reader.clone();
+        let items = batch
+            .into_iter()
+            .map(|(m, step)| {
+                let Enrolled {
                     runtime,
                     progress,
                     cancel,
                     done,
-                };
-                let member = Member { enrolled, span };
-                match result {
-                    Ok(false) => active.push(member),
-                    Ok(true) => member.finish(&services, Ok(())),
-                    Err(e) => member.finish(&services, Err(e)),
+                } = m.enrolled;
+                ((progress, cancel, done), (runtime, step, m.span))
+            })
+            .collect();
+        let fetched = each(
+            services,
+            items,
+            concurrency,
+            move |services, (mut runtime, step, span)| {
+                let reader = reader.clone();
+                async move {
+                    let chunk = runtime
+                        .fetch_backfill_chunk(&services, &reader, &step, &span)
+                        .await;
+                    (runtime, chunk, step, span)
                 }
+            },
+        )
+        .await;
+        let batch = fetched
+            .into_iter()
+            .map(|(parked, (runtime, chunk, step, span))| ((parked, step, span), (runtime, chunk)))
+            .collect();
+        for (((progress, cancel, done), step, mut span), (mut runtime, stored)) in
+            store_spans(services, batch).await
+        {
+            let result = match stored {
+                Ok(chunk) => {
+                    runtime
+                        .backfill_chunk_stored(services, chunk, &step, &mut span, &progress)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            let enrolled = Enrolled {
+                runtime,
+                progress,
+                cancel,
+                done,
+            };
+            let member = Member { enrolled, span };
+            match result {
+                Ok(false) => active.push(member),
+                Ok(true) => member.finish(services, Ok(())),
+                Err(e) => member.finish(services, Err(e)),
             }
-        }
-        if widest > 0 {
-            grid = grid_for(widest, largest);
         }
     }
 }

@@ -7,7 +7,7 @@ use tracing::{debug, info, warn};
 
 use super::ingestion::Chunk;
 use super::{BackfillProgress, CycleError, Services, SloRuntime};
-use crate::ingest::prefetch::{Read, Reader};
+use crate::ingest::prefetch::{Read, ReadKind, Reader};
 use crate::ingest::{self};
 use crate::time::{HOUR_MS, Minute, floor_minute, hour_of, to_time};
 
@@ -81,6 +81,30 @@ impl SloRuntime {
     /// What [`Self::fetch_backfill_chunk`] will read, for fanning in.
     pub fn backfill_reads(&self, step: &BackfillStep) -> Vec<Read> {
         ingest::span_reads(&self.slo, Minute::floor(step.from), step.to, &self.carry)
+    }
+
+    /// What the chunk after `step` will read, if the backfill goes on as
+    /// planned on `grid`: its raw samples (the samples at its start are
+    /// carried from `step`). Read ahead while `step` is stored.
+    pub fn backfill_reads_after(
+        &self,
+        services: &Services,
+        step: &BackfillStep,
+        span: &BackfillSpan,
+        grid: i64,
+    ) -> Vec<Read> {
+        if step.to >= span.target {
+            return Vec::new();
+        }
+        let after = BackfillSpan {
+            from: floor_minute(step.to),
+            ..*span
+        };
+        let next = self.backfill_step(services, &after, grid);
+        ingest::span_reads(&self.slo, Minute::floor(next.from), next.to, &None)
+            .into_iter()
+            .filter(|read| matches!(read.kind, ReadKind::Raw { .. }))
+            .collect()
     }
 
     pub async fn fetch_backfill_chunk(
